@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# kmig top-level build. `make` builds the module, libkmig, kmigctl and the
+# selftests; `make check` is the whole test suite (README); see `make help`.
+
+KVER ?= $(shell if [ -d /lib/modules/$$(uname -r)/build ]; then uname -r; \
+	  else ls -1 /lib/modules 2>/dev/null | sort -V | tail -n 1; fi)
+KDIR ?= /lib/modules/$(KVER)/build
+BUILD ?= $(CURDIR)/build
+export BUILD
+
+all: kmod user selftests
+
+kmod:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
+
+user:
+	$(MAKE) -C user O=$(BUILD)/user
+
+selftests: user
+	$(MAKE) -C selftests O=$(BUILD)/selftests
+
+# Userspace unit tests on the host, under ASan and UBSan.
+unit:
+	$(MAKE) -C user O=$(BUILD)/user-san SANITIZE=1 unit
+
+uapi-check:
+	$(CC) -std=c90 -Wall -Wextra -Werror -fsyntax-only -Iuapi \
+		-x c uapi/linux/kmig.h
+
+style:
+	scripts/checkpatch.sh
+
+sparse:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) C=2 modules
+
+# The README's test command: installs what it needs, builds, runs the unit
+# tests on the host and the kselftest suite in the sandbox VM.
+check:
+	scripts/install-deps.sh
+	$(MAKE) all uapi-check
+	$(MAKE) style
+	$(MAKE) unit
+	scripts/sandbox/run.sh -- selftests/run_tests.sh
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) clean || true
+	rm -rf $(BUILD)
+
+help:
+	@echo "make [all|kmod|user|selftests|unit|style|sparse|check|clean]"
+
+.PHONY: all kmod user selftests unit uapi-check style sparse check clean help

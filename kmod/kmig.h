@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kmig internal interfaces: sessions, attached VMs, dirty tracking.
+ *
+ * Lock order: kmig_sessions_lock -> session->lock -> kmig_vms_lock.
+ */
+#ifndef _KMIG_H
+#define _KMIG_H
+
+#include <linux/kthread.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/types.h>
+#include <linux/kvm_host.h>
+#include <linux/kmig.h>
+
+#include "compat.h"
+
+/* One KVM memslot as the session tracks it. */
+struct kmig_slot {
+	u16 as_id;
+	u16 id;
+	u32 flags;		/* KVM_MEM_* */
+	u64 base_gfn;
+	u64 npages;
+	u64 hva;
+	unsigned long *bitmap;	/* pages dirty and not yet taken */
+	u64 dirty;		/* bits set in @bitmap */
+};
+
+/* A snapshot of the VM's user memslots, sorted by (as_id, base_gfn). */
+struct kmig_slots {
+	u64 generation;
+	u32 nr;
+	struct kmig_slot slot[];
+};
+
+/*
+ * An attached VM. The session holds a reference on the VM file, which keeps
+ * struct kvm (and kvm->mm's mm_struct, not its address space) alive.
+ */
+struct kmig_vm {
+	struct list_head node;		/* kmig_vms, under kmig_vms_lock */
+	struct file *file;
+	struct kvm *kvm;
+	/*
+	 * KVM's dirty-log ioctls only run with current->mm == kvm->mm and take
+	 * their arguments from user memory, so they are issued from this
+	 * worker, which adopts the VMM's mm, using a scratch mapping there.
+	 */
+	struct kthread_worker *worker;
+	unsigned long scratch;		/* user address in kvm->mm, or 0 */
+	size_t scratch_len;
+	u32 *ring_fetch;		/* per vCPU: next dirty-ring entry */
+	unsigned long *ring_seen;	/* per vCPU: ring_fetch is valid */
+};
+
+struct kmig_stats {
+	u64 syncs;
+	u64 harvest_ns;
+	u64 harvested;
+};
+
+struct kmig_session {
+	struct mutex lock;		/* serializes ioctls; protects below */
+	struct list_head node;		/* kmig_sessions */
+	u32 id;
+	struct kmig_vm *vm;		/* NULL until KMIG_ATTACH_VM */
+	struct kmig_slots *slots;	/* NULL unless tracking */
+	u32 dirty_mode;			/* enum kmig_dirty_mode */
+	u64 dirty_pages;		/* sum of slot[].dirty */
+	struct kmig_stats stats;
+};
+
+/* session.c */
+extern struct mutex kmig_sessions_lock;
+extern struct list_head kmig_sessions;
+int kmig_session_init(void);
+void kmig_session_exit(void);
+u32 kmig_session_state(struct kmig_session *s);
+
+/* vm.c */
+struct kmig_vm *kmig_vm_attach(int fd, u32 session_id);
+void kmig_vm_detach(struct kmig_vm *vm);
+bool kmig_vm_alive(struct kmig_vm *vm);
+u32 kmig_vm_dirty_mode(struct kmig_vm *vm);
+u64 kmig_vm_generation(struct kmig_vm *vm);
+u32 kmig_vm_count_slots(struct kmig_vm *vm);
+struct kmig_slots *kmig_vm_snapshot_slots(struct kmig_vm *vm);
+int kmig_vm_call(struct kmig_vm *vm, int (*fn)(struct kmig_vm *, void *),
+		 void *arg);
+int kmig_vm_scratch(struct kmig_vm *vm, size_t len);
+long kmig_vm_ioctl(struct kmig_vm *vm, unsigned int cmd, unsigned long arg);
+
+/* dirty.c */
+int kmig_dirty_start(struct kmig_session *s, struct kmig_dirty_start *arg);
+int kmig_dirty_sync(struct kmig_session *s, struct kmig_dirty_sync *arg);
+int kmig_dirty_get_bitmap(struct kmig_session *s,
+			  struct kmig_dirty_bitmap *arg);
+void kmig_dirty_stop(struct kmig_session *s);
+struct kmig_slot *kmig_slots_find(struct kmig_slots *slots, u16 as_id,
+				  u16 id);
+void kmig_slots_free(struct kmig_slots *slots);
+
+/* harvest.c */
+int kmig_harvest(struct kmig_vm *vm, struct kmig_slots *slots, u32 mode,
+		 u64 *new_pages);
+
+/* netlink.c */
+int kmig_netlink_init(void);
+void kmig_netlink_exit(void);
+
+#endif /* _KMIG_H */

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The "kmig" generic netlink family: the control plane's read side.
+ * Documentation/netlink/specs/kmig.yaml is the reference for its layout.
+ */
+#include <net/genetlink.h>
+
+#include "kmig.h"
+
+static const struct nla_policy kmig_session_policy[KMIG_A_SESSION_MAX + 1] = {
+	[KMIG_A_SESSION_ID] = { .type = NLA_U32 },
+};
+
+static int kmig_nl_put_session(struct sk_buff *skb, struct kmig_session *s)
+{
+	struct kmig_slots *slots = s->slots;
+	u64 pages = 0, gen = 0;
+	u32 nr_slots = 0, i;
+
+	if (slots) {
+		for (i = 0; i < slots->nr; i++)
+			pages += slots->slot[i].npages;
+		nr_slots = slots->nr;
+		gen = slots->generation;
+	} else if (s->vm) {
+		nr_slots = kmig_vm_count_slots(s->vm);
+		gen = kmig_vm_generation(s->vm);
+	}
+
+	if (nla_put_u32(skb, KMIG_A_SESSION_ID, s->id) ||
+	    nla_put_u32(skb, KMIG_A_SESSION_STATE, kmig_session_state(s)))
+		return -EMSGSIZE;
+	if (!s->vm)
+		return 0;
+	if (nla_put_u32(skb, KMIG_A_SESSION_VM_PID, s->vm->kvm->userspace_pid) ||
+	    nla_put_u32(skb, KMIG_A_SESSION_DIRTY_MODE,
+			slots ? s->dirty_mode : kmig_vm_dirty_mode(s->vm)) ||
+	    nla_put_u32(skb, KMIG_A_SESSION_MEMSLOTS, nr_slots) ||
+	    nla_put_u64_64bit(skb, KMIG_A_SESSION_GENERATION, gen,
+			      KMIG_A_SESSION_PAD) ||
+	    nla_put_u64_64bit(skb, KMIG_A_SESSION_PAGES, pages,
+			      KMIG_A_SESSION_PAD) ||
+	    nla_put_u64_64bit(skb, KMIG_A_SESSION_DIRTY_PAGES, s->dirty_pages,
+			      KMIG_A_SESSION_PAD) ||
+	    nla_put_u64_64bit(skb, KMIG_A_SESSION_SYNCS, s->stats.syncs,
+			      KMIG_A_SESSION_PAD) ||
+	    nla_put_u64_64bit(skb, KMIG_A_SESSION_HARVEST_NS,
+			      s->stats.harvest_ns, KMIG_A_SESSION_PAD) ||
+	    nla_put_u64_64bit(skb, KMIG_A_SESSION_HARVESTED,
+			      s->stats.harvested, KMIG_A_SESSION_PAD))
+		return -EMSGSIZE;
+	return 0;
+}
+
+static struct genl_family kmig_genl_family;
+
+/* cb->args[0]: the last session id sent, so a dump can resume. */
+static int kmig_nl_session_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct nlattr **attrs = genl_dumpit_info(cb)->attrs;
+	u32 only = 0, last = cb->args[0];
+	struct kmig_session *s;
+	int ret = 0;
+
+	if (attrs[KMIG_A_SESSION_ID])
+		only = nla_get_u32(attrs[KMIG_A_SESSION_ID]);
+
+	mutex_lock(&kmig_sessions_lock);
+	list_for_each_entry(s, &kmig_sessions, node) {
+		void *hdr;
+
+		if (s->id <= last || (only && s->id != only))
+			continue;
+		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
+				  cb->nlh->nlmsg_seq, &kmig_genl_family,
+				  NLM_F_MULTI, KMIG_NL_CMD_SESSION_GET);
+		if (!hdr) {
+			ret = -EMSGSIZE;
+			break;
+		}
+		mutex_lock(&s->lock);
+		ret = kmig_nl_put_session(skb, s);
+		mutex_unlock(&s->lock);
+		if (ret) {
+			genlmsg_cancel(skb, hdr);
+			break;
+		}
+		genlmsg_end(skb, hdr);
+		cb->args[0] = s->id;
+	}
+	mutex_unlock(&kmig_sessions_lock);
+
+	/* A full skb ends this part; the dump goes on from args[0]. */
+	if (ret == -EMSGSIZE && skb->len)
+		return skb->len;
+	return ret ?: skb->len;
+}
+
+static const struct genl_small_ops kmig_genl_ops[] = {
+	{
+		.cmd = KMIG_NL_CMD_SESSION_GET,
+		.dumpit = kmig_nl_session_dump,
+	},
+};
+
+static struct genl_family kmig_genl_family __ro_after_init = {
+	.name = KMIG_GENL_NAME,
+	.version = KMIG_GENL_VERSION,
+	.maxattr = KMIG_A_SESSION_MAX,
+	.policy = kmig_session_policy,
+	.module = THIS_MODULE,
+	.small_ops = kmig_genl_ops,
+	.n_small_ops = ARRAY_SIZE(kmig_genl_ops),
+	.resv_start_op = KMIG_NL_CMD_SESSION_GET,
+	.netnsok = true,
+};
+
+int kmig_netlink_init(void)
+{
+	return genl_register_family(&kmig_genl_family);
+}
+
+void kmig_netlink_exit(void)
+{
+	genl_unregister_family(&kmig_genl_family);
+}

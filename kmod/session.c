@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/kmig: one session per open file description, and the ioctl
+ * dispatcher that enforces the extensible-struct rules of uapi/linux/kmig.h.
+ */
+#include <linux/fs.h>
+#include <linux/idr.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "kmig.h"
+
+/* Protects kmig_sessions, the list netlink dumps walk, sorted by id. */
+DEFINE_MUTEX(kmig_sessions_lock);
+LIST_HEAD(kmig_sessions);
+static DEFINE_IDA(kmig_session_ida);
+
+u32 kmig_session_state(struct kmig_session *s)
+{
+	lockdep_assert_held(&s->lock);
+
+	if (!s->vm)
+		return KMIG_SESSION_IDLE;
+	if (!kmig_vm_alive(s->vm))
+		return KMIG_SESSION_VM_GONE;
+	return s->slots ? KMIG_SESSION_TRACKING : KMIG_SESSION_ATTACHED;
+}
+
+static int kmig_open(struct inode *inode, struct file *file)
+{
+	struct kmig_session *s, *pos;
+	int id;
+
+	s = kzalloc(sizeof(*s), GFP_KERNEL_ACCOUNT);
+	if (!s)
+		return -ENOMEM;
+
+	id = ida_alloc_min(&kmig_session_ida, 1, GFP_KERNEL);
+	if (id < 0) {
+		kfree(s);
+		return id;
+	}
+	s->id = id;
+	mutex_init(&s->lock);
+
+	/* Kept sorted by id: netlink dumps resume after the last id sent. */
+	mutex_lock(&kmig_sessions_lock);
+	list_for_each_entry(pos, &kmig_sessions, node)
+		if (pos->id > s->id)
+			break;
+	list_add_tail(&s->node, &pos->node);
+	mutex_unlock(&kmig_sessions_lock);
+
+	file->private_data = s;
+	return 0;
+}
+
+static int kmig_release(struct inode *inode, struct file *file)
+{
+	struct kmig_session *s = file->private_data;
+
+	/* After this, netlink dumps can no longer find the session. */
+	mutex_lock(&kmig_sessions_lock);
+	list_del(&s->node);
+	mutex_unlock(&kmig_sessions_lock);
+
+	kmig_dirty_stop(s);
+	if (s->vm)
+		kmig_vm_detach(s->vm);
+	ida_free(&kmig_session_ida, s->id);
+	mutex_destroy(&s->lock);
+	kfree(s);
+	return 0;
+}
+
+static int kmig_ioc_get_info(struct kmig_session *s, void *data)
+{
+	struct kmig_info *arg = data;
+
+	if (arg->flags)
+		return -EOPNOTSUPP;
+	arg->api_version = KMIG_API_VERSION;
+	arg->session_id = s->id;
+	arg->features = KMIG_FEATURE_DIRTY_BITMAP | KMIG_FEATURE_DIRTY_MANUAL |
+			KMIG_FEATURE_DIRTY_RING;
+	return 0;
+}
+
+static int kmig_ioc_attach_vm(struct kmig_session *s, void *data)
+{
+	struct kmig_attach_vm *arg = data;
+	struct kmig_vm *vm;
+
+	if (arg->flags || arg->__reserved)
+		return -EOPNOTSUPP;
+	if (s->vm)
+		return -EBUSY;
+
+	vm = kmig_vm_attach(arg->vm_fd, s->id);
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
+	s->vm = vm;
+	arg->dirty_mode = kmig_vm_dirty_mode(vm);
+	arg->nr_memslots = kmig_vm_count_slots(vm);
+	return 0;
+}
+
+static int kmig_ioc_get_memslots(struct kmig_session *s, void *data)
+{
+	struct kmig_get_memslots *arg = data;
+	struct kmig_memslot __user *uslots = u64_to_user_ptr(arg->slots_uptr);
+	struct kmig_slots *slots;
+	struct kmig_memslot m;
+	u32 i, room = arg->nr_slots;
+	int ret = 0;
+
+	if (arg->flags || arg->__reserved)
+		return -EOPNOTSUPP;
+	if (!s->vm)
+		return -ENOTCONN;
+
+	slots = kmig_vm_snapshot_slots(s->vm);
+	if (IS_ERR(slots))
+		return PTR_ERR(slots);
+
+	arg->nr_slots = slots->nr;
+	arg->generation = slots->generation;
+	if (slots->nr > room) {
+		ret = -ENOSPC;
+		goto out;
+	}
+	for (i = 0; i < slots->nr; i++) {
+		struct kmig_slot *k = &slots->slot[i];
+
+		memset(&m, 0, sizeof(m));
+		m.as_id = k->as_id;
+		m.id = k->id;
+		m.flags = k->flags;
+		m.gpa = k->base_gfn << PAGE_SHIFT;
+		m.size = k->npages << PAGE_SHIFT;
+		m.hva = k->hva;
+		if (copy_to_user(&uslots[i], &m, sizeof(m))) {
+			ret = -EFAULT;
+			goto out;
+		}
+	}
+out:
+	kmig_slots_free(slots);
+	return ret;
+}
+
+static int kmig_ioc_dirty_start(struct kmig_session *s, void *data)
+{
+	struct kmig_dirty_start *arg = data;
+
+	if (arg->flags || arg->__reserved)
+		return -EOPNOTSUPP;
+	if (!s->vm)
+		return -ENOTCONN;
+	return kmig_dirty_start(s, arg);
+}
+
+static int kmig_ioc_dirty_sync(struct kmig_session *s, void *data)
+{
+	struct kmig_dirty_sync *arg = data;
+
+	if (arg->flags || arg->__reserved)
+		return -EOPNOTSUPP;
+	if (!s->vm)
+		return -ENOTCONN;
+	return kmig_dirty_sync(s, arg);
+}
+
+static int kmig_ioc_dirty_get_bitmap(struct kmig_session *s, void *data)
+{
+	struct kmig_dirty_bitmap *arg = data;
+
+	if ((arg->flags & ~KMIG_BITMAP_CLEAR) || arg->__reserved)
+		return -EOPNOTSUPP;
+	if (!s->vm)
+		return -ENOTCONN;
+	return kmig_dirty_get_bitmap(s, arg);
+}
+
+static int kmig_ioc_dirty_stop(struct kmig_session *s, void *data)
+{
+	struct kmig_dirty_stop *arg = data;
+
+	if (arg->flags)
+		return -EOPNOTSUPP;
+	if (!s->vm)
+		return -ENOTCONN;
+	if (!s->slots)
+		return -EINVAL;
+	kmig_dirty_stop(s);
+	return 0;
+}
+
+union kmig_ioc_buf {
+	struct kmig_info info;
+	struct kmig_attach_vm attach_vm;
+	struct kmig_get_memslots get_memslots;
+	struct kmig_dirty_start dirty_start;
+	struct kmig_dirty_sync dirty_sync;
+	struct kmig_dirty_bitmap dirty_bitmap;
+	struct kmig_dirty_stop dirty_stop;
+};
+
+struct kmig_ioc_op {
+	unsigned int size;	/* the kernel's sizeof(struct) */
+	unsigned int min_size;	/* first ABI version: up to the last field */
+	int (*fn)(struct kmig_session *s, void *data);
+};
+
+#define KMIG_IOC_OP(_ioctl, _fn, _struct, _last)			\
+	[_IOC_NR(_ioctl) - KMIG_CMD_BASE] = {				\
+		.size = sizeof(_struct),				\
+		.min_size = offsetofend(_struct, _last),		\
+		.fn = _fn,						\
+	}
+
+static const struct kmig_ioc_op kmig_ioc_ops[] = {
+	KMIG_IOC_OP(KMIG_GET_INFO, kmig_ioc_get_info, struct kmig_info,
+		    features),
+	KMIG_IOC_OP(KMIG_ATTACH_VM, kmig_ioc_attach_vm,
+		    struct kmig_attach_vm, nr_memslots),
+	KMIG_IOC_OP(KMIG_GET_MEMSLOTS, kmig_ioc_get_memslots,
+		    struct kmig_get_memslots, slots_uptr),
+	KMIG_IOC_OP(KMIG_DIRTY_START, kmig_ioc_dirty_start,
+		    struct kmig_dirty_start, __reserved),
+	KMIG_IOC_OP(KMIG_DIRTY_SYNC, kmig_ioc_dirty_sync,
+		    struct kmig_dirty_sync, __reserved),
+	KMIG_IOC_OP(KMIG_DIRTY_GET_BITMAP, kmig_ioc_dirty_get_bitmap,
+		    struct kmig_dirty_bitmap, dirty),
+	KMIG_IOC_OP(KMIG_DIRTY_STOP, kmig_ioc_dirty_stop,
+		    struct kmig_dirty_stop, flags),
+};
+
+static long kmig_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
+{
+	struct kmig_session *s = file->private_data;
+	void __user *up = (void __user *)uarg;
+	const struct kmig_ioc_op *op;
+	union kmig_ioc_buf buf;
+	unsigned int nr = _IOC_NR(cmd);
+	u32 usize;
+	int ret;
+
+	if (_IOC_TYPE(cmd) != KMIG_TYPE || nr < KMIG_CMD_BASE ||
+	    nr - KMIG_CMD_BASE >= ARRAY_SIZE(kmig_ioc_ops) ||
+	    cmd != _IO(KMIG_TYPE, nr))
+		return -ENOTTY;
+	op = &kmig_ioc_ops[nr - KMIG_CMD_BASE];
+
+	if (get_user(usize, (u32 __user *)up))
+		return -EFAULT;
+	if (usize < op->min_size)
+		return -EINVAL;
+	if (usize > PAGE_SIZE)
+		return -E2BIG;
+	/* -E2BIG for a non-zero tail we don't know, -EFAULT for bad memory */
+	ret = copy_struct_from_user(&buf, op->size, up, usize);
+	if (ret)
+		return ret;
+
+	mutex_lock(&s->lock);
+	ret = op->fn(s, &buf);
+	mutex_unlock(&s->lock);
+
+	/* Outputs are written back even on failure (e.g. -ENOSPC counts). */
+	if (ret == 0 || ret == -ENOSPC) {
+		if (copy_to_user(up, &buf, min_t(u32, usize, op->size)))
+			return -EFAULT;
+	}
+	return ret;
+}
+
+static const struct file_operations kmig_fops = {
+	.owner = THIS_MODULE,
+	.open = kmig_open,
+	.release = kmig_release,
+	.unlocked_ioctl = kmig_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice kmig_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "kmig",
+	.fops = &kmig_fops,
+	.mode = 0600,
+};
+
+int kmig_session_init(void)
+{
+	return misc_register(&kmig_misc);
+}
+
+void kmig_session_exit(void)
+{
+	misc_deregister(&kmig_misc);
+	ida_destroy(&kmig_session_ida);
+}

@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * kmig: kernel data plane for live migration of KVM virtual machines.
+ *
+ * Every ioctl takes one struct that starts with "__u32 size; __u32 flags;".
+ * The kernel reads it with copy_struct_from_user(), so the ABI can grow
+ * at the end of each struct without a new ioctl number:
+ *
+ *  - size smaller than the first version of the struct   -> -EINVAL
+ *  - size larger than the kernel knows, non-zero tail     -> -E2BIG
+ *  - size larger than the kernel knows, all-zero tail     -> accepted
+ *  - a flag bit the kernel does not know                  -> -EOPNOTSUPP
+ *  - a non-zero field named __reserved                    -> -EOPNOTSUPP
+ *  - a pointer the kernel cannot read or write            -> -EFAULT
+ *  - an ioctl number /dev/kmig does not know              -> -ENOTTY
+ *
+ * Output fields are written back for min(size, kernel's size) bytes, so an
+ * old binary never sees fields it did not ask for.
+ *
+ * A session is one open file description of /dev/kmig. It attaches to at
+ * most one KVM VM, and a VM is attached to at most one session at a time
+ * (harvesting KVM's dirty log is destructive: two harvesters would steal
+ * each other's pages).
+ */
+#ifndef _UAPI_LINUX_KMIG_H
+#define _UAPI_LINUX_KMIG_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define KMIG_API_VERSION	1
+#define KMIG_DEVICE_PATH	"/dev/kmig"
+
+/* 0xBA is unused in Documentation/userspace-api/ioctl/ioctl-number.rst */
+#define KMIG_TYPE		0xBA
+
+enum {
+	KMIG_CMD_BASE = 0x00,
+	KMIG_CMD_GET_INFO = KMIG_CMD_BASE,
+	KMIG_CMD_ATTACH_VM,
+	KMIG_CMD_GET_MEMSLOTS,
+	KMIG_CMD_DIRTY_START,
+	KMIG_CMD_DIRTY_SYNC,
+	KMIG_CMD_DIRTY_GET_BITMAP,
+	KMIG_CMD_DIRTY_STOP,
+};
+
+/* Feature bits reported by KMIG_GET_INFO. */
+#define KMIG_FEATURE_DIRTY_BITMAP	0x1ULL /* KVM_GET_DIRTY_LOG VMs */
+#define KMIG_FEATURE_DIRTY_MANUAL	0x2ULL /* ...with MANUAL_PROTECT2 */
+#define KMIG_FEATURE_DIRTY_RING		0x4ULL /* KVM_CAP_DIRTY_LOG_RING */
+
+/**
+ * struct kmig_info - ioctl(KMIG_GET_INFO)
+ * @size: sizeof(struct kmig_info)
+ * @flags: Must be 0
+ * @api_version: Output: KMIG_API_VERSION of the running module
+ * @session_id: Output: this session's id, as the netlink family shows it
+ * @features: Output: KMIG_FEATURE_* bits the module supports
+ *
+ * Works on every session, attached or not.
+ */
+struct kmig_info {
+	__u32 size;
+	__u32 flags;
+	__u32 api_version;
+	__u32 session_id;
+	__aligned_u64 features;
+};
+
+#define KMIG_GET_INFO		_IO(KMIG_TYPE, KMIG_CMD_GET_INFO)
+
+/* How kmig harvests the attached VM's dirty pages (fixed by the VMM). */
+enum kmig_dirty_mode {
+	KMIG_DIRTY_MODE_BITMAP = 1,	/* KVM_GET_DIRTY_LOG, clears on read */
+	KMIG_DIRTY_MODE_MANUAL = 2,	/* KVM_GET_DIRTY_LOG + KVM_CLEAR_DIRTY_LOG */
+	KMIG_DIRTY_MODE_RING = 3,	/* per-vCPU rings + KVM_RESET_DIRTY_RINGS */
+};
+
+/**
+ * struct kmig_attach_vm - ioctl(KMIG_ATTACH_VM)
+ * @size: sizeof(struct kmig_attach_vm)
+ * @flags: Must be 0
+ * @vm_fd: A KVM VM file descriptor (from KVM_CREATE_VM). It may have reached
+ *         the caller from the VMM through SCM_RIGHTS or pidfd_getfd(); the
+ *         session takes its own reference, so the caller may close it.
+ * @__reserved: Must be 0
+ * @dirty_mode: Output: enum kmig_dirty_mode the VM uses. Decided by the VM's
+ *              state at attach: a dirty ring if the VMM enabled
+ *              KVM_CAP_DIRTY_LOG_RING, else the dirty bitmap, manual-protect
+ *              if KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 is on.
+ * @nr_memslots: Output: number of memslots the VM has now
+ *
+ * Errors: -EBADF @vm_fd is not an open fd; -EINVAL it is not a KVM VM fd;
+ * -EBUSY this session is already attached, or the VM is attached to another
+ * session; -ESRCH the VM's process has already exited.
+ */
+struct kmig_attach_vm {
+	__u32 size;
+	__u32 flags;
+	__s32 vm_fd;
+	__u32 __reserved;
+	__u32 dirty_mode;
+	__u32 nr_memslots;
+};
+
+#define KMIG_ATTACH_VM		_IO(KMIG_TYPE, KMIG_CMD_ATTACH_VM)
+
+/**
+ * struct kmig_memslot - one KVM memslot, as KMIG_GET_MEMSLOTS reports it
+ * @as_id: KVM address space (1 is SMM on x86)
+ * @id: KVM memslot id within @as_id
+ * @flags: The memslot's KVM_MEM_* flags
+ * @gpa: Guest physical address of the first byte
+ * @size: Bytes; a multiple of the page size
+ * @hva: Address of the first byte in the VMM's address space
+ */
+struct kmig_memslot {
+	__u16 as_id;
+	__u16 id;
+	__u32 flags;
+	__aligned_u64 gpa;
+	__aligned_u64 size;
+	__aligned_u64 hva;
+};
+
+/**
+ * struct kmig_get_memslots - ioctl(KMIG_GET_MEMSLOTS)
+ * @size: sizeof(struct kmig_get_memslots)
+ * @flags: Must be 0
+ * @nr_slots: Input: entries @slots_uptr has room for. Output: the number of
+ *            memslots the VM has; on -ENOSPC the number needed.
+ * @__reserved: Must be 0
+ * @generation: Output: KVM's memslot generation. It changes whenever the
+ *              VMM adds, removes or edits a memslot.
+ * @slots_uptr: Pointer to an array of struct kmig_memslot, ordered by
+ *              (as_id, gpa). May be 0 when @nr_slots is 0.
+ *
+ * Errors: -ENOTCONN the session has no VM; -ENOSPC @nr_slots is too small.
+ */
+struct kmig_get_memslots {
+	__u32 size;
+	__u32 flags;
+	__u32 nr_slots;
+	__u32 __reserved;
+	__aligned_u64 generation;
+	__aligned_u64 slots_uptr;
+};
+
+#define KMIG_GET_MEMSLOTS	_IO(KMIG_TYPE, KMIG_CMD_GET_MEMSLOTS)
+
+/**
+ * struct kmig_dirty_start - ioctl(KMIG_DIRTY_START)
+ * @size: sizeof(struct kmig_dirty_start)
+ * @flags: Must be 0
+ * @nr_pages: Output: pages tracked over all memslots
+ * @nr_memslots: Output: memslots tracked
+ * @__reserved: Must be 0
+ *
+ * Starts (or restarts) dirty tracking: the session's bitmap for each memslot
+ * is set in full, so the first KMIG_DIRTY_SYNC reports every page (the bulk
+ * round) and later ones only what the guest wrote since the previous sync.
+ * The VMM must have set KVM_MEM_LOG_DIRTY_PAGES on every writable memslot;
+ * read-only memslots are tracked as clean after the bulk round.
+ *
+ * Errors: -ENOTCONN no VM; -ENODATA a writable memslot has no dirty logging;
+ * -ESRCH the VM's process has exited; -ENOMEM.
+ */
+struct kmig_dirty_start {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 nr_pages;
+	__u32 nr_memslots;
+	__u32 __reserved;
+};
+
+#define KMIG_DIRTY_START	_IO(KMIG_TYPE, KMIG_CMD_DIRTY_START)
+
+/* kmig_dirty_sync.out_flags */
+#define KMIG_SYNC_MEMSLOTS_CHANGED	0x1U /* re-read KMIG_GET_MEMSLOTS */
+
+/**
+ * struct kmig_dirty_sync - ioctl(KMIG_DIRTY_SYNC)
+ * @size: sizeof(struct kmig_dirty_sync)
+ * @flags: Must be 0
+ * @dirty_pages: Output: pages now set in the session's bitmaps
+ * @new_pages: Output: pages this call found dirty that were not yet set
+ * @generation: Output: memslot generation the bitmaps follow
+ * @harvest_ns: Output: time this call spent harvesting KVM's dirty state
+ * @out_flags: Output: KMIG_SYNC_* bits
+ * @__reserved: Must be 0
+ *
+ * Harvests the VM's dirty pages (dirty bitmap or every vCPU's dirty ring,
+ * re-arming write protection through KVM's own ioctls) and ORs them into the
+ * session's bitmaps. Pages stay set until KMIG_DIRTY_GET_BITMAP with
+ * KMIG_BITMAP_CLEAR takes them. A memslot added since the previous sync
+ * starts fully dirty; a removed one is dropped.
+ *
+ * In ring mode a vCPU that exits with KVM_EXIT_DIRTY_RING_FULL cannot run
+ * again until a sync has emptied its ring: the VMM calls KMIG_DIRTY_SYNC (on
+ * any thread) before KVM_RUN.
+ *
+ * Errors: -ENOTCONN no VM; -EINVAL tracking not started; -ENODATA a new
+ * writable memslot has no dirty logging; -ESRCH the VM's process exited;
+ * -EIO KVM refused (the VM is dead); -EAGAIN memslots kept changing under
+ * the sync: call again.
+ */
+struct kmig_dirty_sync {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 dirty_pages;
+	__aligned_u64 new_pages;
+	__aligned_u64 generation;
+	__aligned_u64 harvest_ns;
+	__u32 out_flags;
+	__u32 __reserved;
+};
+
+#define KMIG_DIRTY_SYNC		_IO(KMIG_TYPE, KMIG_CMD_DIRTY_SYNC)
+
+/* kmig_dirty_bitmap.flags */
+#define KMIG_BITMAP_CLEAR	0x1U /* take the pages: clear what was copied */
+
+/**
+ * struct kmig_dirty_bitmap - ioctl(KMIG_DIRTY_GET_BITMAP)
+ * @size: sizeof(struct kmig_dirty_bitmap)
+ * @flags: KMIG_BITMAP_* bits
+ * @as_id: Address space of the memslot
+ * @slot_id: Memslot id
+ * @__reserved: Must be 0
+ * @first_page: First page of the range, relative to the memslot; a multiple
+ *              of 64
+ * @nr_pages: Pages in the range; a multiple of 64 unless the range ends at
+ *            the memslot's end; not 0
+ * @bitmap_uptr: Output buffer, one bit per page (bit i of 64-bit word w is
+ *               page first_page + 64 * w + i), rounded up to 8 bytes
+ * @dirty: Output: bits set in the copied range
+ *
+ * Copies the session's dirty bitmap for a range of one memslot.
+ *
+ * Errors: -ENOTCONN no VM; -EINVAL tracking not started, or a bad range;
+ * -ENOENT no such memslot (it vanished: check KMIG_SYNC_MEMSLOTS_CHANGED).
+ */
+struct kmig_dirty_bitmap {
+	__u32 size;
+	__u32 flags;
+	__u16 as_id;
+	__u16 slot_id;
+	__u32 __reserved;
+	__aligned_u64 first_page;
+	__aligned_u64 nr_pages;
+	__aligned_u64 bitmap_uptr;
+	__aligned_u64 dirty;
+};
+
+#define KMIG_DIRTY_GET_BITMAP	_IO(KMIG_TYPE, KMIG_CMD_DIRTY_GET_BITMAP)
+
+/**
+ * struct kmig_dirty_stop - ioctl(KMIG_DIRTY_STOP)
+ * @size: sizeof(struct kmig_dirty_stop)
+ * @flags: Must be 0
+ *
+ * Stops tracking and frees the session's bitmaps. Dirty logging on the
+ * memslots is the VMM's to turn off. Errors: -ENOTCONN no VM; -EINVAL
+ * tracking not started.
+ */
+struct kmig_dirty_stop {
+	__u32 size;
+	__u32 flags;
+};
+
+#define KMIG_DIRTY_STOP		_IO(KMIG_TYPE, KMIG_CMD_DIRTY_STOP)
+
+/*
+ * Generic netlink control plane (Documentation/netlink/specs/kmig.yaml).
+ * Reading is open to all; the family has no privileged command yet.
+ */
+#define KMIG_GENL_NAME		"kmig"
+#define KMIG_GENL_VERSION	1
+
+enum kmig_nl_cmd {
+	KMIG_NL_CMD_UNSPEC,
+	KMIG_NL_CMD_SESSION_GET,	/* dump: one message per session */
+
+	__KMIG_NL_CMD_MAX,
+};
+
+#define KMIG_NL_CMD_MAX		(__KMIG_NL_CMD_MAX - 1)
+
+/* KMIG_A_SESSION_STATE values */
+enum kmig_session_state {
+	KMIG_SESSION_IDLE = 1,		/* no VM attached */
+	KMIG_SESSION_ATTACHED = 2,	/* VM attached, not tracking */
+	KMIG_SESSION_TRACKING = 3,	/* dirty tracking started */
+	KMIG_SESSION_VM_GONE = 4,	/* the VM's process exited */
+};
+
+enum kmig_a_session {
+	KMIG_A_SESSION_UNSPEC,
+	KMIG_A_SESSION_PAD,
+	KMIG_A_SESSION_ID,		/* u32 */
+	KMIG_A_SESSION_STATE,		/* u32: enum kmig_session_state */
+	KMIG_A_SESSION_VM_PID,		/* u32: pid that created the VM */
+	KMIG_A_SESSION_DIRTY_MODE,	/* u32: enum kmig_dirty_mode */
+	KMIG_A_SESSION_MEMSLOTS,	/* u32: memslots tracked or seen */
+	KMIG_A_SESSION_GENERATION,	/* u64: memslot generation */
+	KMIG_A_SESSION_PAGES,		/* u64: pages tracked */
+	KMIG_A_SESSION_DIRTY_PAGES,	/* u64: pages set in the bitmaps */
+	KMIG_A_SESSION_SYNCS,		/* u64: KMIG_DIRTY_SYNC calls done */
+	KMIG_A_SESSION_HARVEST_NS,	/* u64: total time spent harvesting */
+	KMIG_A_SESSION_HARVESTED,	/* u64: dirty pages harvested in all */
+
+	__KMIG_A_SESSION_MAX,
+};
+
+#define KMIG_A_SESSION_MAX	(__KMIG_A_SESSION_MAX - 1)
+
+#endif /* _UAPI_LINUX_KMIG_H */
