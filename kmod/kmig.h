@@ -59,7 +59,12 @@ struct kmig_stats {
 	u64 syncs;
 	u64 harvest_ns;
 	u64 harvested;
+	u64 rounds;
+	u64 sent_pages;
+	u64 loaded_pages;
 };
+
+struct kmig_send;
 
 struct kmig_session {
 	struct mutex lock;		/* serializes ioctls; protects below */
@@ -67,6 +72,8 @@ struct kmig_session {
 	u32 id;
 	struct kmig_vm *vm;		/* NULL until KMIG_ATTACH_VM */
 	struct kmig_slots *slots;	/* NULL unless tracking */
+	struct kmig_send *send;		/* workers + rings, once set up */
+	struct kmig_slots *loaded;	/* destination: pages a load wrote */
 	u32 dirty_mode;			/* enum kmig_dirty_mode */
 	u64 dirty_pages;		/* sum of slot[].dirty */
 	struct kmig_stats stats;
@@ -105,6 +112,19 @@ void kmig_slots_free(struct kmig_slots *slots);
 /* harvest.c */
 int kmig_harvest(struct kmig_vm *vm, struct kmig_slots *slots, u32 mode,
 		 u64 *new_pages);
+
+/* page.c */
+int kmig_read_page(unsigned long hva, void *buf);
+
+/* send.c */
+int kmig_send_setup(struct kmig_session *s, struct kmig_send_setup *arg);
+int kmig_send_round(struct kmig_session *s, struct kmig_send_round *arg);
+long kmig_send_ring_wait(struct kmig_session *s, struct kmig_ring_wait *arg);
+int kmig_send_mmap(struct kmig_session *s, struct vm_area_struct *vma);
+void kmig_send_destroy(struct kmig_send *send);
+
+/* load.c */
+int kmig_load(struct kmig_session *s, struct kmig_load *arg);
 
 /* netlink.c */
 int kmig_netlink_init(void);

@@ -66,7 +66,10 @@ static int kmig_release(struct inode *inode, struct file *file)
 	list_del(&s->node);
 	mutex_unlock(&kmig_sessions_lock);
 
+	/* Workers adopt the VM's mm: stop them before letting the VM go. */
+	kmig_send_destroy(s->send);
 	kmig_dirty_stop(s);
+	kmig_slots_free(s->loaded);
 	if (s->vm)
 		kmig_vm_detach(s->vm);
 	ida_free(&kmig_session_ida, s->id);
@@ -198,6 +201,49 @@ static int kmig_ioc_dirty_stop(struct kmig_session *s, void *data)
 	return 0;
 }
 
+static int kmig_ioc_send_setup(struct kmig_session *s, void *data)
+{
+	struct kmig_send_setup *arg = data;
+
+	if (arg->flags)
+		return -EOPNOTSUPP;
+	if (!s->vm)
+		return -ENOTCONN;
+	return kmig_send_setup(s, arg);
+}
+
+static int kmig_ioc_send_round(struct kmig_session *s, void *data)
+{
+	struct kmig_send_round *arg = data;
+
+	if (arg->flags || arg->__reserved)
+		return -EOPNOTSUPP;
+	if (!s->vm)
+		return -ENOTCONN;
+	return kmig_send_round(s, arg);
+}
+
+/* Runs without s->lock, beside a blocking KMIG_SEND_ROUND. */
+static int kmig_ioc_ring_wait(struct kmig_session *s, void *data)
+{
+	struct kmig_ring_wait *arg = data;
+
+	if (arg->flags || arg->__reserved)
+		return -EOPNOTSUPP;
+	return kmig_send_ring_wait(s, arg);
+}
+
+static int kmig_ioc_load(struct kmig_session *s, void *data)
+{
+	struct kmig_load *arg = data;
+
+	if (arg->flags || arg->__reserved)
+		return -EOPNOTSUPP;
+	if (!s->vm)
+		return -ENOTCONN;
+	return kmig_load(s, arg);
+}
+
 union kmig_ioc_buf {
 	struct kmig_info info;
 	struct kmig_attach_vm attach_vm;
@@ -206,36 +252,53 @@ union kmig_ioc_buf {
 	struct kmig_dirty_sync dirty_sync;
 	struct kmig_dirty_bitmap dirty_bitmap;
 	struct kmig_dirty_stop dirty_stop;
+	struct kmig_send_setup send_setup;
+	struct kmig_send_round send_round;
+	struct kmig_ring_wait ring_wait;
+	struct kmig_load load;
 };
 
 struct kmig_ioc_op {
 	unsigned int size;	/* the kernel's sizeof(struct) */
 	unsigned int min_size;	/* first ABI version: up to the last field */
+	unsigned int flags;	/* KMIG_IOC_* */
 	int (*fn)(struct kmig_session *s, void *data);
 };
 
-#define KMIG_IOC_OP(_ioctl, _fn, _struct, _last)			\
+#define KMIG_IOC_NOLOCK		BIT(0)	/* runs without s->lock */
+#define KMIG_IOC_OUT_ON_ERR	BIT(1)	/* outputs matter on failure too */
+
+#define KMIG_IOC_OP(_ioctl, _fn, _struct, _last, _flags)		\
 	[_IOC_NR(_ioctl) - KMIG_CMD_BASE] = {				\
 		.size = sizeof(_struct),				\
 		.min_size = offsetofend(_struct, _last),		\
+		.flags = _flags,					\
 		.fn = _fn,						\
 	}
 
 static const struct kmig_ioc_op kmig_ioc_ops[] = {
 	KMIG_IOC_OP(KMIG_GET_INFO, kmig_ioc_get_info, struct kmig_info,
-		    features),
+		    features, 0),
 	KMIG_IOC_OP(KMIG_ATTACH_VM, kmig_ioc_attach_vm,
-		    struct kmig_attach_vm, nr_memslots),
+		    struct kmig_attach_vm, nr_memslots, 0),
 	KMIG_IOC_OP(KMIG_GET_MEMSLOTS, kmig_ioc_get_memslots,
-		    struct kmig_get_memslots, slots_uptr),
+		    struct kmig_get_memslots, slots_uptr, KMIG_IOC_OUT_ON_ERR),
 	KMIG_IOC_OP(KMIG_DIRTY_START, kmig_ioc_dirty_start,
-		    struct kmig_dirty_start, __reserved),
+		    struct kmig_dirty_start, __reserved, 0),
 	KMIG_IOC_OP(KMIG_DIRTY_SYNC, kmig_ioc_dirty_sync,
-		    struct kmig_dirty_sync, __reserved),
+		    struct kmig_dirty_sync, __reserved, 0),
 	KMIG_IOC_OP(KMIG_DIRTY_GET_BITMAP, kmig_ioc_dirty_get_bitmap,
-		    struct kmig_dirty_bitmap, dirty),
+		    struct kmig_dirty_bitmap, dirty, 0),
 	KMIG_IOC_OP(KMIG_DIRTY_STOP, kmig_ioc_dirty_stop,
-		    struct kmig_dirty_stop, flags),
+		    struct kmig_dirty_stop, flags, 0),
+	KMIG_IOC_OP(KMIG_SEND_SETUP, kmig_ioc_send_setup,
+		    struct kmig_send_setup, off, 0),
+	KMIG_IOC_OP(KMIG_SEND_ROUND, kmig_ioc_send_round,
+		    struct kmig_send_round, scan_ns, KMIG_IOC_OUT_ON_ERR),
+	KMIG_IOC_OP(KMIG_RING_WAIT, kmig_ioc_ring_wait,
+		    struct kmig_ring_wait, __reserved, KMIG_IOC_NOLOCK),
+	KMIG_IOC_OP(KMIG_LOAD, kmig_ioc_load, struct kmig_load, zeroed,
+		    KMIG_IOC_OUT_ON_ERR),
 };
 
 static long kmig_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
@@ -265,16 +328,25 @@ static long kmig_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
 	if (ret)
 		return ret;
 
-	mutex_lock(&s->lock);
-	ret = op->fn(s, &buf);
-	mutex_unlock(&s->lock);
+	if (op->flags & KMIG_IOC_NOLOCK) {
+		ret = op->fn(s, &buf);
+	} else {
+		mutex_lock(&s->lock);
+		ret = op->fn(s, &buf);
+		mutex_unlock(&s->lock);
+	}
 
-	/* Outputs are written back even on failure (e.g. -ENOSPC counts). */
-	if (ret == 0 || ret == -ENOSPC) {
+	/* Some outputs matter on failure: -ENOSPC counts, records done. */
+	if (ret == 0 || (op->flags & KMIG_IOC_OUT_ON_ERR)) {
 		if (copy_to_user(up, &buf, min_t(u32, usize, op->size)))
 			return -EFAULT;
 	}
 	return ret;
+}
+
+static int kmig_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	return kmig_send_mmap(file->private_data, vma);
 }
 
 static const struct file_operations kmig_fops = {
@@ -282,6 +354,7 @@ static const struct file_operations kmig_fops = {
 	.open = kmig_open,
 	.release = kmig_release,
 	.unlocked_ioctl = kmig_ioctl,
+	.mmap = kmig_mmap,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = noop_llseek,
 };

@@ -43,6 +43,10 @@ enum {
 	KMIG_CMD_DIRTY_SYNC,
 	KMIG_CMD_DIRTY_GET_BITMAP,
 	KMIG_CMD_DIRTY_STOP,
+	KMIG_CMD_SEND_SETUP,
+	KMIG_CMD_SEND_ROUND,
+	KMIG_CMD_RING_WAIT,
+	KMIG_CMD_LOAD,
 };
 
 /* Feature bits reported by KMIG_GET_INFO. */
@@ -270,6 +274,204 @@ struct kmig_dirty_stop {
 };
 
 #define KMIG_DIRTY_STOP		_IO(KMIG_TYPE, KMIG_CMD_DIRTY_STOP)
+
+/*
+ * Sending: worker kthreads scan the session's dirty bitmaps and put one
+ * record per page (or per run of zero/never-populated pages) into their own
+ * ring, which userspace maps and drains (one ring per data channel).
+ */
+#define KMIG_PAGE_SIZE		4096
+#define KMIG_MAX_WORKERS	16
+#define KMIG_MAX_RING_ENTRIES	4096
+
+/* Mmap offset of worker @i's ring; the length is kmig_send_setup.ring_bytes. */
+#define KMIG_MMAP_RING(i)	((__u64)(i) << 32)
+
+/* struct kmig_rec.kind */
+enum kmig_rec_kind {
+	KMIG_REC_PAGE = 1,	/* @len bytes of page data in the record's slot */
+	KMIG_REC_ZERO = 2,	/* @npages pages that read as zero */
+	KMIG_REC_HOLE = 3,	/* @npages pages never populated: not read */
+	KMIG_REC_ROUND_END = 4,	/* the worker finished round @gpa */
+};
+
+/**
+ * struct kmig_rec - one ring record
+ * @gpa: Guest physical address of the first page (round number for
+ *       KMIG_REC_ROUND_END)
+ * @npages: Pages covered: 1 for KMIG_REC_PAGE, a run for ZERO and HOLE
+ * @kind: enum kmig_rec_kind
+ * @len: Bytes of data in the record's data slot (KMIG_PAGE_SIZE for a raw
+ *       page, 0 for the others)
+ *
+ * Record i's data slot is at data + (i & mask) * KMIG_PAGE_SIZE.
+ */
+struct kmig_rec {
+	__aligned_u64 gpa;
+	__u32 npages;
+	__u16 kind;
+	__u16 len;
+};
+
+/**
+ * struct kmig_ring_offsets - byte offsets inside one ring's mapping
+ * @head: __u32 consumer index, written by userspace
+ * @tail: __u32 producer index, written by the kernel
+ * @mask: __u32 ring_entries - 1
+ * @entries: __u32 number of records
+ * @flags: __u32 reserved for ring flags, 0 today
+ * @dropped: __u32 reserved, 0
+ * @recs: struct kmig_rec[entries]
+ * @data: entries data slots of KMIG_PAGE_SIZE bytes
+ *
+ * Indices run freely and wrap at 2^32; record i is recs[i & mask].
+ *
+ *   record i            owner      next step
+ *   tail <= i           kernel     fill record + data, store-release tail
+ *   head <= i < tail    userspace  load-acquire tail, read record + data,
+ *                                  then store-release head = i + 1
+ *   i < head            kernel     free for the next fill
+ */
+struct kmig_ring_offsets {
+	__u32 head;
+	__u32 tail;
+	__u32 mask;
+	__u32 entries;
+	__u32 flags;
+	__u32 dropped;
+	__u32 recs;
+	__u32 data;
+};
+
+/**
+ * struct kmig_send_setup - ioctl(KMIG_SEND_SETUP)
+ * @size: sizeof(struct kmig_send_setup)
+ * @flags: Must be 0
+ * @nr_workers: Worker kthreads and rings, 1..KMIG_MAX_WORKERS
+ * @ring_entries: Records per ring, a power of two in 16..KMIG_MAX_RING_ENTRIES
+ * @ring_bytes: Output: length to mmap for each ring
+ * @off: Output: the layout of each ring's mapping
+ *
+ * Creates the workers and their rings once per session. Map ring i with
+ * mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+ * KMIG_MMAP_RING(i)).
+ *
+ * Errors: -ENOTCONN no VM; -EINVAL bad counts; -EBUSY already set up;
+ * -ENOMEM.
+ */
+struct kmig_send_setup {
+	__u32 size;
+	__u32 flags;
+	__u32 nr_workers;
+	__u32 ring_entries;
+	__aligned_u64 ring_bytes;
+	struct kmig_ring_offsets off;
+};
+
+#define KMIG_SEND_SETUP		_IO(KMIG_TYPE, KMIG_CMD_SEND_SETUP)
+
+/**
+ * struct kmig_send_round - ioctl(KMIG_SEND_ROUND)
+ * @size: sizeof(struct kmig_send_round)
+ * @flags: Must be 0
+ * @round: Output: this round's number (1 is the first)
+ * @__reserved: Must be 0
+ * @pages: Output: dirty pages the round took from the bitmaps
+ * @normal: Output: pages sent with their data
+ * @zero: Output: pages found zero
+ * @hole: Output: pages never populated, not read
+ * @bytes: Output: data bytes put into the rings
+ * @scan_ns: Output: wall time of the round
+ *
+ * Takes every page set in the session's bitmaps (after KMIG_DIRTY_SYNC) and
+ * has the workers turn them into records. Returns when every worker has
+ * queued its KMIG_REC_ROUND_END record; userspace must drain the rings
+ * meanwhile (from other threads), else the round waits for space.
+ *
+ * A signal interrupts the round with -EINTR: the workers stop, pages they
+ * had not sent are lost from the bitmaps, and the session needs
+ * KMIG_DIRTY_START again before the next round.
+ *
+ * Errors: -ENOTCONN no VM; -EINVAL tracking not started or no
+ * KMIG_SEND_SETUP; -ESRCH the VM's process exited; -EINTR.
+ */
+struct kmig_send_round {
+	__u32 size;
+	__u32 flags;
+	__u32 round;
+	__u32 __reserved;
+	__aligned_u64 pages;
+	__aligned_u64 normal;
+	__aligned_u64 zero;
+	__aligned_u64 hole;
+	__aligned_u64 bytes;
+	__aligned_u64 scan_ns;
+};
+
+#define KMIG_SEND_ROUND		_IO(KMIG_TYPE, KMIG_CMD_SEND_ROUND)
+
+/**
+ * struct kmig_ring_wait - ioctl(KMIG_RING_WAIT)
+ * @size: sizeof(struct kmig_ring_wait)
+ * @flags: Must be 0
+ * @ring: Ring (worker) index
+ * @timeout_ms: Longest wait; 0 does not block
+ * @ready: Output: records ready to consume (tail - head)
+ * @__reserved: Must be 0
+ *
+ * Tells the ring's worker that records were consumed (it may be waiting for
+ * space) and waits until records are ready or the timeout passes. Unlike the
+ * other ioctls it runs concurrently with KMIG_SEND_ROUND.
+ *
+ * Errors: -EINVAL no KMIG_SEND_SETUP or @ring out of range; -EINTR.
+ */
+struct kmig_ring_wait {
+	__u32 size;
+	__u32 flags;
+	__u32 ring;
+	__u32 timeout_ms;
+	__u32 ready;
+	__u32 __reserved;
+};
+
+#define KMIG_RING_WAIT		_IO(KMIG_TYPE, KMIG_CMD_RING_WAIT)
+
+/**
+ * struct kmig_load - ioctl(KMIG_LOAD)
+ * @size: sizeof(struct kmig_load)
+ * @flags: Must be 0
+ * @nr_recs: Records at @recs_uptr, at most 4096
+ * @__reserved: Must be 0
+ * @recs_uptr: struct kmig_rec[nr_recs] (KMIG_REC_PAGE, _ZERO or _HOLE)
+ * @data_uptr: The data of the KMIG_REC_PAGE records, back to back
+ * @data_len: Bytes at @data_uptr
+ * @done: Output: records applied (on error: before the bad one)
+ * @pages: Output: pages written
+ * @zeroed: Output: pages cleared because an earlier record had written them
+ *
+ * Destination side: writes pages into the attached VM's RAM from the kernel.
+ * Every record must lie inside one memslot; zero and never-populated pages
+ * are left untouched (unpopulated) unless this session wrote them before.
+ * The destination VM's RAM must start zero.
+ *
+ * Errors: -ENOTCONN no VM; -EINVAL a record with an unknown kind, a
+ * misaligned gpa, a bad length, npages 0 or past its memslot, or data past
+ * @data_len; -ENOENT a gpa in no memslot; -ESRCH the VM's process exited.
+ */
+struct kmig_load {
+	__u32 size;
+	__u32 flags;
+	__u32 nr_recs;
+	__u32 __reserved;
+	__aligned_u64 recs_uptr;
+	__aligned_u64 data_uptr;
+	__aligned_u64 data_len;
+	__aligned_u64 done;
+	__aligned_u64 pages;
+	__aligned_u64 zeroed;
+};
+
+#define KMIG_LOAD		_IO(KMIG_TYPE, KMIG_CMD_LOAD)
 
 /*
  * Generic netlink control plane (Documentation/netlink/specs/kmig.yaml).

@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Source side of a round: worker kthreads, each with its own ring, take
+ * chunks of the session's dirty bitmaps from a shared cursor, read the
+ * pages in the VMM's adopted mm and queue one record per page, or per run
+ * of zero or never-populated pages. Back-pressure: a worker whose ring is
+ * full waits for userspace; nothing is dropped.
+ */
+#include <linux/bitmap.h>
+#include <linux/kthread.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+
+#include "kmig.h"
+#include "ring.h"
+
+/* Pages per chunk a worker takes at once: 2 MiB, one THP. */
+#define KMIG_CHUNK_PAGES	512
+
+struct kmig_worker {
+	struct kmig_send *send;
+	struct task_struct *task;
+	struct kmig_ring ring;
+	u32 round_seen;
+	/* This round's counters, summed by KMIG_SEND_ROUND. */
+	u64 normal, zero, hole, bytes;
+	/* A run of zero or hole pages not yet queued. */
+	u16 run_kind;
+	u32 run_pages;
+	u64 run_gpa;
+};
+
+struct kmig_send {
+	struct kvm *kvm;
+	u32 nr_workers;
+	u32 entries;
+	/* Round state, written by KMIG_SEND_ROUND before it bumps @round. */
+	u32 round;
+	struct kmig_slots *slots;
+	u64 *chunk_start;		/* per slot: its first chunk number */
+	u64 nr_chunks;
+	atomic64_t cursor;		/* next chunk to take */
+	atomic_t active;		/* workers still in the round */
+	bool cancel;
+	int error;
+	wait_queue_head_t start_wq;
+	wait_queue_head_t done_wq;
+	struct kmig_worker w[];
+};
+
+static bool kmig_worker_may_go(struct kmig_worker *w)
+{
+	return kmig_ring_has_space(&w->ring) || READ_ONCE(w->send->cancel);
+}
+
+/* Waits for a free record; false if the round was cancelled meanwhile. */
+static bool kmig_worker_wait_space(struct kmig_worker *w)
+{
+	struct kmig_send *send = w->send;
+
+	while (!kmig_ring_has_space(&w->ring)) {
+		if (READ_ONCE(send->cancel) || kthread_should_stop())
+			return false;
+		/* Short timeout: userspace only wakes us via KMIG_RING_WAIT. */
+		wait_event_interruptible_timeout(w->ring.wq,
+						 kmig_worker_may_go(w), HZ / 10);
+	}
+	return true;
+}
+
+static bool kmig_worker_emit(struct kmig_worker *w, u16 kind, u64 gpa,
+			     u32 npages, u16 len)
+{
+	struct kmig_rec *rec;
+
+	if (!kmig_worker_wait_space(w))
+		return false;
+	rec = kmig_ring_rec(&w->ring, NULL);
+	rec->gpa = gpa;
+	rec->npages = npages;
+	rec->kind = kind;
+	rec->len = len;
+	kmig_ring_publish(&w->ring);
+	return true;
+}
+
+static bool kmig_worker_flush_run(struct kmig_worker *w)
+{
+	bool ok = true;
+
+	if (w->run_pages)
+		ok = kmig_worker_emit(w, w->run_kind, w->run_gpa, w->run_pages,
+				      0);
+	w->run_pages = 0;
+	return ok;
+}
+
+/* Queues one page taken from the bitmap; false to stop the round. */
+static bool kmig_worker_page(struct kmig_worker *w, struct kmig_slot *k,
+			     u64 pgoff)
+{
+	u64 gpa = (k->base_gfn + pgoff) << PAGE_SHIFT;
+	unsigned long hva = k->hva + (pgoff << PAGE_SHIFT);
+	void *data;
+	int kind;
+
+	if (!kmig_worker_wait_space(w))
+		return false;
+	/* Read straight into the next data slot; only PAGE publishes it. */
+	kmig_ring_rec(&w->ring, &data);
+	kind = kmig_read_page(hva, data);
+	if (kind < 0) {
+		w->send->error = kind;
+		return false;
+	}
+	if (kind == KMIG_REC_PAGE) {
+		/*
+		 * The data already sits in the next record's slot, so the page
+		 * goes first; a pending run waits (records need no order).
+		 */
+		if (!kmig_worker_emit(w, KMIG_REC_PAGE, gpa, 1, KMIG_PAGE_SIZE))
+			return false;
+		w->normal++;
+		w->bytes += KMIG_PAGE_SIZE;
+		return true;
+	}
+
+	if (kind == KMIG_REC_ZERO)
+		w->zero++;
+	else
+		w->hole++;
+	if (w->run_pages && w->run_kind == kind &&
+	    w->run_gpa + ((u64)w->run_pages << PAGE_SHIFT) == gpa) {
+		w->run_pages++;
+		return true;
+	}
+	if (!kmig_worker_flush_run(w))
+		return false;
+	w->run_kind = kind;
+	w->run_gpa = gpa;
+	w->run_pages = 1;
+	return true;
+}
+
+static struct kmig_slot *kmig_chunk_slot(struct kmig_send *send, u64 chunk,
+					 u64 *first)
+{
+	u32 i;
+
+	for (i = send->slots->nr; i-- > 0;) {
+		if (chunk >= send->chunk_start[i]) {
+			*first = (chunk - send->chunk_start[i]) *
+				 KMIG_CHUNK_PAGES;
+			return &send->slots->slot[i];
+		}
+	}
+	return NULL;
+}
+
+static void kmig_worker_round(struct kmig_worker *w)
+{
+	struct kmig_send *send = w->send;
+	u64 chunk, first, last, p;
+	struct kmig_slot *k;
+
+	w->normal = 0;
+	w->zero = 0;
+	w->hole = 0;
+	w->bytes = 0;
+	w->run_pages = 0;
+
+	while (!READ_ONCE(send->cancel) && !kthread_should_stop()) {
+		chunk = atomic64_fetch_inc(&send->cursor);
+		if (chunk >= send->nr_chunks)
+			break;
+		k = kmig_chunk_slot(send, chunk, &first);
+		last = min_t(u64, first + KMIG_CHUNK_PAGES, k->npages);
+		for (p = find_next_bit(k->bitmap, last, first); p < last;
+		     p = find_next_bit(k->bitmap, last, p + 1)) {
+			/*
+			 * Chunks are whole words owned by one worker, and
+			 * syncs wait for the round (s->lock): no other writer.
+			 */
+			__clear_bit(p, k->bitmap);
+			if (!kmig_worker_page(w, k, p))
+				return;
+		}
+		/* Runs end with their chunk, so none outlives the round. */
+		if (!kmig_worker_flush_run(w))
+			return;
+		cond_resched();
+	}
+	if (!READ_ONCE(send->cancel))
+		kmig_worker_emit(w, KMIG_REC_ROUND_END, send->round, 0, 0);
+}
+
+static int kmig_worker_fn(void *arg)
+{
+	struct kmig_worker *w = arg;
+	struct kmig_send *send = w->send;
+	struct mm_struct *mm = send->kvm->mm;
+
+	while (!kthread_should_stop()) {
+		wait_event_interruptible(send->start_wq, kthread_should_stop() ||
+					 READ_ONCE(send->round) != w->round_seen);
+		if (kthread_should_stop())
+			break;
+		/* Acquire: the round's state is set before the round number. */
+		w->round_seen = smp_load_acquire(&send->round);
+
+		if (mmget_not_zero(mm)) {
+			kthread_use_mm(mm);
+			kmig_worker_round(w);
+			kthread_unuse_mm(mm);
+			mmput(mm);
+		} else {
+			send->error = -ESRCH;
+		}
+		if (atomic_dec_and_test(&send->active))
+			wake_up(&send->done_wq);
+	}
+	return 0;
+}
+
+void kmig_send_destroy(struct kmig_send *send)
+{
+	u32 i;
+
+	if (!send)
+		return;
+	WRITE_ONCE(send->cancel, true);
+	for (i = 0; i < send->nr_workers; i++) {
+		if (send->w[i].task)
+			kthread_stop(send->w[i].task);
+		kmig_ring_free(&send->w[i].ring);
+	}
+	kfree(send->chunk_start);
+	kfree(send);
+}
+
+int kmig_send_setup(struct kmig_session *s, struct kmig_send_setup *arg)
+{
+	struct kmig_send *send;
+	u32 i;
+	int ret;
+
+	if (s->send)
+		return -EBUSY;
+	if (!arg->nr_workers || arg->nr_workers > KMIG_MAX_WORKERS ||
+	    arg->ring_entries < 16 ||
+	    arg->ring_entries > KMIG_MAX_RING_ENTRIES ||
+	    !is_power_of_2(arg->ring_entries))
+		return -EINVAL;
+
+	send = kzalloc(struct_size(send, w, arg->nr_workers), GFP_KERNEL);
+	if (!send)
+		return -ENOMEM;
+	send->kvm = s->vm->kvm;
+	send->nr_workers = arg->nr_workers;
+	send->entries = arg->ring_entries;
+	init_waitqueue_head(&send->start_wq);
+	init_waitqueue_head(&send->done_wq);
+
+	for (i = 0; i < send->nr_workers; i++) {
+		struct kmig_worker *w = &send->w[i];
+
+		w->send = send;
+		ret = kmig_ring_init(&w->ring, send->entries);
+		if (ret)
+			goto err;
+		w->task = kthread_run(kmig_worker_fn, w, "kmig/%u:%u", s->id, i);
+		if (IS_ERR(w->task)) {
+			ret = PTR_ERR(w->task);
+			w->task = NULL;
+			goto err;
+		}
+	}
+
+	kmig_ring_offsets(send->entries, &arg->off, &arg->ring_bytes);
+	/* Release: KMIG_RING_WAIT and mmap look at it without s->lock. */
+	smp_store_release(&s->send, send);
+	return 0;
+
+err:
+	kmig_send_destroy(send);
+	return ret;
+}
+
+static int kmig_send_plan(struct kmig_send *send, struct kmig_slots *slots)
+{
+	u64 n = 0;
+	u32 i;
+
+	kfree(send->chunk_start);
+	send->chunk_start = kcalloc(max_t(u32, slots->nr, 1), sizeof(u64),
+				    GFP_KERNEL);
+	if (!send->chunk_start)
+		return -ENOMEM;
+	for (i = 0; i < slots->nr; i++) {
+		send->chunk_start[i] = n;
+		n += DIV_ROUND_UP(slots->slot[i].npages, KMIG_CHUNK_PAGES);
+	}
+	send->slots = slots;
+	send->nr_chunks = n;
+	return 0;
+}
+
+int kmig_send_round(struct kmig_session *s, struct kmig_send_round *arg)
+{
+	struct kmig_send *send = s->send;
+	u64 before = s->dirty_pages, t0 = ktime_get_ns();
+	u32 i;
+	int ret;
+
+	if (!send || !s->slots)
+		return -EINVAL;
+	if (!kmig_vm_alive(s->vm))
+		return -ESRCH;
+	ret = kmig_send_plan(send, s->slots);
+	if (ret)
+		return ret;
+
+	atomic64_set(&send->cursor, 0);
+	atomic_set(&send->active, send->nr_workers);
+	send->cancel = false;
+	send->error = 0;
+	/* Release: workers see the plan once they see the new round. */
+	smp_store_release(&send->round, send->round + 1);
+	wake_up_all(&send->start_wq);
+
+	ret = wait_event_interruptible(send->done_wq,
+				       !atomic_read(&send->active));
+	if (ret) {
+		WRITE_ONCE(send->cancel, true);
+		for (i = 0; i < send->nr_workers; i++)
+			wake_up(&send->w[i].ring.wq);
+		wait_event(send->done_wq, !atomic_read(&send->active));
+		ret = -EINTR;
+	} else {
+		ret = send->error;
+	}
+
+	/* Workers cleared bits concurrently: recount rather than track. */
+	s->dirty_pages = 0;
+	for (i = 0; i < s->slots->nr; i++) {
+		struct kmig_slot *k = &s->slots->slot[i];
+
+		k->dirty = bitmap_weight(k->bitmap, k->npages);
+		s->dirty_pages += k->dirty;
+	}
+
+	arg->round = send->round;
+	arg->pages = before - s->dirty_pages;
+	/* Output fields arrive with whatever userspace left in them. */
+	arg->normal = 0;
+	arg->zero = 0;
+	arg->hole = 0;
+	arg->bytes = 0;
+	for (i = 0; i < send->nr_workers; i++) {
+		arg->normal += send->w[i].normal;
+		arg->zero += send->w[i].zero;
+		arg->hole += send->w[i].hole;
+		arg->bytes += send->w[i].bytes;
+	}
+	arg->scan_ns = ktime_get_ns() - t0;
+	s->stats.rounds++;
+	s->stats.sent_pages += arg->pages;
+	return ret;
+}
+
+long kmig_send_ring_wait(struct kmig_session *s, struct kmig_ring_wait *arg)
+{
+	/* Set once under s->lock and freed only at release: no lock here. */
+	struct kmig_send *send = smp_load_acquire(&s->send);
+
+	if (!send || arg->ring >= send->nr_workers)
+		return -EINVAL;
+	return kmig_ring_wait(&send->w[arg->ring].ring, arg->timeout_ms,
+			      &arg->ready);
+}
+
+int kmig_send_mmap(struct kmig_session *s, struct vm_area_struct *vma)
+{
+	/* Acquire pairs with kmig_send_setup(): a set-up send is complete. */
+	struct kmig_send *send = smp_load_acquire(&s->send);
+	u64 ring = vma->vm_pgoff >> (32 - PAGE_SHIFT);
+
+	if (!send || vma->vm_pgoff & ((1UL << (32 - PAGE_SHIFT)) - 1) ||
+	    ring >= send->nr_workers)
+		return -EINVAL;
+	return kmig_ring_mmap(&send->w[ring].ring, vma);
+}
