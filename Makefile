@@ -9,7 +9,7 @@ KDIR ?= /lib/modules/$(KVER)/build
 BUILD ?= $(CURDIR)/build
 export BUILD
 
-all: kmod user selftests
+all: kmod user vmm selftests
 
 kmod:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
@@ -17,12 +17,16 @@ kmod:
 user:
 	$(MAKE) -C user O=$(BUILD)/user
 
+vmm:
+	$(MAKE) -C user/vmm O=$(BUILD)/vmm
+
 selftests: user
 	$(MAKE) -C selftests O=$(BUILD)/selftests
 
 # Userspace unit tests on the host, under ASan and UBSan.
 unit:
 	$(MAKE) -C user O=$(BUILD)/user-san SANITIZE=1 unit
+	$(MAKE) -C user/vmm O=$(BUILD)/vmm-san SANITIZE=1
 
 uapi-check:
 	$(CC) -std=c90 -Wall -Wextra -Werror -fsyntax-only -Iuapi \
@@ -50,4 +54,4 @@ clean:
 help:
 	@echo "make [all|kmod|user|selftests|unit|style|sparse|check|clean]"
 
-.PHONY: all kmod user selftests unit uapi-check style sparse check clean help
+.PHONY: all kmod user vmm selftests unit uapi-check style sparse check clean help

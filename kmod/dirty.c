@@ -139,6 +139,9 @@ int kmig_dirty_start(struct kmig_session *s, struct kmig_dirty_start *arg)
 
 	kmig_dirty_stop(s);
 	s->slots = slots;
+	WRITE_ONCE(s->cancelled, false);
+	if (s->send)
+		kmig_send_abort(s->send, false);
 	s->dirty_mode = kmig_vm_dirty_mode(s->vm);
 	s->dirty_pages = kmig_slots_dirty(slots);
 	memset(&s->stats, 0, sizeof(s->stats));

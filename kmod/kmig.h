@@ -76,6 +76,7 @@ struct kmig_session {
 	struct kmig_slots *loaded;	/* destination: pages a load wrote */
 	u32 dirty_mode;			/* enum kmig_dirty_mode */
 	u64 dirty_pages;		/* sum of slot[].dirty */
+	bool cancelled;			/* by netlink, until DIRTY_START */
 	struct kmig_stats stats;
 };
 
@@ -85,6 +86,7 @@ extern struct list_head kmig_sessions;
 int kmig_session_init(void);
 void kmig_session_exit(void);
 u32 kmig_session_state(struct kmig_session *s);
+void kmig_session_cancel(struct kmig_session *s);
 
 /* vm.c */
 struct kmig_vm *kmig_vm_attach(int fd, u32 session_id);
@@ -122,6 +124,7 @@ int kmig_send_round(struct kmig_session *s, struct kmig_send_round *arg);
 long kmig_send_ring_wait(struct kmig_session *s, struct kmig_ring_wait *arg);
 int kmig_send_mmap(struct kmig_session *s, struct vm_area_struct *vma);
 void kmig_send_destroy(struct kmig_send *send);
+void kmig_send_abort(struct kmig_send *send, bool abort);
 
 /* load.c */
 int kmig_load(struct kmig_session *s, struct kmig_load *arg);

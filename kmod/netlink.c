@@ -96,10 +96,40 @@ static int kmig_nl_session_dump(struct sk_buff *skb, struct netlink_callback *cb
 	return ret ?: skb->len;
 }
 
+static int kmig_nl_session_cancel(struct sk_buff *skb, struct genl_info *info)
+{
+	struct kmig_session *s;
+	int ret = -ENOENT;
+	u32 id;
+
+	if (GENL_REQ_ATTR_CHECK(info, KMIG_A_SESSION_ID))
+		return -EINVAL;
+	id = nla_get_u32(info->attrs[KMIG_A_SESSION_ID]);
+
+	mutex_lock(&kmig_sessions_lock);
+	list_for_each_entry(s, &kmig_sessions, node) {
+		if (s->id == id) {
+			kmig_session_cancel(s);
+			ret = 0;
+			break;
+		}
+	}
+	mutex_unlock(&kmig_sessions_lock);
+	if (ret)
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[KMIG_A_SESSION_ID],
+				    "no such kmig session");
+	return ret;
+}
+
 static const struct genl_small_ops kmig_genl_ops[] = {
 	{
 		.cmd = KMIG_NL_CMD_SESSION_GET,
 		.dumpit = kmig_nl_session_dump,
+	},
+	{
+		.cmd = KMIG_NL_CMD_SESSION_CANCEL,
+		.doit = kmig_nl_session_cancel,
+		.flags = GENL_ADMIN_PERM,
 	},
 };
 

@@ -98,7 +98,13 @@ static u32 kmig_ring_ready(struct kmig_ring *r)
 	return smp_load_acquire(r->tail) - READ_ONCE(*r->head);
 }
 
-long kmig_ring_wait(struct kmig_ring *r, u32 timeout_ms, u32 *ready)
+static bool kmig_ring_woken(struct kmig_ring *r, const bool *abort)
+{
+	return kmig_ring_ready(r) || READ_ONCE(*abort);
+}
+
+long kmig_ring_wait(struct kmig_ring *r, u32 timeout_ms, const bool *abort,
+		    u32 *ready)
 {
 	long ret = 0;
 
@@ -107,8 +113,11 @@ long kmig_ring_wait(struct kmig_ring *r, u32 timeout_ms, u32 *ready)
 		wake_up(&r->wq);
 
 	if (timeout_ms)
-		ret = wait_event_interruptible_timeout(r->wq, kmig_ring_ready(r),
+		ret = wait_event_interruptible_timeout(r->wq,
+						       kmig_ring_woken(r, abort),
 						       msecs_to_jiffies(timeout_ms));
 	*ready = kmig_ring_ready(r);
+	if (READ_ONCE(*abort))
+		return -ECANCELED;
 	return ret < 0 ? ret : 0;
 }

@@ -36,6 +36,7 @@ struct kmig_rec *kmig_ring_rec(struct kmig_ring *r, void **data);
 void kmig_ring_publish(struct kmig_ring *r);
 
 /* Consumer side: KMIG_RING_WAIT. */
-long kmig_ring_wait(struct kmig_ring *r, u32 timeout_ms, u32 *ready);
+long kmig_ring_wait(struct kmig_ring *r, u32 timeout_ms, const bool *abort,
+		    u32 *ready);
 
 #endif /* _KMIG_RING_H */

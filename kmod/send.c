@@ -41,16 +41,22 @@ struct kmig_send {
 	u64 nr_chunks;
 	atomic64_t cursor;		/* next chunk to take */
 	atomic_t active;		/* workers still in the round */
-	bool cancel;
+	bool cancel;			/* this round: interrupted */
+	bool abort;			/* session cancelled, until restart */
 	int error;
 	wait_queue_head_t start_wq;
 	wait_queue_head_t done_wq;
 	struct kmig_worker w[];
 };
 
+static bool kmig_send_stopping(struct kmig_send *send)
+{
+	return READ_ONCE(send->cancel) || READ_ONCE(send->abort);
+}
+
 static bool kmig_worker_may_go(struct kmig_worker *w)
 {
-	return kmig_ring_has_space(&w->ring) || READ_ONCE(w->send->cancel);
+	return kmig_ring_has_space(&w->ring) || kmig_send_stopping(w->send);
 }
 
 /* Waits for a free record; false if the round was cancelled meanwhile. */
@@ -59,7 +65,7 @@ static bool kmig_worker_wait_space(struct kmig_worker *w)
 	struct kmig_send *send = w->send;
 
 	while (!kmig_ring_has_space(&w->ring)) {
-		if (READ_ONCE(send->cancel) || kthread_should_stop())
+		if (kmig_send_stopping(send) || kthread_should_stop())
 			return false;
 		/* Short timeout: userspace only wakes us via KMIG_RING_WAIT. */
 		wait_event_interruptible_timeout(w->ring.wq,
@@ -169,7 +175,7 @@ static void kmig_worker_round(struct kmig_worker *w)
 	w->bytes = 0;
 	w->run_pages = 0;
 
-	while (!READ_ONCE(send->cancel) && !kthread_should_stop()) {
+	while (!kmig_send_stopping(send) && !kthread_should_stop()) {
 		chunk = atomic64_fetch_inc(&send->cursor);
 		if (chunk >= send->nr_chunks)
 			break;
@@ -190,7 +196,7 @@ static void kmig_worker_round(struct kmig_worker *w)
 			return;
 		cond_resched();
 	}
-	if (!READ_ONCE(send->cancel))
+	if (!kmig_send_stopping(send))
 		kmig_worker_emit(w, KMIG_REC_ROUND_END, send->round, 0, 0);
 }
 
@@ -220,6 +226,19 @@ static int kmig_worker_fn(void *arg)
 			wake_up(&send->done_wq);
 	}
 	return 0;
+}
+
+/* Stops a running round at once and fails the next ones, or re-arms. */
+void kmig_send_abort(struct kmig_send *send, bool abort)
+{
+	u32 i;
+
+	WRITE_ONCE(send->abort, abort);
+	if (!abort)
+		return;
+	for (i = 0; i < send->nr_workers; i++)
+		wake_up(&send->w[i].ring.wq);
+	wake_up(&send->done_wq);
 }
 
 void kmig_send_destroy(struct kmig_send *send)
@@ -330,7 +349,9 @@ int kmig_send_round(struct kmig_session *s, struct kmig_send_round *arg)
 
 	ret = wait_event_interruptible(send->done_wq,
 				       !atomic_read(&send->active));
-	if (ret) {
+	if (!ret && READ_ONCE(send->abort)) {
+		ret = -ECANCELED;
+	} else if (ret) {
 		WRITE_ONCE(send->cancel, true);
 		for (i = 0; i < send->nr_workers; i++)
 			wake_up(&send->w[i].ring.wq);
@@ -376,7 +397,7 @@ long kmig_send_ring_wait(struct kmig_session *s, struct kmig_ring_wait *arg)
 	if (!send || arg->ring >= send->nr_workers)
 		return -EINVAL;
 	return kmig_ring_wait(&send->w[arg->ring].ring, arg->timeout_ms,
-			      &arg->ready);
+			      &send->abort, &arg->ready);
 }
 
 int kmig_send_mmap(struct kmig_session *s, struct vm_area_struct *vma)

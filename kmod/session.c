@@ -25,7 +25,23 @@ u32 kmig_session_state(struct kmig_session *s)
 		return KMIG_SESSION_IDLE;
 	if (!kmig_vm_alive(s->vm))
 		return KMIG_SESSION_VM_GONE;
+	if (READ_ONCE(s->cancelled))
+		return KMIG_SESSION_CANCELLED;
 	return s->slots ? KMIG_SESSION_TRACKING : KMIG_SESSION_ATTACHED;
+}
+
+/*
+ * Called with kmig_sessions_lock held but not s->lock, which a blocked
+ * KMIG_SEND_ROUND may hold: everything here is lockless.
+ */
+void kmig_session_cancel(struct kmig_session *s)
+{
+	/* Acquire pairs with kmig_send_setup(): a set-up send is complete. */
+	struct kmig_send *send = smp_load_acquire(&s->send);
+
+	WRITE_ONCE(s->cancelled, true);
+	if (send)
+		kmig_send_abort(send, true);
 }
 
 static int kmig_open(struct inode *inode, struct file *file)
@@ -173,6 +189,8 @@ static int kmig_ioc_dirty_sync(struct kmig_session *s, void *data)
 		return -EOPNOTSUPP;
 	if (!s->vm)
 		return -ENOTCONN;
+	if (READ_ONCE(s->cancelled))
+		return -ECANCELED;
 	return kmig_dirty_sync(s, arg);
 }
 
@@ -220,6 +238,8 @@ static int kmig_ioc_send_round(struct kmig_session *s, void *data)
 		return -EOPNOTSUPP;
 	if (!s->vm)
 		return -ENOTCONN;
+	if (READ_ONCE(s->cancelled))
+		return -ECANCELED;
 	return kmig_send_round(s, arg);
 }
 
@@ -241,6 +261,8 @@ static int kmig_ioc_load(struct kmig_session *s, void *data)
 		return -EOPNOTSUPP;
 	if (!s->vm)
 		return -ENOTCONN;
+	if (READ_ONCE(s->cancelled))
+		return -ECANCELED;
 	return kmig_load(s, arg);
 }
 

@@ -475,14 +475,22 @@ struct kmig_load {
 
 /*
  * Generic netlink control plane (Documentation/netlink/specs/kmig.yaml).
- * Reading is open to all; the family has no privileged command yet.
+ * Reading is open to all; KMIG_NL_CMD_SESSION_CANCEL needs CAP_NET_ADMIN.
+ *
+ * Cancelling a session makes KMIG_DIRTY_SYNC, KMIG_SEND_ROUND,
+ * KMIG_RING_WAIT and KMIG_LOAD fail with -ECANCELED (a blocked
+ * KMIG_SEND_ROUND or KMIG_RING_WAIT returns at once) until the next
+ * KMIG_DIRTY_START, so whoever drives the migration notices and backs out.
  */
 #define KMIG_GENL_NAME		"kmig"
 #define KMIG_GENL_VERSION	1
 
 enum kmig_nl_cmd {
 	KMIG_NL_CMD_UNSPEC,
-	KMIG_NL_CMD_SESSION_GET,	/* dump: one message per session */
+	/* dump, one message per session; KMIG_A_SESSION_ID lists one */
+	KMIG_NL_CMD_SESSION_GET,
+	/* admin: cancel the migration of session KMIG_A_SESSION_ID */
+	KMIG_NL_CMD_SESSION_CANCEL,
 
 	__KMIG_NL_CMD_MAX,
 };
@@ -495,6 +503,7 @@ enum kmig_session_state {
 	KMIG_SESSION_ATTACHED = 2,	/* VM attached, not tracking */
 	KMIG_SESSION_TRACKING = 3,	/* dirty tracking started */
 	KMIG_SESSION_VM_GONE = 4,	/* the VM's process exited */
+	KMIG_SESSION_CANCELLED = 5,	/* cancelled, until DIRTY_START */
 };
 
 enum kmig_a_session {
