@@ -47,11 +47,18 @@ check:
 	$(MAKE) unit
 	scripts/sandbox/run.sh -- selftests/run_tests.sh
 
+# The README's first command: a live migration of the reference VM between
+# two network namespaces inside the sandbox.
+demo:
+	scripts/install-deps.sh
+	$(MAKE) all
+	scripts/sandbox/run.sh -- scripts/demo.sh
+
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean || true
 	rm -rf $(BUILD)
 
 help:
-	@echo "make [all|kmod|user|selftests|unit|style|sparse|check|clean]"
+	@echo "make [all|kmod|user|vmm|selftests|unit|style|sparse|check|demo|clean]"
 
-.PHONY: all kmod user vmm selftests unit uapi-check style sparse check clean help
+.PHONY: all kmod user vmm selftests unit uapi-check style sparse check demo clean help

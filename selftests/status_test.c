@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * `kmigctl status` against the real module: a KVM VM with one 4 MiB memslot
+ * that a session attached and synced twice shows the right state and
+ * counters in `--json` and in text; a session without a VM is idle; a
+ * closed session is gone from the list.
+ *
+ * Runs as root in the sandbox with kvm and kmig.ko loaded, from the project
+ * root; $KMIGCTL overrides the path of kmigctl. The JSON is read with
+ * python3's json module, so a malformed document fails the test.
+ * Sessions are driven with the raw ioctls (kmig_util.h), so what is under
+ * test here is only kmigctl and the module's netlink family.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* memfd_create(), pipe2(), asprintf() */
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/kvm.h>
+
+#include "kselftest_harness.h"
+#include "kmig_util.h"
+
+#define KMIGCTL_DEFAULT	"build/user/kmigctl"
+#define MEMSLOT_SIZE	(4UL << 20)
+#define MEMSLOT_PAGES	(MEMSLOT_SIZE / 4096)
+
+/*
+ * Prints "key<TAB>python type<TAB>value" for each field of the session whose
+ * id is argv[1], nothing if it is not listed; fails on anything that is not
+ * a JSON array of objects (NaN and Infinity included) or a duplicate id.
+ */
+static const char session_fields_py[] =
+	"import json, sys\n"
+	"doc = json.load(sys.stdin, parse_constant=lambda c: sys.exit('bad constant ' + c))\n"
+	"if not isinstance(doc, list) or not all(isinstance(o, dict) for o in doc):\n"
+	"    sys.exit('not a JSON array of objects')\n"
+	"found = [o for o in doc if o.get('id') == int(sys.argv[1])]\n"
+	"if len(found) > 1:\n"
+	"    sys.exit('session listed twice')\n"
+	"for k, v in (found[0].items() if found else ()):\n"
+	"    print('%s\\t%s\\t%s' % (k, type(v).__name__, v))\n";
+
+/*
+ * Runs @argv with @input (may be NULL) on stdin and its stdout collected in
+ * *@out (free() it). stderr stays the test's, so diagnostics reach the log.
+ * Returns the wait status, or -1.
+ */
+static int run_capture(char *const argv[], const char *input, char **out)
+{
+	size_t len = 0, cap = 4096;
+	int pipefd[2], in_fd = -1, status;
+	char *buf;
+	pid_t pid;
+	ssize_t n;
+
+	*out = NULL;
+	buf = malloc(cap);
+	if (!buf)
+		return -1;
+	if (input) {
+		/* A memfd, not a pipe: no deadlock however long the input. */
+		in_fd = memfd_create("stdin", MFD_CLOEXEC);
+		if (in_fd < 0 ||
+		    write(in_fd, input, strlen(input)) != (ssize_t)strlen(input) ||
+		    lseek(in_fd, 0, SEEK_SET) != 0)
+			goto err_free;
+	}
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		goto err_free;
+
+	pid = fork();
+	if (pid < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		goto err_free;
+	}
+	if (pid == 0) {
+		if (dup2(pipefd[1], STDOUT_FILENO) < 0 ||
+		    (in_fd >= 0 && dup2(in_fd, STDIN_FILENO) < 0))
+			_exit(127);
+		execvp(argv[0], argv);
+		fprintf(stderr, "# exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(pipefd[1]);
+	while ((n = read(pipefd[0], buf + len, cap - len - 1)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		len += n;
+		if (cap - len == 1) {
+			char *grown = realloc(buf, cap * 2);
+
+			if (!grown)
+				break;
+			buf = grown;
+			cap *= 2;
+		}
+	}
+	close(pipefd[0]);
+	buf[len] = '\0';
+	if (in_fd >= 0)
+		close(in_fd);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			goto err_buf;
+	*out = buf;
+	return status;
+
+err_free:
+	if (in_fd >= 0)
+		close(in_fd);
+err_buf:
+	free(buf);
+	return -1;
+}
+
+/* True for a child that exited with @code. */
+static bool exited_with(int status, int code)
+{
+	return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == code;
+}
+
+/*
+ * The "type<TAB>value" that session_fields_py printed for @key, copied into
+ * @buf; "missing" when the session has no such field.
+ */
+static const char *field(const char *fields, const char *key, char *buf,
+			 size_t size)
+{
+	size_t klen = strlen(key);
+	const char *line, *end;
+
+	for (line = fields; line && *line; line = end ? end + 1 : NULL) {
+		end = strchr(line, '\n');
+		if (!strncmp(line, key, klen) && line[klen] == '\t') {
+			line += klen + 1;
+			snprintf(buf, size, "%.*s",
+				 (int)(end ? end - line : (long)strlen(line)), line);
+			return buf;
+		}
+	}
+	snprintf(buf, size, "missing");
+	return buf;
+}
+
+FIXTURE(status) {
+	const char *kmigctl;
+	int kvm_fd;
+	int vm_fd;
+	void *mem;
+	int kmig_fd;		/* the session under test */
+	__u32 session_id;
+	int other_fd;		/* a second session, when a test opens one */
+};
+
+/* 6.1's harness runs the test body even after SKIP() in FIXTURE_SETUP. */
+#define RETURN_IF_SKIPPED()	do { if (_metadata->skip) return; } while (0)
+
+FIXTURE_SETUP(status)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = 0,
+		.flags = KVM_MEM_LOG_DIRTY_PAGES,
+		.guest_phys_addr = 0,
+		.memory_size = MEMSLOT_SIZE,
+	};
+	struct kmig_info info = KMIG_ARG(kmig_info);
+
+	/* Teardown runs after a skip too: nothing it closes may be stdin. */
+	self->kvm_fd = -1;
+	self->vm_fd = -1;
+	self->kmig_fd = -1;
+	self->other_fd = -1;
+	self->mem = MAP_FAILED;
+
+	if (access("/dev/kvm", R_OK | W_OK))
+		SKIP(return, "no /dev/kvm: load kvm and kvm-amd or kvm-intel");
+	if (access(KMIG_DEVICE_PATH, R_OK | W_OK))
+		SKIP(return, "no %s: load kmig.ko", KMIG_DEVICE_PATH);
+
+	self->kmigctl = getenv("KMIGCTL") ? getenv("KMIGCTL") : KMIGCTL_DEFAULT;
+	ASSERT_EQ(0, access(self->kmigctl, X_OK)) {
+		TH_LOG("%s: %s (build it, or set KMIGCTL)", self->kmigctl,
+		       strerror(errno));
+	}
+
+	self->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->kvm_fd);
+	self->vm_fd = ioctl(self->kvm_fd, KVM_CREATE_VM, 0);
+	ASSERT_LE(0, self->vm_fd) TH_LOG("KVM_CREATE_VM: %s", strerror(errno));
+
+	self->mem = mmap(NULL, MEMSLOT_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->mem);
+	region.userspace_addr = (uintptr_t)self->mem;
+	ASSERT_EQ(0, ioctl(self->vm_fd, KVM_SET_USER_MEMORY_REGION, &region))
+		TH_LOG("KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
+
+	self->kmig_fd = kmig_open();
+	ASSERT_LE(0, self->kmig_fd) TH_LOG("open %s: %s", KMIG_DEVICE_PATH,
+					   kmig_errname(self->kmig_fd));
+	kmig_ioctl(self->kmig_fd, KMIG_GET_INFO, &info);
+	self->session_id = info.session_id;
+}
+
+FIXTURE_TEARDOWN(status)
+{
+	if (self->other_fd >= 0)
+		close(self->other_fd);
+	if (self->kmig_fd >= 0)
+		close(self->kmig_fd);
+	if (self->vm_fd >= 0)
+		close(self->vm_fd);
+	if (self->kvm_fd >= 0)
+		close(self->kvm_fd);
+	if (self->mem != MAP_FAILED)
+		munmap(self->mem, MEMSLOT_SIZE);
+}
+
+/* `kmigctl status [--json]`: its stdout, or NULL if it did not exit 0. */
+static char *kmigctl_status(struct __test_metadata *_metadata,
+			    const char *kmigctl, bool json)
+{
+	char *argv[] = { (char *)kmigctl, "status", json ? "--json" : NULL,
+			 NULL };
+	char *out;
+	int status;
+
+	status = run_capture(argv, NULL, &out);
+	EXPECT_TRUE(exited_with(status, 0))
+		TH_LOG("%s status%s: wait status 0x%x", kmigctl,
+		       json ? " --json" : "", status);
+	if (!exited_with(status, 0)) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/*
+ * The fields of session @id in `kmigctl status --json`, as session_fields_py
+ * prints them ("" when it is not listed); NULL after a failure.
+ */
+static char *session_fields(struct __test_metadata *_metadata,
+			    const char *kmigctl, __u32 id)
+{
+	char id_arg[16];
+	char *argv[] = { "python3", "-c", (char *)session_fields_py, id_arg,
+			 NULL };
+	char *json, *fields;
+	int status;
+
+	json = kmigctl_status(_metadata, kmigctl, true);
+	if (!json)
+		return NULL;
+	snprintf(id_arg, sizeof(id_arg), "%u", id);
+	status = run_capture(argv, json, &fields);
+	EXPECT_TRUE(exited_with(status, 0))
+		TH_LOG("kmigctl status --json printed what python3 rejects:\n%s",
+		       json);
+	if (!exited_with(status, 0)) {
+		free(fields);
+		fields = NULL;
+	}
+	free(json);
+	return fields;
+}
+
+static bool have_python3(void)
+{
+	return system("python3 -c '' >/dev/null 2>&1") == 0;
+}
+
+#define FIELD(fields, key)	field(fields, key, buf, sizeof(buf))
+
+TEST_F(status, tracking_session_json)
+{
+	struct kmig_attach_vm attach = KMIG_ARG(kmig_attach_vm,
+						.vm_fd = self->vm_fd);
+	struct kmig_dirty_start start = KMIG_ARG(kmig_dirty_start);
+	struct kmig_dirty_sync sync = KMIG_ARG(kmig_dirty_sync);
+	char buf[64], expect[64];
+	char *fields;
+
+	RETURN_IF_SKIPPED();
+	if (!have_python3())
+		SKIP(return, "python3 not found: it checks the JSON");
+
+	kmig_ioctl(self->kmig_fd, KMIG_ATTACH_VM, &attach);
+	/* No dirty ring was enabled: the VM must be in bitmap mode. */
+	ASSERT_EQ((__u32)KMIG_DIRTY_MODE_BITMAP, attach.dirty_mode);
+	kmig_ioctl(self->kmig_fd, KMIG_DIRTY_START, &start);
+	ASSERT_EQ((__u64)MEMSLOT_PAGES, start.nr_pages);
+	kmig_ioctl(self->kmig_fd, KMIG_DIRTY_SYNC, &sync);
+	sync = KMIG_ARG(kmig_dirty_sync);
+	kmig_ioctl(self->kmig_fd, KMIG_DIRTY_SYNC, &sync);
+
+	fields = session_fields(_metadata, self->kmigctl, self->session_id);
+	ASSERT_NE(NULL, fields);
+	ASSERT_NE(0, fields[0]) TH_LOG("session %u not listed", self->session_id);
+
+	/* Counters are JSON numbers, state and dirty_mode JSON strings. */
+	EXPECT_STREQ("str\ttracking", FIELD(fields, "state"));
+	EXPECT_STREQ("str\tbitmap", FIELD(fields, "dirty_mode"));
+	EXPECT_STREQ("int\t1", FIELD(fields, "memslots"));
+	snprintf(expect, sizeof(expect), "int\t%lu", MEMSLOT_PAGES);
+	EXPECT_STREQ(expect, FIELD(fields, "pages"));
+	EXPECT_STREQ("int\t2", FIELD(fields, "syncs"));
+	snprintf(expect, sizeof(expect), "int\t%d", getpid());
+	EXPECT_STREQ(expect, FIELD(fields, "vm_pid"));
+	EXPECT_STRNE("missing", FIELD(fields, "generation"));
+	EXPECT_STRNE("missing", FIELD(fields, "harvested"));
+	free(fields);
+}
+
+/* A session without a VM is idle, one with a VM but no tracking attached. */
+TEST_F(status, idle_and_attached_sessions)
+{
+	struct kmig_attach_vm attach = KMIG_ARG(kmig_attach_vm,
+						.vm_fd = self->vm_fd);
+	struct kmig_info info = KMIG_ARG(kmig_info);
+	char buf[64];
+	char *fields;
+
+	RETURN_IF_SKIPPED();
+	if (!have_python3())
+		SKIP(return, "python3 not found: it checks the JSON");
+
+	kmig_ioctl(self->kmig_fd, KMIG_ATTACH_VM, &attach);
+	self->other_fd = kmig_open();
+	ASSERT_LE(0, self->other_fd) TH_LOG("open %s: %s", KMIG_DEVICE_PATH,
+					    kmig_errname(self->other_fd));
+	kmig_ioctl(self->other_fd, KMIG_GET_INFO, &info);
+	EXPECT_NE(self->session_id, info.session_id);
+
+	fields = session_fields(_metadata, self->kmigctl, info.session_id);
+	ASSERT_NE(NULL, fields);
+	EXPECT_STREQ("str\tidle", FIELD(fields, "state"));
+	free(fields);
+
+	fields = session_fields(_metadata, self->kmigctl, self->session_id);
+	ASSERT_NE(NULL, fields);
+	EXPECT_STREQ("str\tattached", FIELD(fields, "state"));
+	free(fields);
+}
+
+/*
+ * close() runs the session's release before it returns (the last fput's
+ * task work runs on the way back to userspace), so the very next dump must
+ * no longer list it.
+ */
+TEST_F(status, closed_session_disappears)
+{
+	struct kmig_info info = KMIG_ARG(kmig_info);
+	char buf[64];
+	char *fields;
+
+	RETURN_IF_SKIPPED();
+	if (!have_python3())
+		SKIP(return, "python3 not found: it checks the JSON");
+
+	self->other_fd = kmig_open();
+	ASSERT_LE(0, self->other_fd) TH_LOG("open %s: %s", KMIG_DEVICE_PATH,
+					    kmig_errname(self->other_fd));
+	kmig_ioctl(self->other_fd, KMIG_GET_INFO, &info);
+
+	fields = session_fields(_metadata, self->kmigctl, info.session_id);
+	ASSERT_NE(NULL, fields);
+	EXPECT_STREQ("str\tidle", FIELD(fields, "state"));
+	free(fields);
+
+	ASSERT_EQ(0, close(self->other_fd));
+	self->other_fd = -1;
+	fields = session_fields(_metadata, self->kmigctl, info.session_id);
+	ASSERT_NE(NULL, fields);
+	EXPECT_STREQ("", fields) TH_LOG("session %u still listed after close",
+					info.session_id);
+	free(fields);
+
+	/* The other session is still there. */
+	fields = session_fields(_metadata, self->kmigctl, self->session_id);
+	ASSERT_NE(NULL, fields);
+	EXPECT_STREQ("str\tidle", FIELD(fields, "state"));
+	free(fields);
+}
+
+TEST_F(status, text_output_names_session)
+{
+	char *out, *text, line[32];
+
+	RETURN_IF_SKIPPED();
+	out = kmigctl_status(_metadata, self->kmigctl, false);
+	ASSERT_NE(NULL, out);
+	/* Each block starts with "session <id>:" on a line of its own. */
+	ASSERT_LT(0, asprintf(&text, "\n%s", out));
+	snprintf(line, sizeof(line), "\nsession %u:\n", self->session_id);
+	EXPECT_NE(NULL, strstr(text, line))
+		TH_LOG("no \"session %u:\" line in:\n%s", self->session_id, out);
+	free(text);
+	free(out);
+}
+
+TEST_HARNESS_MAIN

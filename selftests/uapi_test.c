@@ -1,0 +1,645 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Pins the ABI of every ioctl in uapi/linux/kmig.h, errnos included, the
+ * way iommufd's selftests pin theirs: struct sizes (copy_struct_from_user
+ * rules), flags, __reserved fields, pointers, unknown ioctl numbers, and
+ * each documented error of each call.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/mman.h>
+
+#include "kselftest_harness.h"
+#include "kmig_util.h"
+#include "kvm_guest.h"
+#include "test_util.h"
+
+#define DATA_PAGES	256
+#define ODD_SLOT	GUEST_FIRST_EXTRA_SLOT
+#define ODD_PAGES	100	/* not a multiple of 64 */
+
+/* The session state in which a call succeeds. */
+enum abi_state { ST_IDLE, ST_ATTACHED, ST_TRACKING };
+
+struct abi_case {
+	unsigned long cmd;
+	size_t size;		/* sizeof the struct: its first version */
+	enum abi_state state;
+	__u32 known_flags;
+	size_t reserved;	/* offset of __reserved, 0 if none */
+};
+
+static const struct abi_case case_info = {
+	KMIG_GET_INFO, sizeof(struct kmig_info), ST_IDLE, 0, 0,
+};
+static const struct abi_case case_attach = {
+	KMIG_ATTACH_VM, sizeof(struct kmig_attach_vm), ST_IDLE, 0,
+	offsetof(struct kmig_attach_vm, __reserved),
+};
+static const struct abi_case case_memslots = {
+	KMIG_GET_MEMSLOTS, sizeof(struct kmig_get_memslots), ST_ATTACHED, 0,
+	offsetof(struct kmig_get_memslots, __reserved),
+};
+static const struct abi_case case_start = {
+	KMIG_DIRTY_START, sizeof(struct kmig_dirty_start), ST_ATTACHED, 0,
+	offsetof(struct kmig_dirty_start, __reserved),
+};
+static const struct abi_case case_sync = {
+	KMIG_DIRTY_SYNC, sizeof(struct kmig_dirty_sync), ST_TRACKING, 0,
+	offsetof(struct kmig_dirty_sync, __reserved),
+};
+static const struct abi_case case_bitmap = {
+	KMIG_DIRTY_GET_BITMAP, sizeof(struct kmig_dirty_bitmap), ST_TRACKING,
+	KMIG_BITMAP_CLEAR, offsetof(struct kmig_dirty_bitmap, __reserved),
+};
+static const struct abi_case case_stop = {
+	KMIG_DIRTY_STOP, sizeof(struct kmig_dirty_stop), ST_TRACKING, 0, 0,
+};
+
+/* What every ABI fixture holds: a session in the case's state, a VM. */
+struct abi_env {
+	int fd;
+	struct guest_vm *vm;
+	__u64 bitmap[BITMAP_WORDS(DATA_PAGES)];
+	struct kmig_memslot slots[GUEST_MAX_SLOTS];
+	union {			/* the ioctl's argument */
+		struct kmig_attach_vm attach;
+		struct kmig_get_memslots memslots;
+		struct kmig_dirty_bitmap bitmap;
+		__u32 words[32];	/* size, flags, ... */
+		char bytes[128];
+	} arg;
+};
+
+static void env_setup(struct __test_metadata *_metadata, struct abi_env *env,
+		      enum abi_state state)
+{
+	struct guest_vm_opts opts = { .data_pages = DATA_PAGES };
+	const char *why;
+
+	env->fd = -1;
+	if (!guest_dirty_mode_supported(GUEST_DIRTY_BITMAP, &why) ||
+	    !kmig_available(&why))
+		SETUP_SKIP("%s", why);
+	env->fd = kmig_open();
+	ASSERT_LE(0, env->fd);
+	env->vm = guest_vm_create(&opts);
+	if (state >= ST_ATTACHED)
+		ASSERT_EQ(0, __kmig_attach(env->fd, env->vm->fd, NULL));
+	if (state >= ST_TRACKING)
+		ASSERT_EQ(0, __kmig_start(env->fd, NULL));
+}
+
+static void env_teardown(struct abi_env *env)
+{
+	if (env->fd >= 0)
+		close(env->fd);
+	guest_vm_free(env->vm);
+}
+
+/* Fills env->arg with a valid argument for @c's command. */
+static void *fill_arg(struct abi_env *env, const struct abi_case *c)
+{
+	memset(&env->arg, 0, sizeof(env->arg));
+	switch (c->cmd) {
+	case KMIG_ATTACH_VM:
+		env->arg.attach = KMIG_ARG(kmig_attach_vm,
+					   .vm_fd = env->vm->fd);
+		break;
+	case KMIG_GET_MEMSLOTS:
+		env->arg.memslots = KMIG_ARG(kmig_get_memslots,
+				.nr_slots = GUEST_MAX_SLOTS,
+				.slots_uptr = (unsigned long)env->slots);
+		break;
+	case KMIG_DIRTY_GET_BITMAP:
+		env->arg.bitmap = KMIG_ARG(kmig_dirty_bitmap,
+				.slot_id = GUEST_DATA_SLOT, .nr_pages = 64,
+				.bitmap_uptr = (unsigned long)env->bitmap);
+		break;
+	}
+	env->arg.words[0] = c->size;
+	return &env->arg;
+}
+
+static int call_sized(struct abi_env *env, const struct abi_case *c,
+		      __u32 usize, __u8 tail, bool *tail_changed)
+{
+	return __kmig_ioctl_sized(env->fd, c->cmd, fill_arg(env, c), c->size,
+				  usize, tail, tail_changed);
+}
+
+FIXTURE(abi) {
+	struct abi_env env;
+};
+
+FIXTURE_VARIANT(abi) {
+	const struct abi_case *c;
+};
+
+FIXTURE_VARIANT_ADD(abi, get_info) { .c = &case_info };
+FIXTURE_VARIANT_ADD(abi, attach_vm) { .c = &case_attach };
+FIXTURE_VARIANT_ADD(abi, get_memslots) { .c = &case_memslots };
+FIXTURE_VARIANT_ADD(abi, dirty_start) { .c = &case_start };
+FIXTURE_VARIANT_ADD(abi, dirty_sync) { .c = &case_sync };
+FIXTURE_VARIANT_ADD(abi, dirty_get_bitmap) { .c = &case_bitmap };
+FIXTURE_VARIANT_ADD(abi, dirty_stop) { .c = &case_stop };
+
+FIXTURE_SETUP(abi)
+{
+	env_setup(_metadata, &self->env, variant->c->state);
+}
+
+FIXTURE_TEARDOWN(abi)
+{
+	env_teardown(&self->env);
+}
+
+TEST_F(abi, valid)
+{
+	kmig_ioctl(self->env.fd, variant->c->cmd,
+		   fill_arg(&self->env, variant->c));
+}
+
+TEST_F(abi, size_min_minus_1)
+{
+	bool changed;
+
+	ASSERT_EQ(-EINVAL, call_sized(&self->env, variant->c,
+				      variant->c->size - 1, 0, &changed));
+}
+
+TEST_F(abi, size_zero)
+{
+	bool changed;
+
+	ASSERT_EQ(-EINVAL, call_sized(&self->env, variant->c, 0, 0, &changed));
+}
+
+TEST_F(abi, size_plus_8_nonzero_tail)
+{
+	bool changed;
+
+	ASSERT_EQ(-E2BIG, call_sized(&self->env, variant->c,
+				     variant->c->size + 8, 0xa5, &changed));
+	ASSERT_FALSE(changed);
+}
+
+/* A newer binary's zeroed extension is accepted and never written. */
+TEST_F(abi, size_plus_8_zero_tail)
+{
+	bool changed;
+
+	ASSERT_EQ(0, call_sized(&self->env, variant->c, variant->c->size + 8,
+				0, &changed));
+	ASSERT_FALSE(changed) TH_LOG("kernel wrote past its struct");
+}
+
+TEST_F(abi, unknown_flags)
+{
+	int bit;
+
+	for (bit = 0; bit < 32; bit++) {
+		fill_arg(&self->env, variant->c);
+		if (variant->c->known_flags & (1U << bit))
+			continue;
+		/* flags follows size in every struct */
+		self->env.arg.words[1] = 1U << bit;
+		ASSERT_EQ(-EOPNOTSUPP, __kmig_ioctl(self->env.fd,
+				variant->c->cmd, &self->env.arg))
+			TH_LOG("flag bit %d", bit);
+	}
+}
+
+TEST_F(abi, arg_bad_pointer)
+{
+	kmig_ioctl_err(EFAULT, self->env.fd, variant->c->cmd, (void *)1);
+	kmig_ioctl_err(EFAULT, self->env.fd, variant->c->cmd, NULL);
+}
+
+/* An unmapped byte right after the struct's size field. */
+TEST_F(abi, arg_truncated_mapping)
+{
+	long page = getpagesize();
+	char *map = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	__u32 *arg = (__u32 *)(map + page - 4);
+
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, munmap(map + page, page));
+	*arg = variant->c->size;
+	kmig_ioctl_err(EFAULT, self->env.fd, variant->c->cmd, arg);
+	munmap(map, page);
+}
+
+/* The calls that have a __reserved field. */
+FIXTURE(abi_reserved) {
+	struct abi_env env;
+};
+
+FIXTURE_VARIANT(abi_reserved) {
+	const struct abi_case *c;
+};
+
+FIXTURE_VARIANT_ADD(abi_reserved, attach_vm) { .c = &case_attach };
+FIXTURE_VARIANT_ADD(abi_reserved, get_memslots) { .c = &case_memslots };
+FIXTURE_VARIANT_ADD(abi_reserved, dirty_start) { .c = &case_start };
+FIXTURE_VARIANT_ADD(abi_reserved, dirty_sync) { .c = &case_sync };
+FIXTURE_VARIANT_ADD(abi_reserved, dirty_get_bitmap) { .c = &case_bitmap };
+
+FIXTURE_SETUP(abi_reserved)
+{
+	env_setup(_metadata, &self->env, variant->c->state);
+}
+
+FIXTURE_TEARDOWN(abi_reserved)
+{
+	env_teardown(&self->env);
+}
+
+TEST_F(abi_reserved, nonzero)
+{
+	static const __u32 values[] = { 1, 0x80000000 };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(values); i++) {
+		fill_arg(&self->env, variant->c);
+		memcpy(self->env.arg.bytes + variant->c->reserved, &values[i],
+		       sizeof(__u32));
+		kmig_ioctl_err(EOPNOTSUPP, self->env.fd, variant->c->cmd,
+			       &self->env.arg);
+	}
+	/* ...and the call still works with the field cleared. */
+	kmig_ioctl(self->env.fd, variant->c->cmd,
+		   fill_arg(&self->env, variant->c));
+}
+
+/* A session and a bitmap-mode VM with a data slot and an odd-sized slot. */
+FIXTURE(uapi) {
+	int fd;
+	struct guest_vm *vm;
+};
+
+FIXTURE_SETUP(uapi)
+{
+	struct guest_vm_opts opts = { .data_pages = DATA_PAGES };
+	const char *why;
+
+	self->fd = -1;
+	if (!guest_dirty_mode_supported(GUEST_DIRTY_BITMAP, &why) ||
+	    !kmig_available(&why))
+		SETUP_SKIP("%s", why);
+	self->fd = kmig_open();
+	ASSERT_LE(0, self->fd);
+	self->vm = guest_vm_create(&opts);
+	guest_vm_add_slot(self->vm, ODD_SLOT, GUEST_EXTRA_GPA(0), ODD_PAGES,
+			  KVM_MEM_LOG_DIRTY_PAGES);
+}
+
+FIXTURE_TEARDOWN(uapi)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+	guest_vm_free(self->vm);
+}
+
+TEST_F(uapi, unknown_ioctl)
+{
+	static const unsigned long cmds[] = {
+		_IO(KMIG_TYPE, 0x7f),
+		_IO(KMIG_TYPE, 0xff),
+		/* Same number, other direction/size bits: another ioctl. */
+		_IOWR(KMIG_TYPE, KMIG_CMD_GET_INFO, struct kmig_info),
+		_IO('x', KMIG_CMD_GET_INFO),
+		KVM_GET_API_VERSION,
+	};
+	struct kmig_info info = KMIG_ARG(kmig_info);
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cmds); i++)
+		ASSERT_EQ(-ENOTTY, __kmig_ioctl(self->fd, cmds[i], &info))
+			TH_LOG("ioctl 0x%lx", cmds[i]);
+}
+
+TEST_F(uapi, get_info)
+{
+	struct kmig_info info = KMIG_ARG(kmig_info);
+	struct kmig_info other = KMIG_ARG(kmig_info);
+	int fd2 = kmig_open();
+
+	kmig_ioctl(self->fd, KMIG_GET_INFO, &info);
+	ASSERT_EQ(1U, info.api_version) TH_LOG("KMIG_API_VERSION is 1");
+	ASSERT_EQ(0ULL, info.features & ~(__u64)(KMIG_FEATURE_DIRTY_BITMAP |
+						 KMIG_FEATURE_DIRTY_MANUAL |
+						 KMIG_FEATURE_DIRTY_RING));
+	ASSERT_NE(0ULL, info.features & KMIG_FEATURE_DIRTY_BITMAP);
+	ASSERT_LE(0, fd2);
+	kmig_ioctl(fd2, KMIG_GET_INFO, &other);
+	ASSERT_NE(info.session_id, other.session_id);
+	/* Works attached too, and the id does not change. */
+	ASSERT_EQ(0, __kmig_attach(self->fd, self->vm->fd, NULL));
+	kmig_ioctl(self->fd, KMIG_GET_INFO, &other);
+	ASSERT_EQ(info.session_id, other.session_id);
+	close(fd2);
+}
+
+TEST_F(uapi, not_attached)
+{
+	struct kmig_get_memslots ms = KMIG_ARG(kmig_get_memslots);
+	struct kmig_dirty_start start = KMIG_ARG(kmig_dirty_start);
+	struct kmig_dirty_sync sync = KMIG_ARG(kmig_dirty_sync);
+	struct kmig_dirty_stop stop = KMIG_ARG(kmig_dirty_stop);
+	__u64 map;
+	struct kmig_dirty_bitmap bm = KMIG_ARG(kmig_dirty_bitmap,
+		.nr_pages = 64, .bitmap_uptr = (unsigned long)&map);
+
+	kmig_ioctl_err(ENOTCONN, self->fd, KMIG_GET_MEMSLOTS, &ms);
+	kmig_ioctl_err(ENOTCONN, self->fd, KMIG_DIRTY_START, &start);
+	kmig_ioctl_err(ENOTCONN, self->fd, KMIG_DIRTY_SYNC, &sync);
+	kmig_ioctl_err(ENOTCONN, self->fd, KMIG_DIRTY_GET_BITMAP, &bm);
+	kmig_ioctl_err(ENOTCONN, self->fd, KMIG_DIRTY_STOP, &stop);
+}
+
+TEST_F(uapi, attach_closed_fd)
+{
+	int fd = open("/dev/null", O_RDONLY);
+
+	ASSERT_LE(0, fd);
+	close(fd);
+	ASSERT_EQ(-EBADF, __kmig_attach(self->fd, fd, NULL));
+	ASSERT_EQ(-EBADF, __kmig_attach(self->fd, -1, NULL));
+	/* The session is still unattached and usable. */
+	ASSERT_EQ(0, __kmig_attach(self->fd, self->vm->fd, NULL));
+}
+
+TEST_F(uapi, attach_not_a_vm)
+{
+	struct guest_vm_opts opts = { .data_pages = 16, .nr_vcpus = 1 };
+	struct guest_vm *with_vcpu = guest_vm_create(&opts);
+	int null = open("/dev/null", O_RDWR);
+	int memfd = memfd_create("not-a-vm", 0);
+
+	ASSERT_LE(0, null);
+	ASSERT_LE(0, memfd);
+	ASSERT_EQ(-EINVAL, __kmig_attach(self->fd, null, NULL));
+	ASSERT_EQ(-EINVAL, __kmig_attach(self->fd, memfd, NULL));
+	ASSERT_EQ(-EINVAL, __kmig_attach(self->fd, self->vm->kvm_fd, NULL))
+		TH_LOG("/dev/kvm itself is not a VM");
+	ASSERT_EQ(-EINVAL, __kmig_attach(self->fd, with_vcpu->vcpus[0].fd,
+					 NULL)) TH_LOG("a vCPU fd");
+	ASSERT_EQ(-EINVAL, __kmig_attach(self->fd, self->fd, NULL))
+		TH_LOG("the session itself");
+	ASSERT_EQ(0, __kmig_attach(self->fd, self->vm->fd, NULL));
+	close(null);
+	close(memfd);
+	guest_vm_free(with_vcpu);
+}
+
+TEST_F(uapi, attach_twice)
+{
+	struct guest_vm_opts opts = { .data_pages = 16 };
+	struct guest_vm *other = guest_vm_create(&opts);
+
+	ASSERT_EQ(0, __kmig_attach(self->fd, self->vm->fd, NULL));
+	ASSERT_EQ(-EBUSY, __kmig_attach(self->fd, self->vm->fd, NULL));
+	ASSERT_EQ(-EBUSY, __kmig_attach(self->fd, other->fd, NULL));
+	guest_vm_free(other);
+}
+
+TEST_F(uapi, attach_same_vm_two_sessions)
+{
+	int fd2 = kmig_open();
+
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, __kmig_attach(self->fd, self->vm->fd, NULL));
+	ASSERT_EQ(-EBUSY, __kmig_attach(fd2, self->vm->fd, NULL));
+	close(fd2);
+}
+
+TEST_F(uapi, attach_outputs)
+{
+	struct kmig_attach_vm a;
+
+	ASSERT_EQ(0, __kmig_attach(self->fd, self->vm->fd, &a));
+	ASSERT_EQ((__u32)KMIG_DIRTY_MODE_BITMAP, a.dirty_mode);
+	ASSERT_EQ(3U, a.nr_memslots);	/* system, data, odd */
+	ASSERT_EQ(self->vm->fd, a.vm_fd);
+}
+
+/* dirty_mode reflects how the VMM set the VM up. */
+TEST(attach_dirty_mode)
+{
+	static const struct {
+		enum guest_dirty_mode mode;
+		__u32 want;
+	} modes[] = {
+		{ GUEST_DIRTY_BITMAP, KMIG_DIRTY_MODE_BITMAP },
+		{ GUEST_DIRTY_MANUAL, KMIG_DIRTY_MODE_MANUAL },
+		{ GUEST_DIRTY_MANUAL_INITSET, KMIG_DIRTY_MODE_MANUAL },
+		{ GUEST_DIRTY_RING, KMIG_DIRTY_MODE_RING },
+	};
+	unsigned int i;
+	const char *why;
+
+	if (!kmig_available(&why))
+		SKIP(return, "%s", why);
+	for (i = 0; i < ARRAY_SIZE(modes); i++) {
+		struct guest_vm_opts opts = {
+			.mode = modes[i].mode, .data_pages = 64, .nr_vcpus = 1,
+		};
+		struct kmig_attach_vm a;
+		struct guest_vm *vm;
+		int fd;
+
+		if (!guest_dirty_mode_supported(modes[i].mode, &why)) {
+			TH_LOG("%s: %s", guest_dirty_mode_name(modes[i].mode), why);
+			continue;
+		}
+		vm = guest_vm_create(&opts);
+		fd = kmig_open();
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, __kmig_attach(fd, vm->fd, &a));
+		ASSERT_EQ(modes[i].want, a.dirty_mode)
+			TH_LOG("%s VM", guest_dirty_mode_name(modes[i].mode));
+		ASSERT_EQ(2U, a.nr_memslots);
+		close(fd);
+		guest_vm_free(vm);
+	}
+}
+
+TEST_F(uapi, before_start)
+{
+	struct kmig_dirty_sync sync = KMIG_ARG(kmig_dirty_sync);
+	struct kmig_dirty_stop stop = KMIG_ARG(kmig_dirty_stop);
+	__u64 map;
+	struct kmig_dirty_bitmap bm = KMIG_ARG(kmig_dirty_bitmap,
+		.nr_pages = 64, .bitmap_uptr = (unsigned long)&map);
+
+	ASSERT_EQ(0, __kmig_attach(self->fd, self->vm->fd, NULL));
+	kmig_ioctl_err(EINVAL, self->fd, KMIG_DIRTY_SYNC, &sync);
+	kmig_ioctl_err(EINVAL, self->fd, KMIG_DIRTY_GET_BITMAP, &bm);
+	kmig_ioctl_err(EINVAL, self->fd, KMIG_DIRTY_STOP, &stop);
+}
+
+TEST_F(uapi, start_outputs_and_restart)
+{
+	struct kmig_dirty_start start;
+	__u64 total = GUEST_SYS_PAGES + DATA_PAGES + ODD_PAGES;
+
+	ASSERT_EQ(0, __kmig_attach(self->fd, self->vm->fd, NULL));
+	ASSERT_EQ(0, __kmig_start(self->fd, &start));
+	ASSERT_EQ(total, start.nr_pages);
+	ASSERT_EQ(3U, start.nr_memslots);
+	/* START again restarts; STOP ends it, and SYNC is refused after. */
+	ASSERT_EQ(0, __kmig_start(self->fd, &start));
+	ASSERT_EQ(total, start.nr_pages);
+	ASSERT_EQ(0, __kmig_stop(self->fd));
+	ASSERT_EQ(-EINVAL, __kmig_sync(self->fd, NULL));
+	ASSERT_EQ(-EINVAL, __kmig_stop(self->fd));
+	ASSERT_EQ(0, __kmig_start(self->fd, NULL));
+	ASSERT_EQ(0, __kmig_sync(self->fd, NULL));
+}
+
+TEST(start_without_dirty_log)
+{
+	struct guest_vm_opts opts = { .data_pages = 64, .data_no_log = true };
+	struct guest_vm *vm;
+	const char *why;
+	int fd;
+
+	if (!guest_dirty_mode_supported(GUEST_DIRTY_BITMAP, &why) ||
+	    !kmig_available(&why))
+		SKIP(return, "%s", why);
+	vm = guest_vm_create(&opts);
+	fd = kmig_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, __kmig_attach(fd, vm->fd, NULL));
+	ASSERT_EQ(-ENODATA, __kmig_start(fd, NULL));
+	ASSERT_EQ(-EINVAL, __kmig_sync(fd, NULL)) TH_LOG("not started");
+	close(fd);
+	guest_vm_free(vm);
+}
+
+/* Read-only memslots need no dirty logging: the guest cannot write them. */
+TEST_F(uapi, start_with_readonly_slot)
+{
+	struct kmig_dirty_start start;
+
+	guest_vm_add_slot(self->vm, ODD_SLOT + 1, GUEST_EXTRA_GPA(1), 64,
+			  KVM_MEM_READONLY);
+	ASSERT_EQ(0, __kmig_attach(self->fd, self->vm->fd, NULL));
+	ASSERT_EQ(0, __kmig_start(self->fd, &start));
+	ASSERT_EQ(4U, start.nr_memslots);
+	ASSERT_EQ(GUEST_SYS_PAGES + DATA_PAGES + ODD_PAGES + 64,
+		  start.nr_pages);
+}
+
+static int get_bitmap(int fd, __u16 as_id, __u16 slot, __u64 first, __u64 n)
+{
+	static __u64 map[BITMAP_WORDS(DATA_PAGES) + 2];
+
+	return __kmig_get_bitmap(fd, as_id, slot, first, n, 0, map, NULL);
+}
+
+TEST_F(uapi, get_bitmap_range)
+{
+	ASSERT_EQ(0, __kmig_attach(self->fd, self->vm->fd, NULL));
+	ASSERT_EQ(0, __kmig_start(self->fd, NULL));
+
+	ASSERT_EQ(0, get_bitmap(self->fd, 0, GUEST_DATA_SLOT, 0, DATA_PAGES));
+	ASSERT_EQ(0, get_bitmap(self->fd, 0, GUEST_DATA_SLOT, 64, 128));
+	ASSERT_EQ(-EINVAL, get_bitmap(self->fd, 0, GUEST_DATA_SLOT, 1, 64));
+	ASSERT_EQ(-EINVAL, get_bitmap(self->fd, 0, GUEST_DATA_SLOT, 63, 64));
+	ASSERT_EQ(-EINVAL, get_bitmap(self->fd, 0, GUEST_DATA_SLOT, 0, 0));
+	ASSERT_EQ(-EINVAL, get_bitmap(self->fd, 0, GUEST_DATA_SLOT, 0, 63))
+		TH_LOG("not a multiple of 64 and not at the slot end");
+	ASSERT_EQ(-EINVAL, get_bitmap(self->fd, 0, GUEST_DATA_SLOT,
+				      DATA_PAGES, 64)) TH_LOG("past the end");
+	ASSERT_EQ(-EINVAL, get_bitmap(self->fd, 0, GUEST_DATA_SLOT,
+				      DATA_PAGES - 64, 128));
+	ASSERT_EQ(-EINVAL, get_bitmap(self->fd, 0, GUEST_DATA_SLOT,
+				      1ULL << 63, 64));
+	ASSERT_EQ(-EINVAL, get_bitmap(self->fd, 0, GUEST_DATA_SLOT,
+				      -64ULL, 128)) TH_LOG("wraps around");
+
+	/* A slot of 100 pages: the range may end with a partial word. */
+	ASSERT_EQ(0, get_bitmap(self->fd, 0, ODD_SLOT, 0, ODD_PAGES));
+	ASSERT_EQ(0, get_bitmap(self->fd, 0, ODD_SLOT, 64, ODD_PAGES - 64));
+	ASSERT_EQ(-EINVAL, get_bitmap(self->fd, 0, ODD_SLOT, 64, 64));
+	ASSERT_EQ(-EINVAL, get_bitmap(self->fd, 0, ODD_SLOT, 0, 64 + 35));
+
+	ASSERT_EQ(-ENOENT, get_bitmap(self->fd, 0, 7, 0, 64));
+	ASSERT_EQ(-ENOENT, get_bitmap(self->fd, 1, GUEST_DATA_SLOT, 0, 64))
+		TH_LOG("address space 1 has no memslots");
+}
+
+TEST_F(uapi, get_bitmap_bad_buffer)
+{
+	long page = getpagesize();
+	void *ro = mmap(NULL, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+			-1, 0);
+
+	ASSERT_NE(MAP_FAILED, ro);
+	ASSERT_EQ(0, __kmig_attach(self->fd, self->vm->fd, NULL));
+	ASSERT_EQ(0, __kmig_start(self->fd, NULL));
+	ASSERT_EQ(-EFAULT, __kmig_get_bitmap(self->fd, 0, GUEST_DATA_SLOT, 0,
+					     64, 0, (__u64 *)1, NULL));
+	ASSERT_EQ(-EFAULT, __kmig_get_bitmap(self->fd, 0, GUEST_DATA_SLOT, 0,
+					     64, 0, NULL, NULL));
+	ASSERT_EQ(-EFAULT, __kmig_get_bitmap(self->fd, 0, GUEST_DATA_SLOT, 0,
+					     64, KMIG_BITMAP_CLEAR, ro, NULL))
+		TH_LOG("read-only buffer");
+	/* A failed copy must not have consumed the pages (bulk: all set). */
+	{
+		__u64 map[BITMAP_WORDS(DATA_PAGES)], dirty;
+
+		ASSERT_EQ(0, __kmig_get_bitmap(self->fd, 0, GUEST_DATA_SLOT,
+					       0, DATA_PAGES, 0, map, &dirty));
+		ASSERT_EQ((__u64)DATA_PAGES, dirty);
+	}
+	munmap(ro, page);
+}
+
+TEST_F(uapi, get_memslots)
+{
+	struct kmig_memslot slots[GUEST_MAX_SLOTS];
+	struct guest_slot *sys = guest_vm_slot(self->vm, GUEST_SYS_SLOT);
+	struct guest_slot *data = guest_vm_slot(self->vm, GUEST_DATA_SLOT);
+	struct guest_slot *odd = guest_vm_slot(self->vm, ODD_SLOT);
+	struct guest_slot *want[] = { sys, data, odd }; /* by (as_id, gpa) */
+	__u64 gen, gen2;
+	__u32 nr, i;
+
+	ASSERT_EQ(0, __kmig_attach(self->fd, self->vm->fd, NULL));
+
+	nr = 0;
+	ASSERT_EQ(-ENOSPC, __kmig_get_memslots(self->fd, NULL, &nr, NULL));
+	ASSERT_EQ(3U, nr) TH_LOG("nr_slots must say how many are needed");
+	nr = 2;
+	ASSERT_EQ(-ENOSPC, __kmig_get_memslots(self->fd, slots, &nr, NULL));
+	ASSERT_EQ(3U, nr);
+	nr = 3;
+	ASSERT_EQ(-EFAULT, __kmig_get_memslots(self->fd, (void *)1, &nr, NULL));
+
+	nr = GUEST_MAX_SLOTS;
+	memset(slots, 0xff, sizeof(slots));
+	ASSERT_EQ(0, __kmig_get_memslots(self->fd, slots, &nr, &gen));
+	ASSERT_EQ(3U, nr);
+	for (i = 0; i < nr; i++) {
+		ASSERT_EQ(0U, slots[i].as_id);
+		ASSERT_EQ(want[i]->id, slots[i].id);
+		ASSERT_EQ(want[i]->flags, slots[i].flags);
+		ASSERT_EQ(want[i]->gpa, slots[i].gpa);
+		ASSERT_EQ(want[i]->npages * GUEST_PAGE_SIZE, slots[i].size);
+		ASSERT_EQ((unsigned long)want[i]->hva, slots[i].hva);
+	}
+
+	/* The generation moves when the VMM edits its memslots. */
+	ASSERT_EQ(0, guest_vm_del_slot(self->vm, ODD_SLOT));
+	nr = GUEST_MAX_SLOTS;
+	ASSERT_EQ(0, __kmig_get_memslots(self->fd, slots, &nr, &gen2));
+	ASSERT_EQ(2U, nr);
+	ASSERT_NE(gen, gen2);
+}
+
+TEST_HARNESS_MAIN
