@@ -58,6 +58,7 @@ say "loading kmig.ko"
 insmod ./kmig.ko
 
 say "two hosts: namespaces kmig-src ($src_ip) and kmig-dst ($dst_ip)"
+modprobe veth
 ip netns add kmig-src
 ip netns add kmig-dst
 ip link add veth-src type veth peer name veth-dst

@@ -1,0 +1,597 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Shared by the migrate_*_test.c selftests: run real live migrations
+ * between two kmig-vmm processes (build/vmm/kmig-vmm) with two kmigctl
+ * processes (build/user/kmigctl), all as separate programs, and look at
+ * what they report: exit statuses, the --json reports, and each VMM's own
+ * memory checker (VMM_CHECK on its control socket).
+ *
+ * Header-only (static functions) so that every migrate_*_test.c stays a
+ * single translation unit, as the selftests Makefile builds them.
+ * Everything waits with a bound; a process still running at the end of a
+ * test is killed.
+ */
+#ifndef KMIG_MIGRATE_HARNESS_H
+#define KMIG_MIGRATE_HARNESS_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../user/vmm/control.h"
+
+#define MH_VMM		"build/vmm/kmig-vmm"
+#define MH_KMIGCTL	"build/user/kmigctl"
+#define MH_MAX_ARGS	40
+
+static inline uint64_t mh_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+static inline void mh_sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* Why the environment cannot run these tests, or NULL. */
+static inline const char *mh_unavailable(void)
+{
+	if (access("/dev/kvm", R_OK | W_OK))
+		return "no /dev/kvm";
+	if (access("/dev/kmig", R_OK | W_OK))
+		return "no /dev/kmig (kmig.ko not loaded)";
+	if (access(MH_VMM, X_OK))
+		return MH_VMM " not built (make vmm)";
+	if (access(MH_KMIGCTL, X_OK))
+		return MH_KMIGCTL " not built (make user)";
+	return NULL;
+}
+
+/* One program the test started; its output goes to files in the test dir. */
+struct mh_proc {
+	pid_t pid;
+	int status;		/* exit status once reaped; -1 before */
+	char out[PATH_MAX];
+	char err[PATH_MAX];
+};
+
+/* Starts @argv (NULL-terminated) with @env_extra ("NAME=value", NULL-ended). */
+static inline int mh_spawn(struct mh_proc *p, const char *dir, const char *name,
+			   char *const argv[], char *const env_extra[])
+{
+	snprintf(p->out, sizeof(p->out), "%s/%s.out", dir, name);
+	snprintf(p->err, sizeof(p->err), "%s/%s.err", dir, name);
+	p->status = -1;
+	p->pid = fork();
+	if (p->pid < 0)
+		return -errno;
+	if (p->pid == 0) {
+		int o = open(p->out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int e = open(p->err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int n = open("/dev/null", O_RDONLY);
+
+		if (o < 0 || e < 0 || n < 0)
+			_exit(126);
+		dup2(n, 0);
+		dup2(o, 1);
+		dup2(e, 2);
+		/* Its own process group: a signal for it reaches only it. */
+		setpgid(0, 0);
+		for (; env_extra && *env_extra; env_extra++)
+			putenv(*env_extra);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return 0;
+}
+
+/*
+ * Waits up to @timeout_ms for @p to exit; returns its exit status (128+N
+ * for a signal), or -ETIMEDOUT, after which it is still running.
+ */
+static inline int mh_wait(struct mh_proc *p, unsigned int timeout_ms)
+{
+	uint64_t end = mh_now_ms() + timeout_ms;
+	int st;
+
+	if (p->pid <= 0)
+		return p->status;
+	for (;;) {
+		pid_t r = waitpid(p->pid, &st, WNOHANG);
+
+		if (r == p->pid) {
+			p->status = WIFEXITED(st) ? WEXITSTATUS(st) :
+				    128 + WTERMSIG(st);
+			p->pid = 0;
+			return p->status;
+		}
+		if (r < 0)
+			return -errno;
+		if (mh_now_ms() >= end)
+			return -ETIMEDOUT;
+		mh_sleep_ms(20);
+	}
+}
+
+static inline bool mh_running(struct mh_proc *p)
+{
+	return p->pid > 0 && mh_wait(p, 0) == -ETIMEDOUT;
+}
+
+static inline void mh_kill(struct mh_proc *p)
+{
+	if (p->pid > 0) {
+		kill(p->pid, SIGKILL);
+		mh_wait(p, 10000);
+	}
+}
+
+/* The whole file, NUL-terminated (free() it); "" if unreadable. */
+static inline char *mh_slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+
+	if (f) {
+		do {
+			if (len + 4096 + 1 > cap) {
+				char *b = realloc(buf, cap = cap * 2 + 8192);
+
+				if (!b)
+					break;
+				buf = b;
+			}
+			n = fread(buf + len, 1, 4096, f);
+			len += n;
+		} while (n);
+		fclose(f);
+	}
+	if (!buf)
+		buf = malloc(1);
+	if (buf)
+		buf[len] = 0;
+	return buf;
+}
+
+/*
+ * A number from one of kmigctl's JSON reports, by a dotted path of keys
+ * ("pages.normal"): each key is looked up after the previous one. The
+ * reports print top-level fields before the round list, so the first
+ * match is the top-level one. NaN when absent or null.
+ */
+static inline double mh_json_num(const char *doc, const char *path)
+{
+	char key[64], pat[72];
+	const char *p = doc, *dot;
+	size_t n;
+
+	while (p && *path) {
+		dot = strchr(path, '.');
+		n = dot ? (size_t)(dot - path) : strlen(path);
+		if (n >= sizeof(key))
+			return NAN;
+		memcpy(key, path, n);
+		key[n] = 0;
+		snprintf(pat, sizeof(pat), "\"%s\":", key);
+		p = strstr(p, pat);
+		if (p)
+			p += strlen(pat);
+		path += n + (dot ? 1 : 0);
+	}
+	if (!p || !strncmp(p, "null", 4))
+		return NAN;
+	return strtod(p, NULL);
+}
+
+/* A string field; "" when absent. Escapes are kept as they are. */
+static inline const char *mh_json_str(const char *doc, const char *key,
+				      char *out, size_t n)
+{
+	char pat[72];
+	const char *p, *q;
+
+	out[0] = 0;
+	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+	p = strstr(doc, pat);
+	if (!p)
+		return out;
+	p += strlen(pat);
+	for (q = p; *q && (*q != '"' || q[-1] == '\\'); q++)
+		;
+	snprintf(out, n, "%.*s", (int)(q - p), p);
+	return out;
+}
+
+/* A kmig-vmm and its control socket. */
+struct mh_vmm {
+	struct mh_proc proc;
+	char sock[108];
+};
+
+/* One request on a fresh control connection; the reply payload to @out. */
+static inline int mh_vmm_request(const char *sock, uint32_t type, void *out,
+				 size_t out_len, char *msg, size_t msg_len)
+{
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = 120 };
+	struct vmm_msg m = { .type = type };
+	uint8_t buf[sizeof(m) + 512];
+	ssize_t n;
+	int fd, ret;
+
+	if (msg && msg_len)
+		msg[0] = 0;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(un.sun_path, sizeof(un.sun_path), "%s", sock);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&un, sizeof(un)) ||
+	    send(fd, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m)) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	n = recv(fd, buf, sizeof(buf), 0);
+	close(fd);
+	if (n < (ssize_t)sizeof(m))
+		return n < 0 ? -errno : -EPIPE;
+	memcpy(&m, buf, sizeof(m));
+	if (m.status) {
+		if (msg && msg_len)
+			snprintf(msg, msg_len, "%.*s", (int)(n - sizeof(m)),
+				 (char *)buf + sizeof(m));
+		return m.status;
+	}
+	if (out)
+		memcpy(out, buf + sizeof(m),
+		       out_len < n - sizeof(m) ? out_len : n - sizeof(m));
+	return 0;
+}
+
+/*
+ * Starts a VMM: kmig-vmm --control DIR/NAME.sock ARGS..., and waits until
+ * its control socket answers (a VMM_CHECK-free probe: connect only).
+ */
+static inline int mh_vmm_start(struct mh_vmm *v, const char *dir,
+			       const char *name, const char *const args[])
+{
+	char *argv[MH_MAX_ARGS];
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	uint64_t end;
+	int i = 0, ret;
+
+	snprintf(v->sock, sizeof(v->sock), "%s/%s.sock", dir, name);
+	argv[i++] = MH_VMM;
+	argv[i++] = "--control";
+	argv[i++] = v->sock;
+	for (; args && *args && i < MH_MAX_ARGS - 1; args++)
+		argv[i++] = (char *)*args;
+	argv[i] = NULL;
+	ret = mh_spawn(&v->proc, dir, name, argv, NULL);
+	if (ret)
+		return ret;
+
+	snprintf(un.sun_path, sizeof(un.sun_path), "%s", v->sock);
+	for (end = mh_now_ms() + 60000; mh_now_ms() < end; mh_sleep_ms(50)) {
+		int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+		if (fd < 0)
+			return -errno;
+		ret = connect(fd, (struct sockaddr *)&un, sizeof(un));
+		close(fd);
+		if (!ret)
+			return 0;
+		if (!mh_running(&v->proc))
+			return -ECHILD;
+	}
+	return -ETIMEDOUT;
+}
+
+/* The VMM's workload checker: 1 passed, 0 failed, -errno no answer. */
+static inline int mh_vmm_check(struct mh_vmm *v, char *verdict, size_t n)
+{
+	struct vmm_check c;
+	int ret;
+
+	memset(&c, 0, sizeof(c));
+	ret = mh_vmm_request(v->sock, VMM_CHECK, &c, sizeof(c), verdict, n);
+	if (ret)
+		return ret;
+	c.verdict[sizeof(c.verdict) - 1] = 0;
+	snprintf(verdict, n, "%s", c.verdict);
+	return c.ok == 1;
+}
+
+static inline void mh_vmm_stop(struct mh_vmm *v)
+{
+	if (!mh_running(&v->proc))
+		return;
+	mh_vmm_request(v->sock, VMM_QUIT, NULL, 0, NULL, 0);
+	if (mh_wait(&v->proc, 10000) == -ETIMEDOUT)
+		mh_kill(&v->proc);
+}
+
+/* Runs kmigctl with @args to completion; its stdout in *@out (free it). */
+static inline int mh_kmigctl(const char *dir, const char *name,
+			     const char *const args[], char **out,
+			     unsigned int timeout_ms)
+{
+	char *argv[MH_MAX_ARGS];
+	struct mh_proc p;
+	int i = 0, ret;
+
+	argv[i++] = MH_KMIGCTL;
+	for (; args && *args && i < MH_MAX_ARGS - 1; args++)
+		argv[i++] = (char *)*args;
+	argv[i] = NULL;
+	ret = mh_spawn(&p, dir, name, argv, NULL);
+	if (ret)
+		return ret;
+	ret = mh_wait(&p, timeout_ms);
+	if (ret == -ETIMEDOUT)
+		mh_kill(&p);
+	if (out)
+		*out = mh_slurp(p.out);
+	return ret;
+}
+
+/*
+ * Waits up to @timeout_ms for a line containing @what in the file @path
+ * (a kmigctl's stderr); copies the line to @line. False on timeout.
+ */
+static inline bool mh_wait_line(const char *path, const char *what,
+				char *line, size_t n, unsigned int timeout_ms)
+{
+	uint64_t end = mh_now_ms() + timeout_ms;
+
+	do {
+		char *s = mh_slurp(path);
+		const char *p = s ? strstr(s, what) : NULL;
+
+		if (p) {
+			const char *b = p, *e = strchr(p, '\n');
+
+			while (b > s && b[-1] != '\n')
+				b--;
+			snprintf(line, n, "%.*s", (int)(e ? e - b : (long)strlen(b)), b);
+			free(s);
+			return true;
+		}
+		free(s);
+		mh_sleep_ms(50);
+	} while (mh_now_ms() < end);
+	return false;
+}
+
+/*
+ * The kmig session id a kmigctl announced on stderr ("kmig session N"),
+ * waiting up to @timeout_ms; 0 if none. Unlike `kmigctl status`, this does
+ * not wait for a round in progress to end.
+ */
+static inline unsigned int mh_announced_session(const char *path,
+						unsigned int timeout_ms)
+{
+	char line[256];
+	const char *p;
+
+	if (!mh_wait_line(path, "kmig session ", line, sizeof(line), timeout_ms))
+		return 0;
+	p = strstr(line, "kmig session ");
+	return strtoul(p + strlen("kmig session "), NULL, 10);
+}
+
+/*
+ * `kmigctl status --json` of the first kmig session in state @state
+ * ("tracking": a source, "attached": a destination); NULL if none. The
+ * result points into *@doc (free it).
+ */
+static inline const char *mh_session(const char *dir, const char *state,
+				     char **doc)
+{
+	const char *const args[] = { "status", "--json", NULL };
+	const char *p, *obj;
+	char pat[48];
+
+	*doc = NULL;
+	if (mh_kmigctl(dir, "status", args, doc, 30000) != 0 || !*doc)
+		return NULL;
+	snprintf(pat, sizeof(pat), "\"state\":\"%s\"", state);
+	p = strstr(*doc, pat);
+	if (!p)
+		return NULL;
+	/* The object starts at the last '{' before the state. */
+	for (obj = p; obj > *doc && *obj != '{'; obj--)
+		;
+	return obj;
+}
+
+/* A number of that session ("id", "syncs"); NaN if there is none. */
+static inline double mh_session_num(const char *dir, const char *state,
+				    const char *key)
+{
+	char *doc;
+	const char *s = mh_session(dir, state, &doc);
+	double v = s ? mh_json_num(s, key) : NAN;
+
+	free(doc);
+	return v;
+}
+
+/*
+ * Waits until a session in @state has at least @min of @key (a source in
+ * its bulk round: "syncs" >= 1). False after @timeout_ms.
+ */
+static inline bool mh_wait_session(const char *dir, const char *state,
+				   const char *key, double min,
+				   unsigned int timeout_ms)
+{
+	uint64_t end = mh_now_ms() + timeout_ms;
+
+	do {
+		double v = mh_session_num(dir, state, key);
+
+		if (!isnan(v) && v >= min)
+			return true;
+		mh_sleep_ms(200);
+	} while (mh_now_ms() < end);
+	return false;
+}
+
+/*
+ * One migration: a source VMM, a destination VMM, `kmigctl incoming` and
+ * `kmigctl migrate`, all in a fresh directory under /tmp.
+ */
+struct mh_mig {
+	char dir[64];
+	char addr[160];
+	struct mh_vmm src, dst;
+	struct mh_proc in, mig;
+	char *in_json, *mig_json;
+};
+
+static inline int mh_setup(struct mh_mig *m)
+{
+	memset(m, 0, sizeof(*m));
+	snprintf(m->dir, sizeof(m->dir), "/tmp/kmig-migrate-XXXXXX");
+	return mkdtemp(m->dir) ? 0 : -errno;
+}
+
+/* tcp: a port from the test's pid (tests run one at a time); or unix. */
+static inline void mh_set_addr(struct mh_mig *m, bool unix_socket)
+{
+	if (unix_socket)
+		snprintf(m->addr, sizeof(m->addr), "unix:%s/mig.sock", m->dir);
+	else
+		snprintf(m->addr, sizeof(m->addr), "tcp:127.0.0.1:%d",
+			 20000 + getpid() % 20000);
+}
+
+static inline int mh_start_incoming(struct mh_mig *m, const char *const extra[])
+{
+	char *argv[MH_MAX_ARGS];
+	int i = 0;
+
+	argv[i++] = MH_KMIGCTL;
+	argv[i++] = "incoming";
+	argv[i++] = "--vmm";
+	argv[i++] = m->dst.sock;
+	argv[i++] = "--listen";
+	argv[i++] = m->addr;
+	argv[i++] = "--json";
+	for (; extra && *extra && i < MH_MAX_ARGS - 1; extra++)
+		argv[i++] = (char *)*extra;
+	argv[i] = NULL;
+	return mh_spawn(&m->in, m->dir, "incoming", argv, NULL);
+}
+
+static inline int mh_start_migrate(struct mh_mig *m, const char *const extra[],
+				   char *const env[])
+{
+	char *argv[MH_MAX_ARGS];
+	int i = 0;
+
+	argv[i++] = MH_KMIGCTL;
+	argv[i++] = "migrate";
+	argv[i++] = "--vmm";
+	argv[i++] = m->src.sock;
+	argv[i++] = "--to";
+	argv[i++] = m->addr;
+	argv[i++] = "--json";
+	for (; extra && *extra && i < MH_MAX_ARGS - 1; extra++)
+		argv[i++] = (char *)*extra;
+	argv[i] = NULL;
+	return mh_spawn(&m->mig, m->dir, "migrate", argv, env);
+}
+
+/* Waits for both kmigctls and reads their reports. */
+static inline void mh_wait_both(struct mh_mig *m, unsigned int timeout_ms)
+{
+	uint64_t end = mh_now_ms() + timeout_ms;
+
+	mh_wait(&m->mig, timeout_ms);
+	mh_wait(&m->in, end > mh_now_ms() ? end - mh_now_ms() : 1);
+	free(m->mig_json);
+	free(m->in_json);
+	m->mig_json = mh_slurp(m->mig.out);
+	m->in_json = mh_slurp(m->in.out);
+}
+
+/* Everything the test started goes away; the directory too. */
+static inline void mh_teardown(struct mh_mig *m)
+{
+	char cmd[256];
+
+	mh_kill(&m->mig);
+	mh_kill(&m->in);
+	mh_vmm_stop(&m->src);
+	mh_vmm_stop(&m->dst);
+	free(m->mig_json);
+	free(m->in_json);
+	m->mig_json = m->in_json = NULL;
+	/* The logs are small: keep them where the sandbox brings them back. */
+	if (m->dir[0] && getenv("KMIG_OUT")) {
+		snprintf(cmd, sizeof(cmd),
+			 "mkdir -p \"$KMIG_OUT/migrate-logs\" && cp -r '%s' \"$KMIG_OUT/migrate-logs/\" 2>/dev/null; rm -f \"$KMIG_OUT\"/migrate-logs/*/*.sock",
+			 m->dir);
+		if (system(cmd))
+			fprintf(stderr, "# could not keep the logs of %s\n", m->dir);
+	}
+	if (m->dir[0] && !getenv("KMIG_KEEP_LOGS")) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", m->dir);
+		if (system(cmd))
+			fprintf(stderr, "# could not remove %s\n", m->dir);
+	}
+}
+
+/* The last @n bytes of a log, for a failing test's diagnostics. */
+static inline void mh_log_tail(const char *path, size_t n)
+{
+	char *s = mh_slurp(path);
+	size_t len = s ? strlen(s) : 0;
+	const char *p = s + (len > n ? len - n : 0);
+
+	fprintf(stderr, "# ---- %s ----\n", path);
+	for (; s && *p; p++) {
+		fputc(*p, stderr);
+		if (*p == '\n' && p[1])
+			fputs("# ", stderr);
+	}
+	fputc('\n', stderr);
+	free(s);
+}
+
+static inline void mh_dump(struct mh_mig *m)
+{
+	mh_log_tail(m->mig.err, 1500);
+	mh_log_tail(m->mig.out, 3000);
+	mh_log_tail(m->in.err, 1500);
+	mh_log_tail(m->in.out, 1500);
+	mh_log_tail(m->src.proc.err, 800);
+	mh_log_tail(m->dst.proc.err, 800);
+}
+
+#endif /* KMIG_MIGRATE_HARNESS_H */

@@ -1,0 +1,1066 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kmig-vmm, the reference VMM: its control protocol (user/vmm/control.h),
+ * every workload and its checker, pause/resume, the dirty ring hand-off,
+ * and a cold migration through kmig's load path:
+ *
+ *   source (paused) --/proc/PID/mem--> test --KMIG_LOAD--> destination
+ *
+ * after which the destination must continue the guest: its checker passes
+ * and the guest keeps changing memory.
+ *
+ * Runs build/vmm/kmig-vmm (relative to the project root, the cwd), or
+ * $KMIG_VMM. Needs /dev/kvm, and /dev/kmig for the tests that read guest
+ * memory (they find it through KMIG_GET_MEMSLOTS); SKIPs without them.
+ * Self-contained on purpose: it is also the example of a kmig-vmm client.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <linux/kmig.h>
+#include <linux/kvm.h>
+
+#include "../user/vmm/control.h"
+#include "kselftest_harness.h"
+
+#define VMM_DEFAULT_PATH	"build/vmm/kmig-vmm"
+#define TEST_MEM_MIB		64
+#define PAGE			4096
+#define READY_TIMEOUT_MS	20000
+#define MAX_SLOTS		8
+#define MAX_ARGS		32
+#define LOAD_BATCH		1024	/* pages per KMIG_LOAD */
+#define SOCKET_BUF		(4 << 20)
+
+struct vmm_proc {
+	pid_t pid;
+	int ctl;		/* control socket */
+	FILE *out;		/* the VMM's stdout */
+	char sock[108];
+	int vm_fd;		/* from VMM_HELLO, or -1 */
+	struct vmm_hello hello;
+	struct vmm_region region[4];
+};
+
+struct guest_mem {
+	int kmig;		/* session attached to the VM, or -1 */
+	int mem;		/* /proc/PID/mem */
+	uint32_t nr;
+	struct kmig_memslot slot[MAX_SLOTS];
+};
+
+static const char *vmm_path(void)
+{
+	const char *p = getenv("KMIG_VMM");
+
+	return p && *p ? p : VMM_DEFAULT_PATH;
+}
+
+/* NULL when the tests can run, else why not. */
+static const char *missing_prereq(void)
+{
+	if (access("/dev/kvm", R_OK | W_OK))
+		return "no /dev/kvm";
+	if (access(vmm_path(), X_OK))
+		return "kmig-vmm not built (build/vmm/kmig-vmm, or set KMIG_VMM)";
+	return NULL;
+}
+
+static bool have_kmig(void)
+{
+	return !access(KMIG_DEVICE_PATH, R_OK | W_OK);
+}
+
+static void msleep(unsigned int ms)
+{
+	usleep(ms * 1000);
+}
+
+/*
+ * A KVM VM fd, as kmig gets it. KVM refuses VM ioctls from any process but
+ * the VM's creator (-EIO), so ask the fd's file, and kmig when loaded: its
+ * KMIG_ATTACH_VM takes nothing but a KVM VM.
+ */
+static bool is_kvm_vm_fd(int fd)
+{
+	struct kmig_attach_vm attach = { .size = sizeof(attach), .vm_fd = fd };
+	char path[64], target[64];
+	ssize_t n;
+	int kmig;
+	bool ok;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = 0;
+	if (strcmp(target, "anon_inode:kvm-vm"))
+		return false;
+	kmig = open(KMIG_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (kmig < 0)
+		return true;
+	ok = !ioctl(kmig, KMIG_ATTACH_VM, &attach);
+	close(kmig);
+	return ok;
+}
+
+/* Big enough for any state blob in one SEQPACKET message. */
+static void set_buffers(int fd)
+{
+	int size = SOCKET_BUF;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)))
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)))
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+}
+
+/* Reads the VMM's stdout up to a line starting with @prefix. */
+static bool wait_line(struct vmm_proc *p, const char *prefix, char *line,
+		      size_t len, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fileno(p->out), .events = POLLIN };
+
+	for (;;) {
+		if (poll(&pfd, 1, timeout_ms) <= 0)
+			return false;
+		if (!fgets(line, len, p->out))
+			return false;
+		if (!strncmp(line, prefix, strlen(prefix)))
+			return true;
+	}
+}
+
+/*
+ * Starts kmig-vmm with @args (NULL-terminated) and connects to its control
+ * socket once it printed its ready line. 0 or -errno.
+ */
+static int vmm_spawn(struct vmm_proc *p, const char *const *args)
+{
+	static int seq;
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	const char *argv[MAX_ARGS];
+	char line[256];
+	int pipefd[2], n = 0, i;
+
+	memset(p, 0, sizeof(*p));
+	p->ctl = p->vm_fd = -1;
+	snprintf(p->sock, sizeof(p->sock), "/tmp/kmig-vmm-test-%d-%d.sock",
+		 getpid(), seq++);
+	argv[n++] = vmm_path();
+	argv[n++] = "--control";
+	argv[n++] = p->sock;
+	for (i = 0; args[i] && n < MAX_ARGS - 1; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	if (pipe2(pipefd, O_CLOEXEC))
+		return -errno;
+	p->pid = fork();
+	if (p->pid < 0)
+		return -errno;
+	if (!p->pid) {
+		/* Dies with the test, even when the harness kills it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(pipefd[1], STDOUT_FILENO);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	p->out = fdopen(pipefd[0], "r");
+	if (!p->out || !wait_line(p, "kmig-vmm: ready", line, sizeof(line),
+				  READY_TIMEOUT_MS))
+		return -EIO;
+	strcpy(addr.sun_path, p->sock);
+	p->ctl = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (p->ctl < 0)
+		return -errno;
+	set_buffers(p->ctl);
+	if (connect(p->ctl, (struct sockaddr *)&addr, sizeof(addr)))
+		return -errno;
+	return 0;
+}
+
+/*
+ * One request, one reply. Returns the reply's status, or -EPROTO when the
+ * exchange itself failed. The reply's payload goes to @reply (malloc'ed,
+ * NUL-terminated for error messages) and a passed fd to @fd.
+ */
+static int ctl_call(struct vmm_proc *p, uint32_t type, const void *payload,
+		    size_t len, void **reply, size_t *reply_len, int *fd)
+{
+	struct vmm_msg req = { .type = type, .len = len }, *rep;
+	struct iovec iov[2] = {
+		{ .iov_base = &req, .iov_len = sizeof(req) },
+		{ .iov_base = (void *)payload, .iov_len = len },
+	};
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	struct cmsghdr *cmsg;
+	struct iovec riov;
+	uint8_t *buf;
+	ssize_t n;
+	int status;
+
+	if (reply)
+		*reply = NULL;
+	if (fd)
+		*fd = -1;
+	if (sendmsg(p->ctl, &mh, MSG_NOSIGNAL) < 0)
+		return -EPROTO;
+	n = recv(p->ctl, &req, sizeof(req), MSG_PEEK | MSG_TRUNC);
+	if (n < (ssize_t)sizeof(req))
+		return -EPROTO;
+	buf = calloc(1, n + 1);
+	if (!buf)
+		return -EPROTO;
+	riov = (struct iovec) { .iov_base = buf, .iov_len = n };
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &riov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = control.buf;
+	mh.msg_controllen = sizeof(control.buf);
+	n = recvmsg(p->ctl, &mh, MSG_CMSG_CLOEXEC);
+	rep = (struct vmm_msg *)buf;
+	if (n < (ssize_t)sizeof(*rep) || rep->type != type ||
+	    rep->len != n - sizeof(*rep)) {
+		free(buf);
+		return -EPROTO;
+	}
+	for (cmsg = CMSG_FIRSTHDR(&mh); cmsg; cmsg = CMSG_NXTHDR(&mh, cmsg))
+		if (cmsg->cmsg_level == SOL_SOCKET &&
+		    cmsg->cmsg_type == SCM_RIGHTS && fd)
+			memcpy(fd, CMSG_DATA(cmsg), sizeof(int));
+	status = rep->status;
+	if (reply) {
+		memmove(buf, buf + sizeof(*rep), rep->len + 1);
+		*reply = buf;
+		if (reply_len)
+			*reply_len = n - sizeof(*rep);
+	} else {
+		free(buf);
+	}
+	return status;
+}
+
+/* A request whose reply carries no data worth keeping. */
+static int ctl_simple(struct vmm_proc *p, uint32_t type)
+{
+	return ctl_call(p, type, NULL, 0, NULL, NULL, NULL);
+}
+
+static int ctl_hello(struct vmm_proc *p)
+{
+	size_t len;
+	void *reply;
+	int ret;
+
+	ret = ctl_call(p, VMM_HELLO, NULL, 0, &reply, &len, &p->vm_fd);
+	if (!ret && (len < sizeof(p->hello) ||
+		     len != sizeof(p->hello) + ((struct vmm_hello *)reply)->
+			    nr_regions * sizeof(struct vmm_region) ||
+		     ((struct vmm_hello *)reply)->nr_regions > 4))
+		ret = -EPROTO;
+	if (!ret) {
+		memcpy(&p->hello, reply, sizeof(p->hello));
+		memcpy(p->region, (char *)reply + sizeof(p->hello),
+		       len - sizeof(p->hello));
+	}
+	free(reply);
+	return ret;
+}
+
+static int ctl_check(struct vmm_proc *p, struct vmm_check *check)
+{
+	size_t len;
+	void *reply;
+	int ret;
+
+	memset(check, 0, sizeof(*check));
+	ret = ctl_call(p, VMM_CHECK, NULL, 0, &reply, &len, NULL);
+	if (!ret && len == sizeof(*check))
+		memcpy(check, reply, sizeof(*check));
+	else if (!ret)
+		ret = -EPROTO;
+	else if (reply)
+		snprintf(check->verdict, sizeof(check->verdict), "%s",
+			 (char *)reply);
+	free(reply);
+	return ret;
+}
+
+/* VMM_QUIT, then reaps it; the exit status, or -1. */
+static int vmm_stop(struct vmm_proc *p)
+{
+	int status = -1, i;
+
+	if (p->pid <= 0)
+		return -1;
+	if (p->ctl >= 0)
+		ctl_simple(p, VMM_QUIT);
+	for (i = 0; i < 100; i++) {
+		if (waitpid(p->pid, &status, WNOHANG) == p->pid)
+			break;
+		msleep(50);
+	}
+	if (i == 100) {
+		kill(p->pid, SIGKILL);
+		waitpid(p->pid, &status, 0);
+	}
+	if (p->ctl >= 0)
+		close(p->ctl);
+	if (p->vm_fd >= 0)
+		close(p->vm_fd);
+	if (p->out)
+		fclose(p->out);
+	unlink(p->sock);
+	p->pid = 0;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Attaches a kmig session to the VM to learn where its RAM is mapped. */
+static int guest_mem_attach(struct guest_mem *g, pid_t pid, int vm_fd)
+{
+	struct kmig_attach_vm attach = { .size = sizeof(attach) };
+	struct kmig_get_memslots get = {
+		.size = sizeof(get), .nr_slots = MAX_SLOTS,
+		.slots_uptr = (uintptr_t)g->slot,
+	};
+	char path[64];
+
+	g->kmig = open(KMIG_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (g->kmig < 0)
+		return -errno;
+	attach.vm_fd = vm_fd;
+	if (ioctl(g->kmig, KMIG_ATTACH_VM, &attach) ||
+	    ioctl(g->kmig, KMIG_GET_MEMSLOTS, &get))
+		return -errno;
+	g->nr = get.nr_slots;
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	g->mem = open(path, O_RDWR | O_CLOEXEC);
+	return g->mem < 0 ? -errno : 0;
+}
+
+/* Through the VM fd that VMM_HELLO gave. */
+static int guest_mem_open(struct guest_mem *g, struct vmm_proc *p)
+{
+	return guest_mem_attach(g, p->pid, p->vm_fd);
+}
+
+/*
+ * The VMM's VM fd taken with pidfd_getfd(), as a migration tool may do:
+ * unlike VMM_HELLO, the VMM does not learn about it.
+ */
+static int take_vm_fd(pid_t pid)
+{
+	char path[64], target[64];
+	int pidfd, fd, got = -1;
+	ssize_t n;
+
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return -errno;
+	for (fd = 0; fd < 1024 && got < 0; fd++) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n < 0)
+			continue;
+		target[n] = 0;
+		if (!strcmp(target, "anon_inode:kvm-vm"))
+			got = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	}
+	close(pidfd);
+	return got;
+}
+
+static void guest_mem_close(struct guest_mem *g)
+{
+	if (g->kmig >= 0)
+		close(g->kmig);
+	if (g->mem >= 0)
+		close(g->mem);
+	g->kmig = g->mem = -1;
+}
+
+/* The VMM's address of guest-physical @gpa, or 0. */
+static uint64_t guest_hva(struct guest_mem *g, uint64_t gpa)
+{
+	uint32_t i;
+
+	for (i = 0; i < g->nr; i++)
+		if (!g->slot[i].as_id && gpa >= g->slot[i].gpa &&
+		    gpa - g->slot[i].gpa < g->slot[i].size)
+			return g->slot[i].hva + gpa - g->slot[i].gpa;
+	return 0;
+}
+
+static uint64_t guest_ram_size(struct guest_mem *g)
+{
+	uint64_t size = 0;
+	uint32_t i;
+
+	for (i = 0; i < g->nr; i++)
+		if (!g->slot[i].as_id)
+			size += g->slot[i].size;
+	return size;
+}
+
+/* All of RAM, memslot after memslot, into @buf (guest_ram_size bytes). */
+static int guest_read_all(struct guest_mem *g, uint8_t *buf)
+{
+	uint32_t i;
+
+	for (i = 0; i < g->nr; i++) {
+		if (g->slot[i].as_id)
+			continue;
+		if (pread(g->mem, buf, g->slot[i].size, g->slot[i].hva) !=
+		    (ssize_t)g->slot[i].size)
+			return -EIO;
+		buf += g->slot[i].size;
+	}
+	return 0;
+}
+
+static uint64_t pages_differing(const uint8_t *a, const uint8_t *b,
+				uint64_t size)
+{
+	uint64_t n = 0, off;
+
+	for (off = 0; off < size; off += PAGE)
+		n += !!memcmp(a + off, b + off, PAGE);
+	return n;
+}
+
+/* Pages whose first byte is not zero: where the counter has been. */
+static uint64_t pages_touched(const uint8_t *ram, uint64_t size)
+{
+	uint64_t n = 0, off;
+
+	for (off = 0; off < size; off += PAGE)
+		n += ram[off] != 0;
+	return n;
+}
+
+/* --------------------------------------------------------------------- */
+/* Every workload: HELLO, CHECK, corruption, pause/resume.                */
+
+FIXTURE(vmm) {
+	struct vmm_proc vmm;
+	bool ready;
+};
+
+FIXTURE_VARIANT(vmm) {
+	const char *workload;
+	const char *vcpus;
+	bool memfd;
+	const char *extra;	/* one more option, or NULL */
+	bool keeps_writing;	/* RAM keeps changing while it runs */
+};
+
+FIXTURE_VARIANT_ADD(vmm, counter_anon_1) {
+	.workload = "counter", .vcpus = "1", .keeps_writing = true,
+};
+
+FIXTURE_VARIANT_ADD(vmm, counter_memfd_4) {
+	.workload = "counter", .vcpus = "4", .memfd = true,
+	.keeps_writing = true,
+};
+
+FIXTURE_VARIANT_ADD(vmm, counter_manual_protect) {
+	.workload = "counter", .vcpus = "2", .extra = "--manual-protect",
+	.keeps_writing = true,
+};
+
+FIXTURE_VARIANT_ADD(vmm, idle_anon_2) {
+	.workload = "idle", .vcpus = "2",
+};
+
+FIXTURE_VARIANT_ADD(vmm, zero_memfd_1) {
+	.workload = "zero", .vcpus = "1", .memfd = true,
+};
+
+FIXTURE_VARIANT_ADD(vmm, text_anon_1) {
+	.workload = "text", .vcpus = "1",
+};
+
+FIXTURE_VARIANT_ADD(vmm, random_memfd_2) {
+	.workload = "random", .vcpus = "2", .memfd = true,
+};
+
+FIXTURE_VARIANT_ADD(vmm, dirty_anon_4) {
+	.workload = "dirty:8:16", .vcpus = "4", .keeps_writing = true,
+};
+
+FIXTURE_SETUP(vmm)
+{
+	const char *args[12] = {
+		"--mem", "64", "--workload", variant->workload,
+		"--vcpus", variant->vcpus,
+	};
+	const char *why = missing_prereq();
+	int n = 6;
+
+	if (why)
+		SKIP(return, "%s", why);
+	if (variant->memfd)
+		args[n++] = "--memfd";
+	if (variant->extra)
+		args[n++] = variant->extra;
+	ASSERT_EQ(0, vmm_spawn(&self->vmm, args));
+	ASSERT_EQ(0, ctl_hello(&self->vmm));
+	self->ready = true;
+}
+
+FIXTURE_TEARDOWN(vmm)
+{
+	if (self->vmm.pid > 0)
+		EXPECT_EQ(0, vmm_stop(&self->vmm));
+}
+
+TEST_F(vmm, hello)
+{
+	struct vmm_hello *h = &self->vmm.hello;
+	uint64_t total = 0;
+	uint32_t i;
+
+	if (!self->ready)
+		return;
+	EXPECT_EQ(VMM_CONTROL_VERSION, (int)h->version);
+	EXPECT_EQ(atoi(variant->vcpus), (int)h->nr_vcpus);
+	EXPECT_EQ(0, (int)h->incoming);
+	EXPECT_EQ((uint64_t)TEST_MEM_MIB << 20, h->ram_size);
+	EXPECT_STREQ(variant->workload, h->workload);
+	ASSERT_EQ(true, is_kvm_vm_fd(self->vmm.vm_fd));
+	ASSERT_LE(1, (int)h->nr_regions);
+	EXPECT_EQ((uint64_t)0, self->vmm.region[0].gpa);
+	for (i = 0; i < h->nr_regions; i++) {
+		/* kmig harvests KVM's dirty log: logging on every memslot. */
+		EXPECT_TRUE(!!(self->vmm.region[i].flags &
+			       KVM_MEM_LOG_DIRTY_PAGES));
+		EXPECT_EQ((uint64_t)0, self->vmm.region[i].size % PAGE);
+		total += self->vmm.region[i].size;
+	}
+	EXPECT_EQ(h->ram_size, total);
+}
+
+TEST_F(vmm, check_passes)
+{
+	struct vmm_check check;
+
+	if (!self->ready)
+		return;
+	msleep(1500);
+	ASSERT_EQ(0, ctl_check(&self->vmm, &check));
+	TH_LOG("%s", check.verdict);
+	EXPECT_EQ(1, check.ok);
+	EXPECT_LT(0, (int)check.pages);
+	/* The guest runs on after a check. */
+	EXPECT_EQ(-EBUSY, ctl_simple(&self->vmm, VMM_GET_STATE));
+}
+
+/* A page changed behind the guest's back must fail its checker. */
+TEST_F(vmm, corruption_detected)
+{
+	struct guest_mem g = { .kmig = -1, .mem = -1 };
+	uint64_t gpa = (uint64_t)TEST_MEM_MIB << 19, hva;
+	struct vmm_check check;
+	uint8_t byte;
+
+	if (!self->ready)
+		return;
+	if (!have_kmig())
+		SKIP(return, "no %s to find guest memory", KMIG_DEVICE_PATH);
+	ASSERT_EQ(0, guest_mem_open(&g, &self->vmm));
+	hva = guest_hva(&g, gpa);
+	ASSERT_NE((uint64_t)0, hva);
+	msleep(1000);
+	ASSERT_EQ(0, ctl_simple(&self->vmm, VMM_PAUSE));
+	ASSERT_EQ(1, pread(g.mem, &byte, 1, hva));
+	byte ^= 0x5a;
+	ASSERT_EQ(1, pwrite(g.mem, &byte, 1, hva));
+	ASSERT_EQ(0, ctl_check(&self->vmm, &check));
+	TH_LOG("corrupted: %s", check.verdict);
+	EXPECT_EQ(0, check.ok);
+	/* Put the byte back: the same memory passes again. */
+	byte ^= 0x5a;
+	ASSERT_EQ(1, pwrite(g.mem, &byte, 1, hva));
+	ASSERT_EQ(0, ctl_check(&self->vmm, &check));
+	TH_LOG("restored: %s", check.verdict);
+	EXPECT_EQ(1, check.ok);
+	EXPECT_EQ(0, ctl_simple(&self->vmm, VMM_RESUME));
+	guest_mem_close(&g);
+}
+
+/*
+ * Paused, guest RAM stands still; resumed, it moves again (for workloads
+ * that keep writing). Its own function: ASSERT_* may longjmp out of it.
+ */
+static void __attribute__((noinline))
+check_ram_follows_pause(struct __test_metadata *_metadata, struct vmm_proc *p,
+			bool keeps_writing)
+{
+	struct guest_mem g = { .kmig = -1, .mem = -1 };
+	uint64_t size;
+	uint8_t *a, *b;
+
+	ASSERT_EQ(0, guest_mem_open(&g, p));
+	size = guest_ram_size(&g);
+	a = malloc(size);
+	b = malloc(size);
+	ASSERT_TRUE(a && b);
+	ASSERT_EQ(0, ctl_simple(p, VMM_PAUSE));
+	ASSERT_EQ(0, guest_read_all(&g, a));
+	msleep(500);
+	ASSERT_EQ(0, guest_read_all(&g, b));
+	EXPECT_EQ((uint64_t)0, pages_differing(a, b, size));
+	ASSERT_EQ(0, ctl_simple(p, VMM_RESUME));
+	msleep(500);
+	ASSERT_EQ(0, guest_read_all(&g, b));
+	if (keeps_writing)
+		EXPECT_LT((uint64_t)0, pages_differing(a, b, size));
+	free(a);
+	free(b);
+	guest_mem_close(&g);
+}
+
+TEST_F(vmm, pause_resume)
+{
+	void *blob;
+	size_t len;
+
+	if (!self->ready)
+		return;
+	msleep(500);
+	ASSERT_EQ(-EBUSY, ctl_simple(&self->vmm, VMM_GET_STATE));
+	ASSERT_EQ(0, ctl_simple(&self->vmm, VMM_PAUSE));
+	ASSERT_EQ(0, ctl_simple(&self->vmm, VMM_PAUSE));	/* idempotent */
+	ASSERT_EQ(0, ctl_call(&self->vmm, VMM_GET_STATE, NULL, 0, &blob,
+			      &len, NULL));
+	ASSERT_LT((size_t)64, len);
+	EXPECT_EQ(0, memcmp(blob, "KMIGVMM1", 8));
+	free(blob);
+	ASSERT_EQ(0, ctl_simple(&self->vmm, VMM_RESUME));
+	msleep(200);
+	EXPECT_EQ(-EBUSY, ctl_simple(&self->vmm, VMM_GET_STATE));
+	if (have_kmig())
+		check_ram_follows_pause(_metadata, &self->vmm,
+					variant->keeps_writing);
+}
+
+/* --------------------------------------------------------------------- */
+/* The protocol's refusals.                                               */
+
+static bool spawn_or_skip(struct __test_metadata *_metadata,
+			  struct vmm_proc *p, const char *const *args)
+{
+	const char *why = missing_prereq();
+
+	if (why)
+		SKIP(return false, "%s", why);
+	ASSERT_EQ(0, vmm_spawn(p, args));
+	return true;
+}
+
+TEST(source_refusals)
+{
+	static const char * const args[] = { "--mem", "32", NULL };
+	struct vmm_proc p;
+	void *reply;
+
+	if (!spawn_or_skip(_metadata, &p, args))
+		return;
+	EXPECT_EQ(-EBUSY, ctl_simple(&p, VMM_GET_STATE));
+	EXPECT_EQ(-EALREADY, ctl_simple(&p, VMM_START));
+	EXPECT_EQ(-EBUSY, ctl_call(&p, VMM_SET_STATE, "KMIGVMM1", 8, &reply,
+				   NULL, NULL));
+	free(reply);
+	EXPECT_EQ(-EOPNOTSUPP, ctl_simple(&p, 99));
+	EXPECT_EQ(-EINVAL, ctl_call(&p, VMM_PAUSE, "x", 1, &reply, NULL,
+				    NULL));
+	free(reply);
+	EXPECT_EQ(0, vmm_stop(&p));
+}
+
+TEST(incoming_refusals)
+{
+	static const char * const src_args[] = { "--mem", "32", NULL };
+	static const char * const dst_args[] = { "--mem", "64", "--incoming", NULL };
+	struct vmm_proc src, dst;
+	struct vmm_check check;
+	void *blob, *reply;
+	size_t len;
+
+	if (!spawn_or_skip(_metadata, &dst, dst_args))
+		return;
+	ASSERT_EQ(0, ctl_hello(&dst));
+	EXPECT_EQ(1, (int)dst.hello.incoming);
+	EXPECT_EQ(true, is_kvm_vm_fd(dst.vm_fd));
+	EXPECT_EQ(-EINVAL, ctl_simple(&dst, VMM_START));
+	EXPECT_EQ(-EINVAL, ctl_simple(&dst, VMM_RESUME));
+	EXPECT_EQ(-ENODATA, ctl_simple(&dst, VMM_GET_STATE));
+	EXPECT_EQ(-ENODATA, ctl_check(&dst, &check));
+	EXPECT_EQ(-EINVAL, ctl_call(&dst, VMM_SET_STATE, "garbage!", 8, &reply,
+				    NULL, NULL));
+	TH_LOG("garbage: %s", (char *)reply);
+	free(reply);
+
+	/* A blob from a VM of another size. */
+	ASSERT_EQ(0, vmm_spawn(&src, src_args));
+	ASSERT_EQ(0, ctl_simple(&src, VMM_PAUSE));
+	ASSERT_EQ(0, ctl_call(&src, VMM_GET_STATE, NULL, 0, &blob, &len, NULL));
+	EXPECT_EQ(-EINVAL, ctl_call(&dst, VMM_SET_STATE, blob, len, &reply,
+				    NULL, NULL));
+	TH_LOG("other size: %s", (char *)reply);
+	free(reply);
+	/* A truncated blob. */
+	EXPECT_EQ(-EINVAL, ctl_call(&dst, VMM_SET_STATE, blob, len - 8, &reply,
+				    NULL, NULL));
+	free(reply);
+	free(blob);
+	EXPECT_EQ(0, vmm_stop(&src));
+	EXPECT_EQ(0, vmm_stop(&dst));
+}
+
+/* --check-after: a verdict on stdout and the exit status, for scripts. */
+TEST(check_after)
+{
+	static const char * const args[] = {
+		"--mem", "32", "--workload", "counter", "--check-after", "1",
+		NULL,
+	};
+	struct vmm_proc p;
+	char line[512];
+	int status;
+
+	if (!spawn_or_skip(_metadata, &p, args))
+		return;
+	ASSERT_TRUE(wait_line(&p, "kmig-vmm: check ", line, sizeof(line),
+			      20000));
+	TH_LOG("%s", line);
+	EXPECT_EQ(0, strncmp(line, "kmig-vmm: check PASSED: ", 24));
+	ASSERT_EQ(p.pid, waitpid(p.pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	p.pid = 0;
+	close(p.ctl);
+	fclose(p.out);
+}
+
+/* --------------------------------------------------------------------- */
+/* The dirty ring: who harvests.                                          */
+
+static int kmig_sync(int kmig)
+{
+	struct kmig_dirty_sync sync = { .size = sizeof(sync) };
+
+	return ioctl(kmig, KMIG_DIRTY_SYNC, &sync) ? -errno : 0;
+}
+
+/* Reads RAM until the counter touched @want pages; what it touched. */
+static uint64_t wait_touched(struct guest_mem *g, uint8_t *ram, uint64_t size,
+			    uint64_t want, int kmig_syncs)
+{
+	uint64_t touched = 0;
+	int i, k;
+
+	for (i = 0; i < 100 && touched < want; i++) {
+		for (k = 0; k < 4; k++) {
+			msleep(50);
+			if (kmig_syncs && kmig_sync(g->kmig))
+				return 0;
+		}
+		if (guest_read_all(g, ram))
+			return 0;
+		touched = pages_touched(ram, size);
+	}
+	return touched;
+}
+
+/*
+ * While no client holds the VM fd, the VMM empties full rings itself and
+ * the guest runs on past its ring; once one got it by VMM_HELLO, only
+ * kmig's harvests let the guest go on.
+ */
+FIXTURE(dirty_ring) {
+	int unused;
+};
+
+FIXTURE_SETUP(dirty_ring)
+{
+}
+
+FIXTURE_TEARDOWN(dirty_ring)
+{
+}
+
+TEST_F_TIMEOUT(dirty_ring, handoff, 90)
+{
+	static const char * const args[] = {
+		"--mem", "64", "--workload", "counter", "--dirty-ring", "512",
+		NULL,
+	};
+	struct kmig_dirty_start start = { .size = sizeof(start) };
+	struct guest_mem g = { .kmig = -1, .mem = -1 };
+	uint64_t size, before, after;
+	struct vmm_check check;
+	struct vmm_proc p;
+	uint8_t *ram;
+	int vm_fd;
+
+	if (!have_kmig())
+		SKIP(return, "no %s", KMIG_DEVICE_PATH);
+	if (!spawn_or_skip(_metadata, &p, args))
+		return;
+	vm_fd = take_vm_fd(p.pid);
+	ASSERT_LE(0, vm_fd);
+	ASSERT_EQ(0, guest_mem_attach(&g, p.pid, vm_fd));
+	size = guest_ram_size(&g);
+	ram = malloc(size);
+	ASSERT_NE(NULL, ram);
+	/* Four rings' worth: the VMM must have emptied it a few times. */
+	before = wait_touched(&g, ram, size, 4 * 512, 0);
+	TH_LOG("%llu pages written before the hand-off (ring: 512 entries)",
+	       (unsigned long long)before);
+	ASSERT_LE((uint64_t)4 * 512, before);
+	guest_mem_close(&g);
+	close(vm_fd);
+
+	ASSERT_EQ(0, ctl_hello(&p));
+	ASSERT_EQ(0, guest_mem_open(&g, &p));
+	ASSERT_EQ(0, ioctl(g.kmig, KMIG_DIRTY_START, &start));
+	after = wait_touched(&g, ram, size, before + 4 * 512, 1);
+	TH_LOG("%llu pages written with kmig harvesting",
+	       (unsigned long long)after);
+	EXPECT_LE(before + 4 * 512, after);
+	ASSERT_EQ(0, ctl_check(&p, &check));
+	TH_LOG("%s", check.verdict);
+	EXPECT_EQ(1, check.ok);
+	free(ram);
+	guest_mem_close(&g);
+	EXPECT_EQ(0, vmm_stop(&p));
+}
+
+/* --------------------------------------------------------------------- */
+/* Cold migration through kmig's load path.                               */
+
+FIXTURE(migration) {
+	struct vmm_proc src, dst;
+	struct guest_mem src_mem, dst_mem;
+};
+
+FIXTURE_VARIANT(migration) {
+	const char *workload;
+	const char *vcpus;
+	bool memfd;
+	const char *rate;
+};
+
+FIXTURE_VARIANT_ADD(migration, counter_anon_1) {
+	.workload = "counter", .vcpus = "1", .rate = "32",
+};
+
+FIXTURE_VARIANT_ADD(migration, counter_memfd_4) {
+	.workload = "counter", .vcpus = "4", .memfd = true, .rate = "32",
+};
+
+/* Slow enough to be caught mid-fill: the destination finishes it. */
+FIXTURE_VARIANT_ADD(migration, text_memfd_2) {
+	.workload = "text", .vcpus = "2", .memfd = true, .rate = "8",
+};
+
+FIXTURE_VARIANT_ADD(migration, dirty_anon_2) {
+	.workload = "dirty:8:32", .vcpus = "2", .rate = "32",
+};
+
+FIXTURE_SETUP(migration)
+{
+	self->src_mem = self->dst_mem = (struct guest_mem) {
+		.kmig = -1, .mem = -1,
+	};
+}
+
+FIXTURE_TEARDOWN(migration)
+{
+	guest_mem_close(&self->src_mem);
+	guest_mem_close(&self->dst_mem);
+	if (self->src.pid > 0)
+		vmm_stop(&self->src);
+	if (self->dst.pid > 0)
+		vmm_stop(&self->dst);
+}
+
+static int load(int kmig, struct kmig_rec *recs, uint32_t nr,
+		const uint8_t *data, uint64_t data_len)
+{
+	struct kmig_load arg = {
+		.size = sizeof(arg), .nr_recs = nr,
+		.recs_uptr = (uintptr_t)recs, .data_uptr = (uintptr_t)data,
+		.data_len = data_len,
+	};
+
+	if (ioctl(kmig, KMIG_LOAD, &arg))
+		return -errno;
+	return arg.done == nr ? 0 : -EIO;
+}
+
+/* Appends a zero page to @recs, growing the last record's run if it can. */
+static uint32_t add_zero(struct kmig_rec *recs, uint32_t nr, uint64_t gpa)
+{
+	struct kmig_rec *last = nr ? &recs[nr - 1] : NULL;
+
+	if (last && last->kind == KMIG_REC_ZERO &&
+	    last->gpa + (uint64_t)last->npages * PAGE == gpa) {
+		last->npages++;
+		return nr;
+	}
+	recs[nr] = (struct kmig_rec) {
+		.gpa = gpa, .npages = 1, .kind = KMIG_REC_ZERO,
+	};
+	return nr + 1;
+}
+
+/*
+ * Copies the source's RAM (a copy lands in @snap) into the destination, a
+ * batch at a time: a KMIG_REC_PAGE record per data page, its data back to
+ * back in @data, and KMIG_REC_ZERO runs for zero pages, which kmig leaves
+ * untouched in the destination's fresh RAM.
+ */
+static int copy_ram(struct guest_mem *src, int dst_kmig, uint8_t *snap,
+		    uint64_t *data_pages)
+{
+	static const uint8_t zero[PAGE];
+	static struct kmig_rec recs[LOAD_BATCH];
+	uint8_t *data = malloc(LOAD_BATCH * PAGE);
+	uint64_t done, off;
+	uint32_t i, n, nr, nr_data;
+	int ret = 0;
+
+	if (!data)
+		return -ENOMEM;
+	*data_pages = 0;
+	for (i = 0; i < src->nr && !ret; i++) {
+		const struct kmig_memslot *s = &src->slot[i];
+
+		for (done = 0; !s->as_id && done < s->size && !ret;
+		     done += (uint64_t)n * PAGE, snap += (uint64_t)n * PAGE) {
+			n = (s->size - done) / PAGE < LOAD_BATCH ?
+			    (s->size - done) / PAGE : LOAD_BATCH;
+			if (pread(src->mem, snap, (size_t)n * PAGE,
+				  s->hva + done) != (ssize_t)n * PAGE) {
+				ret = -EIO;
+				break;
+			}
+			nr = nr_data = 0;
+			for (off = 0; off < (uint64_t)n * PAGE; off += PAGE) {
+				if (!memcmp(snap + off, zero, PAGE)) {
+					nr = add_zero(recs, nr, s->gpa + done + off);
+					continue;
+				}
+				memcpy(data + (size_t)nr_data++ * PAGE,
+				       snap + off, PAGE);
+				recs[nr++] = (struct kmig_rec) {
+					.gpa = s->gpa + done + off, .npages = 1,
+					.kind = KMIG_REC_PAGE, .len = PAGE,
+				};
+			}
+			ret = load(dst_kmig, recs, nr, data,
+				   (uint64_t)nr_data * PAGE);
+			*data_pages += nr_data;
+		}
+	}
+	free(data);
+	return ret;
+}
+
+TEST_F_TIMEOUT(migration, cold, 120)
+{
+	const char *src_args[12] = {
+		"--mem", "64", "--workload", variant->workload,
+		"--vcpus", variant->vcpus, "--rate", variant->rate,
+	};
+	const char *dst_args[12] = {
+		"--mem", "64", "--incoming", "--vcpus", variant->vcpus,
+		variant->memfd ? "--memfd" : NULL,
+	};
+	uint64_t size, data_pages, changed;
+	struct vmm_check check;
+	uint8_t *snap, *now;
+	const char *why = missing_prereq();
+	void *blob, *reply;
+	size_t len;
+
+	if (why)
+		SKIP(return, "%s", why);
+	if (!have_kmig())
+		SKIP(return, "no %s for KMIG_LOAD", KMIG_DEVICE_PATH);
+	if (variant->memfd)
+		src_args[8] = "--memfd";
+
+	/* The source runs a while, then stops for good. */
+	ASSERT_EQ(0, vmm_spawn(&self->src, src_args));
+	msleep(2000);
+	ASSERT_EQ(0, ctl_hello(&self->src));
+	ASSERT_EQ(0, ctl_simple(&self->src, VMM_PAUSE));
+	ASSERT_EQ(0, ctl_call(&self->src, VMM_GET_STATE, NULL, 0, &blob, &len,
+			      NULL));
+	ASSERT_EQ(0, ctl_check(&self->src, &check));
+	TH_LOG("source: %s", check.verdict);
+	ASSERT_EQ(1, check.ok);
+	ASSERT_EQ(0, guest_mem_open(&self->src_mem, &self->src));
+
+	/* The destination: same VM, RAM from the source through kmig. */
+	ASSERT_EQ(0, vmm_spawn(&self->dst, dst_args));
+	ASSERT_EQ(0, ctl_hello(&self->dst));
+	ASSERT_EQ(1, (int)self->dst.hello.incoming);
+	ASSERT_EQ(self->src.hello.nr_regions, self->dst.hello.nr_regions);
+	ASSERT_EQ(0, guest_mem_open(&self->dst_mem, &self->dst));
+	size = guest_ram_size(&self->src_mem);
+	ASSERT_EQ(size, guest_ram_size(&self->dst_mem));
+	snap = malloc(size);
+	now = malloc(size);
+	ASSERT_TRUE(snap && now);
+	ASSERT_EQ(0, copy_ram(&self->src_mem, self->dst_mem.kmig, snap,
+			      &data_pages));
+	TH_LOG("loaded %llu data pages of %llu",
+	       (unsigned long long)data_pages,
+	       (unsigned long long)(size / PAGE));
+	ASSERT_EQ(0, guest_read_all(&self->dst_mem, now));
+	ASSERT_EQ((uint64_t)0, pages_differing(snap, now, size));
+
+	ASSERT_EQ(0, ctl_call(&self->dst, VMM_SET_STATE, blob, len, &reply,
+			      NULL, NULL));
+	free(reply);
+	free(blob);
+	/* The source is done: the guest lives on at the destination only. */
+	EXPECT_EQ(0, vmm_stop(&self->src));
+	ASSERT_EQ(0, ctl_simple(&self->dst, VMM_START));
+	msleep(2000);
+	ASSERT_EQ(0, ctl_check(&self->dst, &check));
+	TH_LOG("destination: %s", check.verdict);
+	EXPECT_EQ(1, check.ok);
+	/* It really continued: memory moved on from the source's. */
+	ASSERT_EQ(0, ctl_simple(&self->dst, VMM_PAUSE));
+	ASSERT_EQ(0, guest_read_all(&self->dst_mem, now));
+	changed = pages_differing(snap, now, size);
+	TH_LOG("%llu pages changed on the destination",
+	       (unsigned long long)changed);
+	EXPECT_LT((uint64_t)0, changed);
+	free(snap);
+	free(now);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * CLOCK_MONOTONIC in nanoseconds, the one clock kmigctl measures with: the
+ * report's times, deadlines and the rate limiter all use it.
+ */
+#ifndef KMIGCTL_CLOCK_H
+#define KMIGCTL_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+#define NSEC_PER_MSEC	1000000ULL
+#define NSEC_PER_SEC	1000000000ULL
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+/* Sleeps @ns, resuming after signals (callers poll their own flags). */
+static inline void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = {
+		.tv_sec = ns / NSEC_PER_SEC,
+		.tv_nsec = ns % NSEC_PER_SEC,
+	};
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts))
+		;
+}
+
+static inline double ns_to_ms(uint64_t ns)
+{
+	return ns / 1e6;
+}
+
+#endif /* KMIGCTL_CLOCK_H */

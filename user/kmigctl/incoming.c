@@ -1,0 +1,621 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * `kmigctl incoming`: the destination side. Attaches kmig to a VMM started
+ * with --incoming, accepts the source's main and data channels, loads the
+ * pages (receiver.c), hands the device state to the VMM, and starts the VM
+ * when the source says GO. The stream is hostile until checked: a bad one
+ * ends the migration with a message naming what was wrong, and the VMM is
+ * told to quit.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "clock.h"
+#include "handshake.h"
+#include "kmigctl.h"
+#include "libkmig.h"
+#include "options.h"
+#include "receiver.h"
+#include "report.h"
+#include "signals.h"
+#include "vmm_client.h"
+
+#define INCOMING_STALL_MS	60000
+
+struct incoming_opts {
+	const char *vmm;
+	const char *listen;
+	bool json, quiet;
+	uint64_t timeout_ms;	/* 0: wait for ever */
+	int stall_ms;
+};
+
+struct incoming {
+	struct incoming_opts o;
+	struct incoming_report rep;
+	uint64_t begin_ns;		/* the command started: --timeout */
+	uint64_t start_ns;		/* the source connected: the report */
+
+	struct vmm_client vmm;
+	struct vmm_info info;
+	int kfd;
+	struct kms_layout layout;	/* this VM's RAM */
+	struct kms_hello hello;		/* the source's, from the main channel */
+	struct mig_addr addr;
+	int lfd;
+
+	struct chan main;
+	pthread_mutex_t main_lock;	/* writes on main: us and LOADED */
+	struct chan *data;
+	uint32_t nr_data;
+	struct receiver r;
+	bool receiver_up;
+
+	void *state;			/* the device state blob */
+	uint32_t state_len;
+	bool started;			/* the VM runs here */
+	bool cancelled;
+};
+
+static int incoming_fail(struct incoming *in, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int incoming_fail(struct incoming *in, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!in->rep.error[0]) {
+		in->rep.result = "failed";
+		va_start(ap, fmt);
+		vsnprintf(in->rep.error, sizeof(in->rep.error), fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+/* An ABORT waiting on the main channel (within a moment): 1 and its reason. */
+static int incoming_peer_abort(struct incoming *in, char *reason, size_t n)
+{
+	uint8_t buf[KMS_MAX_REASON];
+	struct kms_frame_hdr h;
+	struct kms_error e;
+
+	if (in->main.fd < 0 || chan_poll_in(&in->main, 200) <= 0 ||
+	    chan_recv(&in->main, &h, buf, sizeof(buf), &e) || h.type != KMS_ABORT)
+		return 0;
+	kms_reason_decode(buf, h.len, reason, n);
+	return 1;
+}
+
+/* A signal, a timeout, our own session cancelled, or a data channel failed. */
+static int incoming_check(struct incoming *in)
+{
+	char msg[256], reason[KMS_MAX_REASON + 1];
+	int ret;
+
+	if (kmigctl_stop_signal) {
+		in->cancelled = true;
+		return incoming_fail(in, "cancelled by signal %d (%s)",
+				     kmigctl_stop_signal,
+				     strsignal(kmigctl_stop_signal));
+	}
+	if (in->o.timeout_ms &&
+	    now_ns() - in->begin_ns > in->o.timeout_ms * NSEC_PER_MSEC)
+		return incoming_fail(in, "no complete migration within %llu s (--timeout)",
+				     (unsigned long long)in->o.timeout_ms / 1000);
+	/* Loading no records only asks whether the session was cancelled. */
+	if (in->kfd >= 0 && kmig_load(in->kfd, NULL, 0, NULL, 0, NULL) == -ECANCELED) {
+		in->cancelled = true;
+		return incoming_fail(in, "cancelled (kmigctl cancel %u)",
+				     in->rep.kmig_session);
+	}
+	if (in->receiver_up) {
+		ret = receiver_error(&in->r, msg, sizeof(msg));
+		if (ret == -ECANCELED)
+			in->cancelled = true;
+		/*
+		 * A source that gives up sends ABORT on the main channel and
+		 * then closes the data channels: its reason beats ours.
+		 */
+		if (ret && incoming_peer_abort(in, reason, sizeof(reason)))
+			return incoming_fail(in, "the source aborted the migration: %s",
+					     reason);
+		if (ret)
+			return incoming_fail(in, "%s", msg);
+	}
+	return 0;
+}
+
+static void incoming_usage(FILE *fp)
+{
+	fprintf(fp,
+		"Usage: kmigctl incoming --vmm SOCKET --listen ADDRESS [OPTIONS]\n"
+		"Receive a live migration from `kmigctl migrate` into the VMM at\n"
+		"SOCKET (started with --incoming), listening at ADDRESS\n"
+		"(tcp:HOST:PORT or unix:PATH).\n"
+		"  -t, --timeout SEC   give up unless the migration completes in SEC s\n"
+		"  -j, --json          the report as JSON\n"
+		"  -q, --quiet         no \"listening\" line on stderr\n"
+		"Exit status: 0 migrated (the VM runs here), 1 failed (the VMM was\n"
+		"told to quit), 2 usage, 3 cancelled.\n");
+}
+
+static int incoming_parse(struct incoming_opts *o, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "vmm", required_argument, NULL, 'v' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t v;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->stall_ms = INCOMING_STALL_MS;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":v:l:t:jqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'v':
+			o->vmm = optarg;
+			break;
+		case 'l':
+			o->listen = optarg;
+			break;
+		case 't':
+			if (opt_u64("incoming", "--timeout", optarg, 1,
+				    31 * 24 * 3600, &v))
+				return -1;
+			o->timeout_ms = v * 1000;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'h':
+			incoming_usage(stdout);
+			return 1;
+		default:
+			opt_unknown("incoming", c, argv);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kmig: incoming: unexpected argument '%s'\n",
+			argv[optind]);
+		return -1;
+	}
+	if (!o->vmm || !o->listen) {
+		fprintf(stderr, "kmig: incoming: --vmm and --listen are required\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int incoming_attach(struct incoming *in)
+{
+	struct kmig_memslot *slots;
+	struct kmig_info ki;
+	unsigned int nr, i;
+	struct kms_error e;
+	char err[256];
+	int ret;
+
+	ret = vmm_open(&in->vmm, in->o.vmm, err, sizeof(err));
+	if (!ret)
+		ret = vmm_get_hello(&in->vmm, &in->info, err, sizeof(err));
+	if (ret)
+		return incoming_fail(in, "%s", err);
+	if (!in->info.hello.incoming)
+		return incoming_fail(in, "the VMM at %s was not started with --incoming: its VM is not empty",
+				     in->o.vmm);
+
+	in->kfd = kmig_open();
+	if (in->kfd < 0)
+		return incoming_fail(in, "%s: %s", KMIG_DEVICE_PATH,
+				     kmig_strerror(in->kfd));
+	if (!kmig_get_info(in->kfd, &ki))
+		in->rep.kmig_session = ki.session_id;
+	ret = kmig_attach_vm(in->kfd, in->info.vm_fd, NULL);
+	if (ret)
+		return incoming_fail(in, "KMIG_ATTACH_VM: %s", kmig_strerror(ret));
+
+	ret = kmig_get_memslots(in->kfd, &slots, &nr, NULL);
+	if (ret)
+		return incoming_fail(in, "KMIG_GET_MEMSLOTS: %s",
+				     kmig_strerror(ret));
+	/* Address space 0 only: that is where KMIG_LOAD writes. */
+	for (i = 0; i < nr && in->layout.nr < KMS_MAX_REGIONS; i++) {
+		if (slots[i].as_id)
+			continue;
+		in->layout.r[in->layout.nr].gpa = slots[i].gpa;
+		in->layout.r[in->layout.nr].size = slots[i].size;
+		in->layout.nr++;
+	}
+	free(slots);
+	if (kms_layout_check(&in->layout, &e))
+		return incoming_fail(in, "this VM's memory: %s", e.msg);
+	in->rep.ram_bytes = kms_layout_bytes(&in->layout);
+	return 0;
+}
+
+/* Does the source's HELLO fit this VM? NULL, or why not. */
+static const char *incoming_fits(struct incoming *in, const struct kms_hello *h,
+				 char *why, size_t n)
+{
+	struct kms_error e;
+
+	if (kms_layout_compare(&h->layout, &in->layout, &e)) {
+		snprintf(why, n, "%s", e.msg);
+		return why;
+	}
+	if (h->nr_vcpus != in->info.hello.nr_vcpus) {
+		snprintf(why, n, "vCPU counts differ: source %u, destination %u",
+			 h->nr_vcpus, in->info.hello.nr_vcpus);
+		return why;
+	}
+	return NULL;
+}
+
+static int incoming_accept_main(struct incoming *in)
+{
+	char why[256];
+	struct kms_error e;
+	int fd;
+
+	/* In short waits: a signal or --timeout must end the wait. */
+	do {
+		if (incoming_check(in))
+			return -1;
+		fd = addr_accept(in->lfd, 200, NULL);
+	} while (fd == -ETIMEDOUT);
+	if (fd < 0)
+		return incoming_fail(in, "accept: %s", strerror(-fd));
+	in->start_ns = now_ns();
+	chan_init(&in->main, fd, "main channel", in->o.stall_ms, NULL);
+
+	if (handshake_read_hello(&in->main, &in->hello, &e))
+		return incoming_fail(in, "handshake with the source: %s", e.msg);
+	in->rep.session_id = in->hello.session_id;
+	if (in->hello.channel != 0) {
+		handshake_reject(&in->main, "the first connection must be the main channel");
+		return incoming_fail(in, "the source's first connection is data channel %u",
+				     in->hello.channel);
+	}
+	if (incoming_fits(in, &in->hello, why, sizeof(why))) {
+		handshake_reject(&in->main, why);
+		return incoming_fail(in, "the source's VM does not fit: %s", why);
+	}
+	if (handshake_accept(&in->main))
+		return incoming_fail(in, "main channel: sending ACCEPT failed");
+	return 0;
+}
+
+/*
+ * Data channels: only connections of this session are taken; another one
+ * (a stale source, a scanner) is refused and the wait goes on.
+ */
+static int incoming_accept_data(struct incoming *in)
+{
+	uint64_t since = now_ns();
+	struct kms_hello h;
+	struct kms_error e;
+	char name[24];
+	struct chan c;
+	int fd;
+
+	in->data = calloc(in->hello.nr_channels, sizeof(*in->data));
+	if (!in->data)
+		return incoming_fail(in, "out of memory");
+	for (uint32_t i = 0; i < in->hello.nr_channels; i++)
+		in->data[i].fd = -1;
+
+	while (in->nr_data < in->hello.nr_channels) {
+		if (incoming_check(in))
+			return -1;
+		if (now_ns() - since > (uint64_t)in->o.stall_ms * NSEC_PER_MSEC)
+			return incoming_fail(in, "only %u of %u data channels connected",
+					     in->nr_data, in->hello.nr_channels);
+		fd = addr_accept(in->lfd, 200, NULL);
+		if (fd == -ETIMEDOUT)
+			continue;
+		if (fd < 0)
+			return incoming_fail(in, "accept: %s", strerror(-fd));
+		chan_init(&c, fd, "data channel ?", in->o.stall_ms, NULL);
+		if (handshake_read_hello(&c, &h, &e)) {
+			fprintf(stderr, "kmig: incoming: refused a connection: %s\n",
+				e.msg);
+			chan_close(&c);
+			continue;
+		}
+		if (h.session_id != in->hello.session_id ||
+		    h.nr_channels != in->hello.nr_channels || !h.channel ||
+		    in->data[h.channel - 1].fd >= 0 ||
+		    kms_layout_compare(&h.layout, &in->hello.layout, &e)) {
+			handshake_reject(&c, "not a data channel this destination waits for");
+			fprintf(stderr, "kmig: incoming: refused a connection for channel %u of session %016llx\n",
+				h.channel, (unsigned long long)h.session_id);
+			chan_close(&c);
+			continue;
+		}
+		snprintf(name, sizeof(name), "data channel %u", h.channel);
+		if (handshake_accept(&c)) {
+			chan_close(&c);
+			return incoming_fail(in, "%s: sending ACCEPT failed", name);
+		}
+		chan_init(&in->data[h.channel - 1], fd, name, in->o.stall_ms, NULL);
+		/* The handshake's bytes count too. */
+		atomic_store(&in->data[h.channel - 1].bytes_in,
+			     atomic_load(&c.bytes_in));
+		in->nr_data++;
+	}
+	return 0;
+}
+
+/* The main thread's writes on main, beside the data threads' LOADED. */
+static int incoming_send(struct incoming *in, uint32_t type, const void *p,
+			 uint32_t len)
+{
+	int ret;
+
+	pthread_mutex_lock(&in->main_lock);
+	ret = chan_send(&in->main, type, p, len);
+	pthread_mutex_unlock(&in->main_lock);
+	return ret;
+}
+
+/*
+ * The main channel's next frame, waiting in ticks so that signals, the
+ * timeout and data-channel failures are noticed meanwhile.
+ */
+static int incoming_recv_main(struct incoming *in, struct kms_frame_hdr *h,
+			      uint8_t *buf, size_t cap)
+{
+	char reason[KMS_MAX_REASON + 1];
+	struct kms_error e;
+	int ret;
+
+	for (;;) {
+		if (incoming_check(in))
+			return -1;
+		ret = chan_poll_in(&in->main, CHAN_TICK_MS);
+		if (ret < 0)
+			return incoming_fail(in, "main channel: %s", strerror(-ret));
+		if (ret > 0)
+			break;
+	}
+	ret = chan_recv(&in->main, h, buf, cap, &e);
+	if (ret)
+		return incoming_fail(in, "%s", e.msg);
+	if (h->type == KMS_ABORT) {
+		kms_reason_decode(buf, h->len, reason, sizeof(reason));
+		return incoming_fail(in, "the source aborted the migration: %s",
+				     reason);
+	}
+	return 0;
+}
+
+/* Precopy: the main channel carries only DEVICE_STATE, then END. */
+static int incoming_precopy(struct incoming *in)
+{
+	struct kms_frame_hdr h;
+	uint8_t *buf;
+	int ret = -1;
+
+	buf = malloc(KMS_MAX_FRAME);
+	if (!buf)
+		return incoming_fail(in, "out of memory");
+	for (;;) {
+		if (incoming_recv_main(in, &h, buf, KMS_MAX_FRAME))
+			break;
+		if (h.type == KMS_DEVICE_STATE && !in->state) {
+			in->state = malloc(h.len);
+			if (!in->state) {
+				incoming_fail(in, "out of memory");
+				break;
+			}
+			memcpy(in->state, buf, h.len);
+			in->state_len = h.len;
+			in->rep.state_bytes = h.len;
+			continue;
+		}
+		if (h.type == KMS_END && in->state)
+			ret = 0;
+		else
+			incoming_fail(in, "main channel: unexpected %s frame%s",
+				      kms_frame_name(h.type),
+				      h.type == KMS_END ? " (no device state)" : "");
+		break;
+	}
+	free(buf);
+	if (ret)
+		return ret;
+
+	/* Every data channel must end too, at the same round. */
+	for (;;) {
+		ret = receiver_wait_end(&in->r, CHAN_TICK_MS);
+		if (ret == 1)
+			break;
+		if (incoming_check(in))
+			return -1;
+	}
+	for (uint32_t i = 0; i < in->nr_data; i++)
+		if (in->r.rounds[i] != in->r.rounds[0])
+			return incoming_fail(in, "data channels ended after different rounds (%u and %u)",
+					     in->r.rounds[0], in->r.rounds[i]);
+	return 0;
+}
+
+static int incoming_switchover(struct incoming *in)
+{
+	uint8_t buf[KMS_MAX_REASON], ack[KMS_ACK_LEN];
+	struct kms_frame_hdr h;
+	uint64_t t_go;
+	char err[256];
+	int ret;
+
+	ret = vmm_call(&in->vmm, VMM_SET_STATE, in->state, in->state_len,
+		       NULL, NULL, err, sizeof(err));
+	if (ret)
+		return incoming_fail(in, "%s", err);
+	if (incoming_send(in, KMS_READY, NULL, 0))
+		return incoming_fail(in, "main channel: sending READY failed");
+
+	if (incoming_recv_main(in, &h, buf, sizeof(buf)))
+		return -1;
+	t_go = now_ns();
+	if (h.type != KMS_GO)
+		return incoming_fail(in, "main channel: %s frame where GO was due",
+				     kms_frame_name(h.type));
+
+	ret = vmm_call(&in->vmm, VMM_START, NULL, 0, NULL, NULL, err, sizeof(err));
+	if (ret)
+		return incoming_fail(in, "%s", err);
+	in->rep.start_ns = now_ns() - t_go;
+	in->started = true;
+
+	kms_ack_encode(ack, in->rep.start_ns);
+	if (incoming_send(in, KMS_ACK, ack, sizeof(ack))) {
+		/*
+		 * The source will not see the ACK and resumes its VM: ours
+		 * must not run too.
+		 */
+		in->started = false;
+		return incoming_fail(in, "main channel: sending ACK failed; stopping this VM, the source keeps running");
+	}
+	return 0;
+}
+
+static int incoming_run(struct incoming *in)
+{
+	char err[256];
+	sigset_t saved;
+	int ret;
+
+	if (incoming_attach(in))
+		return -1;
+	if (addr_parse(in->o.listen, &in->addr, err, sizeof(err)))
+		return incoming_fail(in, "--listen: %s", err);
+	in->lfd = addr_listen(&in->addr);
+	if (in->lfd < 0)
+		return incoming_fail(in, "listening on %s: %s", in->o.listen,
+				     strerror(-in->lfd));
+	in->rep.listen = in->addr.text;
+	if (!in->o.quiet)
+		fprintf(stderr, "kmig: incoming: listening on %s (kmig session %u)\n",
+			in->addr.text, in->rep.kmig_session);
+
+	if (incoming_accept_main(in) || incoming_accept_data(in))
+		return -1;
+	in->rep.channels = in->hello.nr_channels;
+	in->rep.setup_ns = now_ns() - in->start_ns;
+
+	ret = receiver_init(&in->r, in->kfd, &in->layout, in->data,
+			    in->nr_data, &in->main, &in->main_lock);
+	if (ret)
+		return incoming_fail(in, "%s", strerror(-ret));
+	in->receiver_up = true;
+	signals_block(&saved);
+	ret = receiver_start(&in->r);
+	signals_restore(&saved);
+	if (ret)
+		return incoming_fail(in, "starting threads: %s", strerror(-ret));
+
+	if (incoming_precopy(in))
+		return -1;
+	return incoming_switchover(in);
+}
+
+static void incoming_cleanup(struct incoming *in)
+{
+	char err[256];
+	uint32_t i;
+
+	if (in->receiver_up) {
+		in->rep.normal = atomic_load(&in->r.normal);
+		in->rep.zero = atomic_load(&in->r.zero);
+		in->rep.hole = atomic_load(&in->r.hole);
+		in->rep.loaded = atomic_load(&in->r.loaded);
+		in->rep.zeroed = atomic_load(&in->r.zeroed);
+		in->rep.rounds = receiver_rounds(&in->r);
+		receiver_destroy(&in->r);
+	}
+	in->rep.bytes_received = in->main.fd >= 0 ?
+				 atomic_load(&in->main.bytes_in) : 0;
+	for (i = 0; in->data && i < in->hello.nr_channels; i++) {
+		in->rep.bytes_received += atomic_load(&in->data[i].bytes_in);
+		chan_close(&in->data[i]);
+	}
+	/* After receiver_destroy(): no thread writes on main any more. */
+	if (in->rep.error[0] && in->main.fd >= 0) {
+		in->main.stall_ms = 2000;
+		handshake_abort(&in->main, in->rep.error);
+	}
+	chan_close(&in->main);
+	free(in->data);
+	free(in->state);
+	if (in->lfd >= 0) {
+		close(in->lfd);
+		if (in->addr.family == AF_UNIX)
+			unlink(((struct sockaddr_un *)&in->addr.sa)->sun_path);
+	}
+	/* A half-loaded VM is of no use: the VMM goes away. */
+	if (!in->started && in->vmm.fd >= 0 &&
+	    vmm_call(&in->vmm, VMM_QUIT, NULL, 0, NULL, NULL, err, sizeof(err)))
+		fprintf(stderr, "kmig: incoming: the VMM did not quit: %s\n", err);
+	if (in->kfd >= 0)
+		close(in->kfd);
+	vmm_info_free(&in->info);
+	vmm_close(&in->vmm);
+}
+
+int cmd_incoming(int argc, char **argv)
+{
+	static struct incoming in;
+	struct printer p;
+	int ret;
+
+	memset(&in, 0, sizeof(in));
+	in.kfd = -1;
+	in.lfd = -1;
+	in.main.fd = -1;
+	in.vmm.fd = -1;
+	in.info.vm_fd = -1;
+	ret = incoming_parse(&in.o, argc, argv);
+	if (ret) {
+		if (ret < 0)
+			incoming_usage(stderr);
+		return ret < 0 ? KMIGCTL_EXIT_USAGE : KMIGCTL_EXIT_OK;
+	}
+	pthread_mutex_init(&in.main_lock, NULL);
+	in.begin_ns = now_ns();
+	in.start_ns = in.begin_ns;
+	signals_setup();
+
+	ret = incoming_run(&in);
+	if (!ret)
+		in.rep.result = "completed";
+	in.rep.total_ns = now_ns() - in.start_ns;
+	incoming_cleanup(&in);
+
+	if (ret)
+		fprintf(stderr, "kmig: incoming: %s\n", in.rep.error);
+	print_init(&p, stdout, in.o.json);
+	incoming_report_print(&p, &in.rep);
+	if (!ret)
+		return KMIGCTL_EXIT_OK;
+	return in.cancelled ? KMIGCTL_EXIT_CANCELLED : KMIGCTL_EXIT_FAILURE;
+}

@@ -1,0 +1,480 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * `kmigctl migrate`: the source side of a live migration. Options, setup
+ * (VMM, kmig session, channels), then precopy.c and switchover.c, then
+ * the cleanup that resumes the source VM on any failure, and the report.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "handshake.h"
+#include "kmigctl.h"
+#include "migrate.h"
+#include "options.h"
+#include "signals.h"
+
+#define MIGRATE_RING_ENTRIES		1024
+#define MIGRATE_CONNECT_TIMEOUT_MS	30000
+#define MIGRATE_STALL_MS		60000
+#define MIGRATE_MAX_WORKERS_DEFAULT	8
+
+int migration_fail(struct migration *m, const char *result, const char *fmt,
+		   ...)
+{
+	va_list ap;
+
+	if (!m->rep.error[0]) {
+		m->rep.result = result;
+		va_start(ap, fmt);
+		vsnprintf(m->rep.error, sizeof(m->rep.error), fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+bool migration_cancelled(struct migration *m)
+{
+	if (kmigctl_stop_signal)
+		return true;
+	if (m->sender_up && atomic_load(&m->s.cancelled))
+		return true;
+	/* A zero-timeout ring wait only reports the cancelled state. */
+	return m->rings && kmig_ring_wait(m->kfd, 0, 0, NULL) == -ECANCELED;
+}
+
+int migration_fail_cancelled(struct migration *m)
+{
+	m->cancelled = true;
+	if (kmigctl_stop_signal)
+		return migration_fail(m, "cancelled",
+				      "cancelled by signal %d (%s)",
+				      kmigctl_stop_signal,
+				      strsignal(kmigctl_stop_signal));
+	return migration_fail(m, "cancelled",
+			      "cancelled (kmigctl cancel %u)", m->rep.kmig_session);
+}
+
+static void migrate_usage(FILE *fp)
+{
+	fprintf(fp,
+		"Usage: kmigctl migrate --vmm SOCKET --to ADDRESS [OPTIONS]\n"
+		"Live-migrate the VM of the VMM at SOCKET to `kmigctl incoming` at\n"
+		"ADDRESS (tcp:HOST:PORT or unix:PATH).\n"
+		"  -c, --channels N         data channels (default: --workers)\n"
+		"  -w, --workers N          kmig worker threads (default: --channels,\n"
+		"                           else online CPUs, at most %d)\n"
+		"  -d, --downtime-limit MS  switch over when the estimated downtime\n"
+		"                           is under MS (default 300)\n"
+		"  -b, --max-bandwidth MIB  MiB/s over all channels (default: none)\n"
+		"  -r, --max-rounds N       switch over after N dirty rounds\n"
+		"  -t, --timeout SEC        switch over at the end of the round\n"
+		"                           during which SEC seconds have passed\n"
+		"  -j, --json               the report as JSON\n"
+		"  -q, --quiet              no progress line (on a terminal) or\n"
+		"                           line per round (elsewhere) on stderr\n"
+		"Exit status: 0 migrated, 1 failed (the source VM runs), 2 usage,\n"
+		"3 cancelled (the source VM runs).\n",
+		MIGRATE_MAX_WORKERS_DEFAULT);
+}
+
+static int migrate_parse(struct migrate_opts *o, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "vmm", required_argument, NULL, 'v' },
+		{ "to", required_argument, NULL, 'o' },
+		{ "channels", required_argument, NULL, 'c' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "downtime-limit", required_argument, NULL, 'd' },
+		{ "max-bandwidth", required_argument, NULL, 'b' },
+		{ "max-rounds", required_argument, NULL, 'r' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t v;
+	long cpus;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->ring_entries = MIGRATE_RING_ENTRIES;
+	o->policy.downtime_limit_ms = 300;
+	o->policy.max_rounds = POLICY_NO_LIMIT;
+	o->connect_timeout_ms = MIGRATE_CONNECT_TIMEOUT_MS;
+	o->stall_ms = MIGRATE_STALL_MS;
+	o->stream_version = KMS_VERSION;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":v:o:c:w:d:b:r:t:jqh", opts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'v':
+			o->vmm = optarg;
+			break;
+		case 'o':
+			o->to = optarg;
+			break;
+		case 'c':
+			if (opt_u64("migrate", "--channels", optarg, 1,
+				    KMS_MAX_CHANNELS, &v))
+				return -1;
+			o->channels = v;
+			break;
+		case 'w':
+			if (opt_u64("migrate", "--workers", optarg, 1,
+				    KMIG_MAX_WORKERS, &v))
+				return -1;
+			o->workers = v;
+			break;
+		case 'd':
+			if (opt_u64("migrate", "--downtime-limit", optarg, 0,
+				    3600000, &o->policy.downtime_limit_ms))
+				return -1;
+			break;
+		case 'b':
+			if (opt_u64("migrate", "--max-bandwidth", optarg, 1,
+				    1 << 20, &v))
+				return -1;
+			o->max_bandwidth = v << 20;
+			break;
+		case 'r':
+			if (opt_u64("migrate", "--max-rounds", optarg, 0,
+				    1000000, &v))
+				return -1;
+			o->policy.max_rounds = v;
+			break;
+		case 't':
+			if (opt_u64("migrate", "--timeout", optarg, 1,
+				    31 * 24 * 3600, &v))
+				return -1;
+			o->policy.timeout_ms = v * 1000;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'h':
+			migrate_usage(stdout);
+			return 1;
+		default:
+			opt_unknown("migrate", c, argv);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kmig: migrate: unexpected argument '%s'\n",
+			argv[optind]);
+		return -1;
+	}
+	if (!o->vmm || !o->to) {
+		fprintf(stderr, "kmig: migrate: --vmm and --to are required\n");
+		return -1;
+	}
+
+	/* Channels follow workers and the other way round; else the CPUs. */
+	if (!o->workers)
+		o->workers = o->channels;
+	if (!o->workers) {
+		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		o->workers = cpus < 1 ? 1 : cpus > MIGRATE_MAX_WORKERS_DEFAULT ?
+			     MIGRATE_MAX_WORKERS_DEFAULT : cpus;
+	}
+	if (!o->channels)
+		o->channels = o->workers;
+
+	/* Hidden, for tests: a stream version the destination must refuse. */
+	if (getenv("KMIG_TEST_STREAM_VERSION"))
+		o->stream_version = strtoul(getenv("KMIG_TEST_STREAM_VERSION"),
+					    NULL, 0);
+	o->hold_switchover = getenv("KMIG_TEST_HOLD_SWITCHOVER");
+	return 0;
+}
+
+/* The guest's RAM as kmig sees it: address space 0's memslots. */
+static int migrate_layout(struct migration *m)
+{
+	struct kmig_memslot *slots;
+	unsigned int nr, i;
+	struct kms_error e;
+	int ret;
+
+	ret = kmig_get_memslots(m->kfd, &slots, &nr, NULL);
+	if (ret)
+		return migration_fail(m, "failed", "KMIG_GET_MEMSLOTS: %s",
+				      kmig_strerror(ret));
+	for (i = 0; i < nr; i++) {
+		if (slots[i].as_id != 0) {
+			free(slots);
+			return migration_fail(m, "failed",
+					      "the VM has memslots in address space %u (SMM): not supported",
+					      slots[i].as_id);
+		}
+		if (i >= KMS_MAX_REGIONS) {
+			free(slots);
+			return migration_fail(m, "failed",
+					      "the VM has %u memslots, the stream carries at most %d",
+					      nr, KMS_MAX_REGIONS);
+		}
+		m->hello.layout.r[i].gpa = slots[i].gpa;
+		m->hello.layout.r[i].size = slots[i].size;
+	}
+	free(slots);
+	m->hello.layout.nr = nr;
+	if (kms_layout_check(&m->hello.layout, &e))
+		return migration_fail(m, "failed", "the VM's memory: %s", e.msg);
+	m->hello.ram_bytes = kms_layout_bytes(&m->hello.layout);
+	m->rep.ram_bytes = m->hello.ram_bytes;
+	return 0;
+}
+
+/* VMM, kmig session, layout, rings, dirty tracking. */
+static int migrate_attach(struct migration *m)
+{
+	struct kmig_dirty_start ds;
+	struct kmig_info ki;
+	char err[256];
+	int ret;
+
+	ret = vmm_open(&m->vmm, m->o.vmm, err, sizeof(err));
+	if (!ret)
+		ret = vmm_get_hello(&m->vmm, &m->info, err, sizeof(err));
+	if (ret)
+		return migration_fail(m, "failed", "%s", err);
+	if (m->info.hello.incoming)
+		return migration_fail(m, "failed",
+				      "the VMM at %s waits for an incoming migration: it cannot be a source",
+				      m->o.vmm);
+
+	m->kfd = kmig_open();
+	if (m->kfd < 0)
+		return migration_fail(m, "failed", "%s: %s", KMIG_DEVICE_PATH,
+				      kmig_strerror(m->kfd));
+	ret = kmig_get_info(m->kfd, &ki);
+	if (!ret)
+		m->rep.kmig_session = ki.session_id;
+	ret = kmig_attach_vm(m->kfd, m->info.vm_fd, NULL);
+	if (ret)
+		return migration_fail(m, "failed", "KMIG_ATTACH_VM: %s",
+				      kmig_strerror(ret));
+	if (migrate_layout(m))
+		return -1;
+
+	ret = kmig_send_setup(m->kfd, m->o.workers, m->o.ring_entries,
+			      &m->rings);
+	if (ret)
+		return migration_fail(m, "failed", "KMIG_SEND_SETUP: %s",
+				      kmig_strerror(ret));
+	ret = kmig_dirty_start(m->kfd, &ds);
+	if (ret)
+		return migration_fail(m, "failed", "KMIG_DIRTY_START: %s",
+				      kmig_strerror(ret));
+	m->nr_pages = ds.nr_pages;
+	return 0;
+}
+
+/* Connects channel @idx (0: main) and runs its handshake. */
+static int migrate_connect_one(struct migration *m, struct chan *c,
+			       uint32_t idx)
+{
+	struct kms_error e;
+	char name[24];
+	int fd, ret;
+
+	if (idx)
+		snprintf(name, sizeof(name), "data channel %u", idx);
+	else
+		snprintf(name, sizeof(name), "main channel");
+	fd = addr_connect(&m->addr, m->o.connect_timeout_ms, &kmigctl_stopping);
+	if (fd == -ESHUTDOWN)
+		return migration_fail_cancelled(m);
+	if (fd < 0)
+		return migration_fail(m, "failed", "connecting to %s: %s",
+				      m->o.to, strerror(-fd));
+	chan_init(c, fd, name, m->o.stall_ms, NULL);
+	m->hello.channel = idx;
+	ret = handshake_connect(c, m->o.stream_version, &m->hello, &e);
+	if (ret)
+		return migration_fail(m, "failed", "%s", e.msg);
+	return 0;
+}
+
+static int migrate_connect(struct migration *m)
+{
+	char err[256];
+	uint32_t i;
+
+	if (addr_parse(m->o.to, &m->addr, err, sizeof(err)))
+		return migration_fail(m, "failed", "--to: %s", err);
+	if (getrandom(&m->hello.session_id, sizeof(m->hello.session_id), 0) !=
+	    sizeof(m->hello.session_id))
+		m->hello.session_id = now_ns() ^ ((uint64_t)getpid() << 32);
+	if (!m->hello.session_id)
+		m->hello.session_id = 1;
+	m->rep.session_id = m->hello.session_id;
+	m->hello.nr_channels = m->o.channels;
+	m->hello.page_size = KMS_PAGE_SIZE;
+	m->hello.nr_vcpus = m->info.hello.nr_vcpus;
+
+	/* The main channel first: the destination learns the session there. */
+	if (migrate_connect_one(m, &m->main, 0))
+		return -1;
+	m->data = calloc(m->o.channels, sizeof(*m->data));
+	if (!m->data)
+		return migration_fail(m, "failed", "out of memory");
+	for (i = 0; i < m->o.channels; i++) {
+		m->data[i].fd = -1;
+		if (migrate_connect_one(m, &m->data[i], i + 1))
+			return -1;
+		m->nr_data++;
+		if (migration_cancelled(m))
+			return migration_fail_cancelled(m);
+	}
+	return 0;
+}
+
+static int migrate_start_threads(struct migration *m)
+{
+	sigset_t saved;
+	int ret;
+
+	ratelimit_init(&m->rl, m->o.max_bandwidth);
+	ret = sender_init(&m->s, m->kfd, m->rings, m->o.workers, m->data,
+			  m->o.channels, &m->rl);
+	if (ret)
+		return migration_fail(m, "failed", "%s", strerror(-ret));
+	m->sender_up = true;
+	signals_block(&saved);
+	ret = sender_start(&m->s);
+	progress_start(&m->prog, isatty(STDERR_FILENO) && !m->o.quiet, &m->s,
+		       m->start_ns);
+	signals_restore(&saved);
+	if (ret)
+		return migration_fail(m, "failed", "starting threads: %s",
+				      strerror(-ret));
+	return 0;
+}
+
+static int migrate_run(struct migration *m)
+{
+	enum switchover_reason why = SWITCHOVER_NOT_YET;
+
+	if (migrate_attach(m) || migrate_connect(m))
+		return -1;
+	m->rep.setup_ns = now_ns() - m->start_ns;
+	/*
+	 * Where no progress line can be drawn, a line per phase tells a log
+	 * (or a test) where the migration is, and the session to cancel.
+	 */
+	if (!m->o.quiet) {
+		fprintf(stderr, "kmig: migrate: kmig session %u, %u data channels to %s\n",
+			m->rep.kmig_session, m->o.channels, m->addr.text);
+		m->log_rounds = !isatty(STDERR_FILENO);
+	}
+	if (migrate_start_threads(m))
+		return -1;
+	if (precopy_run(m, &why))
+		return -1;
+	m->rep.switchover = switchover_reason_name(why);
+	return switchover_run(m);
+}
+
+/* Whatever happened, leave the source VM running unless it migrated. */
+static void migrate_cleanup(struct migration *m)
+{
+	char err[256];
+	uint32_t i;
+
+	if (m->prog.enabled)
+		progress_stop(&m->prog);
+	if (m->sender_up) {
+		atomic_store(&m->s.failed, 1);
+		sender_destroy(&m->s);
+		ratelimit_destroy(&m->rl);
+	}
+	if (m->paused) {
+		if (vmm_call(&m->vmm, VMM_RESUME, NULL, 0, NULL, NULL, err,
+			     sizeof(err))) {
+			size_t len = strlen(m->rep.error);
+
+			snprintf(m->rep.error + len, sizeof(m->rep.error) - len,
+				 "; and the source VM could not be resumed: %s",
+				 err);
+		} else {
+			m->rep.source_resumed = true;
+		}
+		m->paused = false;
+	}
+	/* Tell the destination why, so it does not wait for a stall. */
+	if (m->rep.error[0] && m->main.fd >= 0) {
+		m->main.stall_ms = 2000;
+		handshake_abort(&m->main, m->rep.error);
+	}
+	for (i = 0; i < m->o.channels && m->data; i++) {
+		m->rep.channel_bytes[i] = atomic_load(&m->data[i].bytes_out);
+		m->rep.bytes_sent += m->rep.channel_bytes[i];
+		chan_close(&m->data[i]);
+	}
+	free(m->data);
+	m->rep.bytes_sent += atomic_load(&m->main.bytes_out);
+	chan_close(&m->main);
+	kmig_rings_unmap(m->rings, m->o.workers);
+	if (m->kfd >= 0)
+		close(m->kfd);
+	vmm_info_free(&m->info);
+	vmm_close(&m->vmm);
+}
+
+int cmd_migrate(int argc, char **argv)
+{
+	static struct migration m;
+	struct printer p;
+	int ret;
+
+	memset(&m, 0, sizeof(m));
+	m.kfd = -1;
+	m.main.fd = -1;
+	m.vmm.fd = -1;
+	m.info.vm_fd = -1;
+	ret = migrate_parse(&m.o, argc, argv);
+	if (ret) {
+		if (ret < 0)
+			migrate_usage(stderr);
+		return ret < 0 ? KMIGCTL_EXIT_USAGE : KMIGCTL_EXIT_OK;
+	}
+
+	m.start_ns = now_ns();
+	m.rep.to = m.o.to;
+	m.rep.channels = m.o.channels;
+	m.rep.workers = m.o.workers;
+	m.rep.downtime_limit_ms = m.o.policy.downtime_limit_ms;
+	m.rep.est_downtime_ms = NAN;
+	signals_setup();
+
+	ret = migrate_run(&m);
+	if (!ret)
+		m.rep.result = "completed";
+	m.rep.total_ns = now_ns() - m.start_ns;
+	migrate_cleanup(&m);
+
+	if (ret)
+		fprintf(stderr, "kmig: migrate: %s\n", m.rep.error);
+	print_init(&p, stdout, m.o.json);
+	migrate_report_print(&p, &m.rep);
+	free(m.rep.rounds);
+	if (!ret)
+		return KMIGCTL_EXIT_OK;
+	return m.cancelled ? KMIGCTL_EXIT_CANCELLED : KMIGCTL_EXIT_FAILURE;
+}

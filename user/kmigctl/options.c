@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Command-line helpers (options.h).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "options.h"
+
+int opt_u64(const char *cmd, const char *name, const char *arg, uint64_t min,
+	    uint64_t max, uint64_t *v)
+{
+	unsigned long long n;
+	char *end;
+
+	errno = 0;
+	n = strtoull(arg, &end, 10);
+	/* strtoull() accepts "-1" as a huge number: digits only. */
+	if (!*arg || *arg < '0' || *arg > '9' || *end || errno ||
+	    n < min || n > max) {
+		fprintf(stderr,
+			"kmig: %s: bad %s '%s' (a number from %" PRIu64 " to %" PRIu64 ")\n",
+			cmd, name, arg, min, max);
+		return -1;
+	}
+	*v = n;
+	return 0;
+}
+
+void opt_unknown(const char *cmd, int c, char **argv)
+{
+	/* ':' (optstring starts with it): a known option without its value. */
+	if (c == ':')
+		fprintf(stderr, "kmig: %s: option '%s' needs a value\n", cmd,
+			argv[optind - 1]);
+	else if (optopt)
+		fprintf(stderr, "kmig: %s: unknown option '-%c'\n", cmd, optopt);
+	else
+		fprintf(stderr, "kmig: %s: unknown option '%s'\n", cmd,
+			argv[optind - 1]);
+}

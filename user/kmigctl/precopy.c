@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Precopy: the bulk round, then dirty rounds until the policy (policy.c)
+ * says switch over. Also the pieces the switchover shares: a sync, a
+ * round, and a look at the main channel for the destination's ABORT.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "handshake.h"
+#include "migrate.h"
+#include "signals.h"
+
+struct round_stat *migration_add_round(struct migration *m)
+{
+	struct round_stat *rs;
+
+	rs = realloc(m->rep.rounds, (m->rep.nr_rounds + 1) * sizeof(*rs));
+	if (!rs)
+		return NULL;
+	m->rep.rounds = rs;
+	rs = &m->rep.rounds[m->rep.nr_rounds++];
+	memset(rs, 0, sizeof(*rs));
+	rs->dirty_rate = NAN;
+	return rs;
+}
+
+int migration_peer_abort(struct migration *m, char *reason, size_t n,
+			 int wait_ms)
+{
+	uint8_t buf[KMS_MAX_REASON];
+	struct kms_frame_hdr h;
+	struct kms_error e;
+
+	if (m->main.fd < 0 || chan_poll_in(&m->main, wait_ms) <= 0)
+		return 0;
+	if (chan_recv(&m->main, &h, buf, sizeof(buf), &e) || h.type != KMS_ABORT)
+		return 0;
+	kms_reason_decode(buf, h.len, reason, n);
+	return 1;
+}
+
+/* The destination closed or aborted while we were not looking. */
+static int migration_check_peer(struct migration *m)
+{
+	char reason[KMS_MAX_REASON + 1];
+
+	if (chan_poll_in(&m->main, 0) <= 0)
+		return 0;
+	if (migration_peer_abort(m, reason, sizeof(reason), 0))
+		return migration_fail(m, "failed",
+				      "the destination aborted the migration: %s",
+				      reason);
+	return migration_fail(m, "failed",
+			      "main channel: the destination closed it or sent an unexpected frame");
+}
+
+int migration_sync(struct migration *m, struct kmig_dirty_sync *sy)
+{
+	int ret;
+
+	do {
+		ret = kmig_dirty_sync(m->kfd, sy);
+	} while (ret == -EAGAIN || (ret == -EINTR && !kmigctl_stop_signal));
+	if (ret == -ECANCELED || (ret == -EINTR && kmigctl_stop_signal))
+		return migration_fail_cancelled(m);
+	if (ret < 0)
+		return migration_fail(m, "failed", "KMIG_DIRTY_SYNC: %s",
+				      kmig_strerror(ret));
+	/* The stream announced a layout; a new one cannot be followed. */
+	if (sy->out_flags & KMIG_SYNC_MEMSLOTS_CHANGED)
+		return migration_fail(m, "failed",
+				      "the VM's memory layout changed during the migration");
+	return 0;
+}
+
+/*
+ * Waits for the destination's LOADED(@round): everything sent so far is in
+ * its VM. Until then data may sit in socket buffers, and a switchover
+ * would have to wait for it with the VM paused.
+ */
+static int migration_wait_loaded(struct migration *m, uint32_t round)
+{
+	uint64_t since = now_ns();
+	uint8_t buf[KMS_MAX_REASON];
+	char reason[KMS_MAX_REASON + 1];
+	struct kms_frame_hdr h;
+	struct kms_error e;
+	uint32_t got;
+	int ret;
+
+	for (;;) {
+		if (migration_cancelled(m))
+			return migration_fail_cancelled(m);
+		ret = chan_poll_in(&m->main, CHAN_TICK_MS);
+		if (ret < 0)
+			return migration_fail(m, "failed", "main channel: %s",
+					      chan_strerror(ret));
+		if (!ret) {
+			if (now_ns() - since > (uint64_t)m->o.stall_ms * NSEC_PER_MSEC)
+				return migration_fail(m, "failed",
+						      "the destination did not load round %u within %d s",
+						      round, m->o.stall_ms / 1000);
+			continue;
+		}
+		if (chan_recv(&m->main, &h, buf, sizeof(buf), &e))
+			return migration_fail(m, "failed", "%s", e.msg);
+		if (h.type == KMS_ABORT) {
+			kms_reason_decode(buf, h.len, reason, sizeof(reason));
+			return migration_fail(m, "failed",
+					      "the destination aborted the migration: %s",
+					      reason);
+		}
+		if (h.type != KMS_LOADED || kms_sync_decode(buf, h.len, &got, &e) ||
+		    got != round)
+			return migration_fail(m, "failed",
+					      "main channel: %s frame where LOADED(%u) was due",
+					      kms_frame_name(h.type), round);
+		return 0;
+	}
+}
+
+int migration_round(struct migration *m, enum progress_phase phase,
+		    uint64_t pages, struct round_stat **out)
+{
+	char msg[256], reason[KMS_MAX_REASON + 1];
+	struct kmig_send_round sr;
+	struct round_stat *rs;
+	uint64_t t0, bytes0;
+	int ret;
+
+	rs = migration_add_round(m);
+	if (!rs)
+		return migration_fail(m, "failed", "out of memory");
+	progress_round(&m->prog, phase, m->rep.nr_rounds, pages);
+	if (m->log_rounds)
+		fprintf(stderr, "kmig: migrate: round %u (%s): %llu pages\n",
+			m->rep.nr_rounds, phase == PHASE_BULK ? "bulk" :
+			phase == PHASE_DIRTY ? "dirty" : "final",
+			(unsigned long long)pages);
+	t0 = now_ns();
+	bytes0 = sender_bytes(&m->s);
+	ret = sender_round(&m->s, &sr);
+	/* The final round's load overlaps the device state's transfer. */
+	if (!ret && phase != PHASE_SWITCHOVER && migration_wait_loaded(m, sr.round))
+		return -1;
+
+	rs->round = sr.round;
+	rs->bulk = phase == PHASE_BULK;
+	rs->final = phase == PHASE_SWITCHOVER;
+	rs->pages = sr.pages;
+	rs->normal = sr.normal;
+	rs->zero = sr.zero;
+	rs->hole = sr.hole;
+	rs->bytes = sender_bytes(&m->s) - bytes0;
+	rs->ns = now_ns() - t0;
+	m->rep.normal += sr.normal;
+	m->rep.zero += sr.zero;
+	m->rep.hole += sr.hole;
+	*out = rs;
+
+	if (!ret)
+		return 0;
+	if (sender_error(&m->s, msg, sizeof(msg))) {
+		/* The destination's own words beat "connection reset". */
+		if (migration_peer_abort(m, reason, sizeof(reason), 500))
+			return migration_fail(m, "failed",
+					      "the destination aborted the migration: %s",
+					      reason);
+		return migration_fail(m, "failed", "%s", msg);
+	}
+	if (ret == -ECANCELED || (ret == -EINTR && kmigctl_stop_signal))
+		return migration_fail_cancelled(m);
+	return migration_fail(m, "failed", "KMIG_SEND_ROUND: %s",
+			      kmig_strerror(ret));
+}
+
+int precopy_run(struct migration *m, enum switchover_reason *why)
+{
+	struct precopy_state st = { 0 };
+	struct kmig_dirty_sync sy;
+	struct round_stat *rs;
+	uint64_t t_sync, now;
+	uint32_t done = 0;
+	double bw = 0;
+
+	/* The first sync after KMIG_DIRTY_START holds every page: the bulk. */
+	if (migration_sync(m, &sy))
+		return -1;
+	t_sync = now_ns();
+	for (;;) {
+		if (migration_round(m, done ? PHASE_DIRTY : PHASE_BULK,
+				    sy.dirty_pages, &rs))
+			return -1;
+		bw = bandwidth_update(bw, rs->bytes, rs->ns);
+		if (migration_sync(m, &sy))
+			return -1;
+		now = now_ns();
+		/* What the guest dirtied from the last sync to this one. */
+		rs->dirty_rate = now > t_sync ? sy.dirty_pages * (double)KMS_PAGE_SIZE *
+						1e9 / (now - t_sync) : NAN;
+		t_sync = now;
+		done++;
+
+		if (migration_cancelled(m))
+			return migration_fail_cancelled(m);
+		if (migration_check_peer(m))
+			return -1;
+
+		st.dirty_rounds = done - 1;
+		st.elapsed_ms = (now - m->start_ns) / NSEC_PER_MSEC;
+		st.remaining_bytes = sy.dirty_pages * KMS_PAGE_SIZE;
+		st.bandwidth = bw;
+		*why = precopy_decide(&m->o.policy, &st, &m->rep.est_downtime_ms);
+		if (*why != SWITCHOVER_NOT_YET)
+			return 0;
+	}
+}

@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A token bucket with debt (ratelimit.h): a taker may overdraw the bucket
+ * and then sleeps off the debt, so a frame larger than the burst still
+ * goes, and the long-run rate is exactly the limit.
+ */
+#include "clock.h"
+#include "ratelimit.h"
+
+/*
+ * A tenth of a second's worth, at least 256 KiB: idle time (between
+ * rounds) earns at most that much of a burst. A frame larger than the
+ * burst still goes, on debt.
+ */
+#define RATELIMIT_MIN_BURST	(256.0 * 1024)
+
+void ratelimit_init(struct ratelimit *rl, uint64_t bytes_per_sec)
+{
+	pthread_mutex_init(&rl->lock, NULL);
+	rl->rate = bytes_per_sec;
+	rl->burst = bytes_per_sec / 10.0;
+	if (rl->burst < RATELIMIT_MIN_BURST)
+		rl->burst = RATELIMIT_MIN_BURST;
+	/* Start empty: the first second already obeys the limit. */
+	rl->tokens = 0;
+	rl->last_ns = now_ns();
+}
+
+void ratelimit_destroy(struct ratelimit *rl)
+{
+	pthread_mutex_destroy(&rl->lock);
+}
+
+void ratelimit_take(struct ratelimit *rl, uint64_t bytes,
+		    const atomic_int *stop)
+{
+	uint64_t now, wait_ns, end;
+
+	if (!rl || !rl->rate)
+		return;
+
+	pthread_mutex_lock(&rl->lock);
+	now = now_ns();
+	rl->tokens += (double)(now - rl->last_ns) * rl->rate / NSEC_PER_SEC;
+	if (rl->tokens > rl->burst)
+		rl->tokens = rl->burst;
+	rl->last_ns = now;
+	rl->tokens -= bytes;
+	wait_ns = rl->tokens < 0 ?
+		  (uint64_t)(-rl->tokens * NSEC_PER_SEC / rl->rate) : 0;
+	pthread_mutex_unlock(&rl->lock);
+
+	end = now + wait_ns;
+	while ((now = now_ns()) < end) {
+		if (stop && atomic_load(stop))
+			return;
+		sleep_ns(end - now < 50 * NSEC_PER_MSEC ? end - now :
+							  50 * NSEC_PER_MSEC);
+	}
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The destination's data plane: one thread per data channel reads RAM
+ * frames, checks every record against the guest's layout (stream.c) and
+ * hands them to KMIG_LOAD. A SYNC ends a round on its channel; no channel
+ * loads the next round's pages before every channel has finished the
+ * round, so a page re-sent in a later round, on another channel, always
+ * lands after its older copy. The channel that completes a round tells the
+ * source on the main channel (LOADED), which measures its bandwidth end
+ * to end with it and never pauses the VM while we still lag behind.
+ */
+#ifndef KMIGCTL_RECEIVER_H
+#define KMIGCTL_RECEIVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "chan.h"
+#include "stream.h"
+
+struct receiver {
+	int kfd;			/* the kmig session, attached */
+	const struct kms_layout *layout;
+	uint32_t nr_chans;
+	struct chan *chans;		/* data channels */
+	struct chan *main;		/* for LOADED */
+	pthread_mutex_t *main_lock;	/* serialises writes on @main */
+	pthread_t *threads;
+	uint32_t nr_threads;
+
+	pthread_mutex_t lock;		/* protects what follows, to @msg */
+	pthread_cond_t cond;
+	uint32_t barrier_count;		/* channels waiting at the barrier */
+	uint32_t barrier_gen;		/* rounds completed by all channels */
+	uint32_t ended;			/* channels that sent END */
+	uint32_t *rounds;		/* per channel: SYNCs seen */
+	int error;
+	char msg[256];
+
+	atomic_int failed;		/* stop: abandons channel I/O too */
+	atomic_uint_fast64_t normal, zero, hole;	/* pages by kind */
+	atomic_uint_fast64_t loaded, zeroed;		/* KMIG_LOAD outputs */
+	atomic_uint_fast64_t frames;
+};
+
+int receiver_init(struct receiver *r, int kfd, const struct kms_layout *l,
+		  struct chan *chans, uint32_t nr_chans, struct chan *main,
+		  pthread_mutex_t *main_lock);
+int receiver_start(struct receiver *r);
+
+/*
+ * Waits up to @timeout_ms for every channel's END. Returns 1 when all
+ * ended, 0 on timeout, or the first failure (-errno).
+ */
+int receiver_wait_end(struct receiver *r, int timeout_ms);
+
+/* Records a failure (the first wins) and stops every channel. */
+void receiver_fail(struct receiver *r, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int receiver_error(struct receiver *r, char *msg, size_t n);
+
+/* Rounds every channel completed (SYNCs), once all have ended. */
+uint32_t receiver_rounds(struct receiver *r);
+uint64_t receiver_bytes(struct receiver *r);
+
+void receiver_destroy(struct receiver *r);
+
+#endif /* KMIGCTL_RECEIVER_H */

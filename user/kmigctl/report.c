@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Printing the migration reports (report.h). Times are milliseconds with
+ * three decimals, rates MiB/s, in both outputs.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "report.h"
+
+#define MIB	(1024.0 * 1024.0)
+
+static double ms(uint64_t ns)
+{
+	return ns / 1e6;
+}
+
+/* Bytes over a time, in MiB/s; NaN (JSON null) when there is no time. */
+static double mib_s(uint64_t bytes, uint64_t ns)
+{
+	return ns ? bytes / MIB / (ns / 1e9) : NAN;
+}
+
+static void print_session(struct printer *p, uint64_t id)
+{
+	char hex[17];
+
+	snprintf(hex, sizeof(hex), "%016" PRIx64, id);
+	print_string(p, PRINT_ANY, "session_id", "  stream session: %s\n", hex);
+}
+
+static void print_pages(struct printer *p, uint64_t normal, uint64_t zero,
+			uint64_t hole)
+{
+	print_open_object(p, "pages");
+	print_u64(p, PRINT_ANY, "normal", "  pages:          %llu normal, ",
+		  normal);
+	print_u64(p, PRINT_ANY, "zero", "%llu zero, ", zero);
+	print_u64(p, PRINT_ANY, "hole", "%llu hole\n", hole);
+	print_close_object(p);
+}
+
+static void print_round(struct printer *p, const struct round_stat *s)
+{
+	const char *kind = s->final ? "final" : s->bulk ? "bulk" : "dirty";
+
+	print_open_object(p, NULL);
+	print_uint(p, PRINT_ANY, "round", "  %5u", s->round);
+	print_string(p, PRINT_ANY, "kind", " %-6s", kind);
+	print_u64(p, PRINT_ANY, "pages", " %9llu", s->pages);
+	print_u64(p, PRINT_JSON, "normal", NULL, s->normal);
+	print_u64(p, PRINT_JSON, "zero", NULL, s->zero);
+	print_u64(p, PRINT_JSON, "hole", NULL, s->hole);
+	print_u64(p, PRINT_JSON, "bytes", NULL, s->bytes);
+	print_float(p, PRINT_ANY, "ms", " %10.3f", ms(s->ns));
+	print_float(p, PRINT_ANY, "mib_s", " %9.1f", mib_s(s->bytes, s->ns));
+	if (isfinite(s->dirty_rate))
+		print_float(p, PRINT_ANY, "dirty_rate_mib_s", " %10.1f\n",
+			    s->dirty_rate / MIB);
+	else
+		print_float(p, PRINT_ANY, "dirty_rate_mib_s", "          -\n",
+			    NAN);
+	print_close_object(p);
+}
+
+void migrate_report_print(struct printer *p, const struct migrate_report *r)
+{
+	uint32_t i;
+
+	print_open_object(p, NULL);
+	print_string(p, PRINT_JSON, "role", NULL, "source");
+	print_string(p, PRINT_ANY, "result", "migration %s", r->result);
+	print_float(p, PRINT_TEXT, NULL, " after %.3f ms\n", ms(r->total_ns));
+	if (r->error[0])
+		print_string(p, PRINT_ANY, "error", "  error:          %s\n",
+			     r->error);
+	if (r->source_resumed)
+		print_string(p, PRINT_ANY, "source_vm", "  source VM:      %s\n",
+			     "resumed");
+	print_session(p, r->session_id);
+	print_uint(p, PRINT_ANY, "kmig_session", "  kmig session:   %u\n",
+		   r->kmig_session);
+	print_string(p, PRINT_ANY, "to", "  to:             %s\n",
+		     r->to ? r->to : "");
+	print_uint(p, PRINT_ANY, "channels", "  channels:       %u data", r->channels);
+	print_uint(p, PRINT_ANY, "workers", ", %u kmig workers\n", r->workers);
+	print_u64(p, PRINT_ANY, "ram_bytes", "  guest RAM:      %llu bytes\n",
+		  r->ram_bytes);
+	print_float(p, PRINT_ANY, "total_ms", "  total time:     %.3f ms\n",
+		    ms(r->total_ns));
+	print_float(p, PRINT_ANY, "setup_ms", "  setup time:     %.3f ms\n",
+		    ms(r->setup_ns));
+	if (r->have_downtime)
+		print_float(p, PRINT_ANY, "downtime_ms",
+			    "  downtime:       %.3f ms", ms(r->downtime_ns));
+	else
+		print_float(p, PRINT_ANY, "downtime_ms",
+			    "  downtime:       -", NAN);
+	print_u64(p, PRINT_ANY, "downtime_limit_ms", " (limit %llu ms",
+		  r->downtime_limit_ms);
+	print_float(p, PRINT_ANY, "estimated_downtime_ms", ", estimated %.3f ms",
+		    r->est_downtime_ms);
+	print_string(p, PRINT_ANY, "switchover", ", switchover: %s)\n",
+		     r->switchover ? r->switchover : "none");
+	if (r->have_downtime) {
+		print_open_object(p, "downtime_parts_ms");
+		print_float(p, PRINT_ANY, "pause", "    pause %.1f", ms(r->parts.pause));
+		print_float(p, PRINT_ANY, "sync", ", sync %.1f", ms(r->parts.sync));
+		print_float(p, PRINT_ANY, "final_round", ", final round %.1f",
+			    ms(r->parts.round));
+		print_float(p, PRINT_ANY, "device_state", ", device state %.1f",
+			    ms(r->parts.state));
+		print_float(p, PRINT_ANY, "destination_load",
+			    ", destination load %.1f", ms(r->parts.load));
+		print_float(p, PRINT_ANY, "go_ack", ", GO->ACK %.1f ms\n",
+			    ms(r->parts.start));
+		print_close_object(p);
+	}
+	print_uint(p, PRINT_ANY, "rounds", "  rounds:         %u\n", r->nr_rounds);
+	print_u64(p, PRINT_ANY, "bytes_sent", "  bytes sent:     %llu\n",
+		  r->bytes_sent);
+	print_pages(p, r->normal, r->zero, r->hole);
+	print_float(p, PRINT_ANY, "throughput_mib_s", "  throughput:     %.1f MiB/s\n",
+		    mib_s(r->bytes_sent, r->total_ns - r->setup_ns));
+
+	print_open_array(p, "channel_bytes");
+	print_text(p, "  channel bytes: ");
+	for (i = 0; i < r->channels && i < KMS_MAX_CHANNELS; i++)
+		print_u64(p, PRINT_ANY, NULL, " %llu", r->channel_bytes[i]);
+	print_text(p, "\n");
+	print_close_array(p);
+
+	print_open_array(p, "round_stats");
+	if (r->nr_rounds)
+		print_text(p, "  round kind       pages         ms     MiB/s  dirty MiB/s\n");
+	for (i = 0; i < r->nr_rounds; i++)
+		print_round(p, &r->rounds[i]);
+	print_close_array(p);
+	print_close_object(p);
+	print_finish(p);
+}
+
+void incoming_report_print(struct printer *p, const struct incoming_report *r)
+{
+	print_open_object(p, NULL);
+	print_string(p, PRINT_JSON, "role", NULL, "destination");
+	print_string(p, PRINT_ANY, "result", "incoming migration %s", r->result);
+	print_float(p, PRINT_TEXT, NULL, " after %.3f ms\n", ms(r->total_ns));
+	if (r->error[0])
+		print_string(p, PRINT_ANY, "error", "  error:          %s\n",
+			     r->error);
+	print_session(p, r->session_id);
+	print_uint(p, PRINT_ANY, "kmig_session", "  kmig session:   %u\n",
+		   r->kmig_session);
+	print_string(p, PRINT_ANY, "listen", "  listen:         %s\n",
+		     r->listen ? r->listen : "");
+	print_uint(p, PRINT_ANY, "channels", "  channels:       %u data\n",
+		   r->channels);
+	print_u64(p, PRINT_ANY, "ram_bytes", "  guest RAM:      %llu bytes\n",
+		  r->ram_bytes);
+	print_float(p, PRINT_ANY, "total_ms", "  total time:     %.3f ms\n",
+		    ms(r->total_ns));
+	print_float(p, PRINT_ANY, "setup_ms", "  setup time:     %.3f ms\n",
+		    ms(r->setup_ns));
+	print_float(p, PRINT_ANY, "start_ms", "  VM start:       %.3f ms\n",
+		    ms(r->start_ns));
+	print_uint(p, PRINT_ANY, "rounds", "  rounds:         %u\n", r->rounds);
+	print_u64(p, PRINT_ANY, "bytes_received", "  bytes received: %llu\n",
+		  r->bytes_received);
+	print_pages(p, r->normal, r->zero, r->hole);
+	print_u64(p, PRINT_ANY, "pages_loaded", "  pages loaded:   %llu",
+		  r->loaded);
+	print_u64(p, PRINT_ANY, "pages_zeroed", ", %llu zeroed again\n",
+		  r->zeroed);
+	print_u64(p, PRINT_ANY, "device_state_bytes", "  device state:   %llu bytes\n",
+		  r->state_bytes);
+	print_float(p, PRINT_ANY, "throughput_mib_s", "  throughput:     %.1f MiB/s\n",
+		    mib_s(r->bytes_received, r->total_ns - r->setup_ns));
+	print_close_object(p);
+	print_finish(p);
+}

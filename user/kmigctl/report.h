@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The reports `kmigctl migrate` and `kmigctl incoming` print at the end,
+ * in text or JSON through the one printer (print.h). Printed for every
+ * outcome, so a script always gets a "result" to read.
+ */
+#ifndef KMIGCTL_REPORT_H
+#define KMIGCTL_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "print.h"
+#include "stream.h"
+
+/* Exit statuses of migrate and incoming, beyond kmigctl.h's. */
+#define KMIGCTL_EXIT_CANCELLED	3	/* cancelled; the source VM runs */
+
+struct round_stat {
+	uint32_t round;		/* the kernel's round number */
+	bool bulk;		/* the first round: every page */
+	bool final;		/* the switchover's round, VM paused */
+	uint64_t pages, normal, zero, hole;
+	uint64_t bytes;		/* bytes written to the data channels */
+	uint64_t ns;		/* round time */
+	double dirty_rate;	/* bytes/s the guest dirtied meanwhile; NaN: unknown */
+};
+
+struct migrate_report {
+	const char *result;	/* "completed", "failed", "cancelled" */
+	char error[384];	/* why, when not completed */
+	bool source_resumed;	/* failed after the pause, resumed since */
+	uint64_t session_id;	/* the stream's */
+	uint32_t kmig_session;	/* the kernel's session id */
+	const char *to;
+	uint32_t channels, workers;
+	uint64_t ram_bytes;
+	uint64_t total_ns, setup_ns;
+	bool have_downtime;
+	uint64_t downtime_ns;
+	uint64_t downtime_limit_ms;
+	/* Where the downtime went, in order (ns). */
+	struct {
+		uint64_t pause;		/* VMM_PAUSE */
+		uint64_t sync;		/* the final KMIG_DIRTY_SYNC */
+		uint64_t round;		/* the final round */
+		uint64_t state;		/* VMM_GET_STATE, DEVICE_STATE, ENDs */
+		uint64_t load;		/* then until the destination's READY */
+		uint64_t start;		/* GO -> ACK */
+	} parts;
+	const char *switchover;	/* switchover_reason_name() */
+	double est_downtime_ms;	/* the estimate when precopy ended */
+	uint64_t bytes_sent;
+	uint64_t normal, zero, hole;
+	uint32_t nr_rounds;
+	struct round_stat *rounds;	/* nr_rounds of them, malloc'ed */
+	uint64_t channel_bytes[KMS_MAX_CHANNELS];
+};
+
+struct incoming_report {
+	const char *result;
+	char error[384];
+	uint64_t session_id;
+	uint32_t kmig_session;
+	const char *listen;
+	uint32_t channels;
+	uint64_t ram_bytes;
+	uint64_t total_ns, setup_ns;
+	uint64_t start_ns;	/* GO received -> the VM running */
+	uint32_t rounds;
+	uint64_t bytes_received;
+	uint64_t normal, zero, hole;
+	uint64_t loaded, zeroed;
+	uint64_t state_bytes;
+};
+
+void migrate_report_print(struct printer *p, const struct migrate_report *r);
+void incoming_report_print(struct printer *p, const struct incoming_report *r);
+
+#endif /* KMIGCTL_REPORT_H */

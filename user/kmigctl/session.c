@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Read the kernel's session list: KMIG_NL_CMD_SESSION_GET dump -> array of
+ * struct kmig_session_stats.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <netlink/genl/genl.h>
+
+#include "session.h"
+
+/* Attributes of a later module beyond KMIG_A_SESSION_MAX are ignored. */
+static struct nla_policy session_policy[KMIG_A_SESSION_MAX + 1] = {
+	[KMIG_A_SESSION_ID]		= { .type = NLA_U32 },
+	[KMIG_A_SESSION_STATE]		= { .type = NLA_U32 },
+	[KMIG_A_SESSION_VM_PID]		= { .type = NLA_U32 },
+	[KMIG_A_SESSION_DIRTY_MODE]	= { .type = NLA_U32 },
+	[KMIG_A_SESSION_MEMSLOTS]	= { .type = NLA_U32 },
+	[KMIG_A_SESSION_GENERATION]	= { .type = NLA_U64 },
+	[KMIG_A_SESSION_PAGES]		= { .type = NLA_U64 },
+	[KMIG_A_SESSION_DIRTY_PAGES]	= { .type = NLA_U64 },
+	[KMIG_A_SESSION_SYNCS]		= { .type = NLA_U64 },
+	[KMIG_A_SESSION_HARVEST_NS]	= { .type = NLA_U64 },
+	[KMIG_A_SESSION_HARVESTED]	= { .type = NLA_U64 },
+};
+
+static void get_u32(struct nlattr **tb, int attr, __u32 *dst, __u32 *present)
+{
+	if (tb[attr]) {
+		*dst = nla_get_u32(tb[attr]);
+		*present |= 1U << attr;
+	}
+}
+
+static void get_u64(struct nlattr **tb, int attr, __u64 *dst, __u32 *present)
+{
+	if (tb[attr]) {
+		*dst = nla_get_u64(tb[attr]);
+		*present |= 1U << attr;
+	}
+}
+
+int session_parse(struct nlmsghdr *nlh, struct kmig_session_stats *s)
+{
+	struct nlattr *tb[KMIG_A_SESSION_MAX + 1];
+
+	memset(s, 0, sizeof(*s));
+	if (genlmsg_parse(nlh, 0, tb, KMIG_A_SESSION_MAX, session_policy) < 0)
+		return -EINVAL;
+
+	get_u32(tb, KMIG_A_SESSION_ID, &s->id, &s->present);
+	get_u32(tb, KMIG_A_SESSION_STATE, &s->state, &s->present);
+	get_u32(tb, KMIG_A_SESSION_VM_PID, &s->vm_pid, &s->present);
+	get_u32(tb, KMIG_A_SESSION_DIRTY_MODE, &s->dirty_mode, &s->present);
+	get_u32(tb, KMIG_A_SESSION_MEMSLOTS, &s->memslots, &s->present);
+	get_u64(tb, KMIG_A_SESSION_GENERATION, &s->generation, &s->present);
+	get_u64(tb, KMIG_A_SESSION_PAGES, &s->pages, &s->present);
+	get_u64(tb, KMIG_A_SESSION_DIRTY_PAGES, &s->dirty_pages, &s->present);
+	get_u64(tb, KMIG_A_SESSION_SYNCS, &s->syncs, &s->present);
+	get_u64(tb, KMIG_A_SESSION_HARVEST_NS, &s->harvest_ns, &s->present);
+	get_u64(tb, KMIG_A_SESSION_HARVESTED, &s->harvested, &s->present);
+
+	/* Without its id a session cannot be told apart from the others. */
+	return SESSION_HAS(s, KMIG_A_SESSION_ID) ? 0 : -EINVAL;
+}
+
+struct session_list {
+	struct kmig_session_stats *v;
+	size_t nr, cap;
+	int err;		/* first -errno a callback hit */
+};
+
+static int session_dump_cb(struct nl_msg *msg, void *arg)
+{
+	struct session_list *l = arg;
+	struct kmig_session_stats s;
+	int err;
+
+	err = session_parse(nlmsg_hdr(msg), &s);
+	if (err < 0) {
+		l->err = err;
+		return NL_STOP;
+	}
+	if (l->nr == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct kmig_session_stats *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v) {
+			l->err = -ENOMEM;
+			return NL_STOP;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->nr++] = s;
+	return NL_OK;
+}
+
+/* Sessions come and go under a dump; a few restarts always get through. */
+#define SESSION_DUMP_TRIES	5
+
+int session_dump_all(struct kmig_genl *g, struct kmig_session_stats **out,
+		     size_t *nr)
+{
+	struct session_list l = { 0 };
+	int tries, err;
+
+	for (tries = 0; tries < SESSION_DUMP_TRIES; tries++) {
+		l.nr = 0;
+		l.err = 0;
+		err = kmig_genl_dump(g, KMIG_NL_CMD_SESSION_GET,
+				     session_dump_cb, &l);
+		if (err != -NLE_DUMP_INTR)
+			break;
+	}
+	if (l.err < 0) {
+		fprintf(stderr, "kmig: reading the session list: %s\n",
+			strerror(-l.err));
+		goto err_free;
+	}
+	if (err < 0) {
+		fprintf(stderr, "kmig: listing sessions: %s\n", nl_geterror(err));
+		goto err_free;
+	}
+	*out = l.v;
+	*nr = l.nr;
+	return 0;
+
+err_free:
+	free(l.v);
+	return -1;
+}

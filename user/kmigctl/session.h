@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A kmig session as the KMIG_NL_CMD_SESSION_GET dump describes it.
+ */
+#ifndef KMIGCTL_SESSION_H
+#define KMIGCTL_SESSION_H
+
+#include <stddef.h>
+
+#include <netlink/msg.h>
+#include <linux/kmig.h>
+
+#include "genl.h"
+
+struct kmig_session_stats {
+	/*
+	 * Bit KMIG_A_SESSION_x is set when the kernel sent that attribute:
+	 * kmigctl shows only what the module reported, so an older or newer
+	 * module never makes it print a made-up zero.
+	 */
+	__u32 present;
+	__u32 id;
+	__u32 state;		/* enum kmig_session_state */
+	__u32 vm_pid;
+	__u32 dirty_mode;	/* enum kmig_dirty_mode */
+	__u32 memslots;
+	__u64 generation;
+	__u64 pages;
+	__u64 dirty_pages;
+	__u64 syncs;
+	__u64 harvest_ns;
+	__u64 harvested;
+};
+
+#define SESSION_HAS(s, attr)	(((s)->present & (1U << (attr))) != 0)
+
+/* Parses one dump message. Returns 0, or -EINVAL for a malformed message. */
+int session_parse(struct nlmsghdr *nlh, struct kmig_session_stats *s);
+
+/*
+ * Dumps every session into *@out (free() it), *@nr entries, in the order
+ * the kernel lists them. Returns 0, or -1 after printing why on stderr.
+ */
+int session_dump_all(struct kmig_genl *g, struct kmig_session_stats **out,
+		     size_t *nr);
+
+#endif /* KMIGCTL_SESSION_H */

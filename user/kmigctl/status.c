@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * `kmigctl status [--json]`: list the module's sessions over generic netlink.
+ */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "libkmig.h"
+#include "kmigctl.h"
+#include "status.h"
+
+#define NS_PER_MS	1000000.0
+
+static void status_print_one(struct printer *p,
+			     const struct kmig_session_stats *s)
+{
+	print_open_object(p, NULL);
+	print_uint(p, PRINT_ANY, "id", "session %u:\n", s->id);
+	if (SESSION_HAS(s, KMIG_A_SESSION_STATE))
+		print_string(p, PRINT_ANY, "state", "\tstate:        %s\n",
+			     kmig_session_state_name(s->state));
+	if (SESSION_HAS(s, KMIG_A_SESSION_VM_PID))
+		print_uint(p, PRINT_ANY, "vm_pid", "\tvm pid:       %u\n",
+			   s->vm_pid);
+	if (SESSION_HAS(s, KMIG_A_SESSION_DIRTY_MODE))
+		print_string(p, PRINT_ANY, "dirty_mode", "\tdirty mode:   %s\n",
+			     kmig_dirty_mode_name(s->dirty_mode));
+	if (SESSION_HAS(s, KMIG_A_SESSION_MEMSLOTS))
+		print_uint(p, PRINT_ANY, "memslots", "\tmemslots:     %u\n",
+			   s->memslots);
+	if (SESSION_HAS(s, KMIG_A_SESSION_GENERATION))
+		print_u64(p, PRINT_ANY, "generation", "\tgeneration:   %llu\n",
+			  s->generation);
+	if (SESSION_HAS(s, KMIG_A_SESSION_PAGES))
+		print_u64(p, PRINT_ANY, "pages", "\tpages:        %llu\n",
+			  s->pages);
+	if (SESSION_HAS(s, KMIG_A_SESSION_DIRTY_PAGES))
+		print_u64(p, PRINT_ANY, "dirty_pages", "\tdirty pages:  %llu\n",
+			  s->dirty_pages);
+	if (SESSION_HAS(s, KMIG_A_SESSION_SYNCS))
+		print_u64(p, PRINT_ANY, "syncs", "\tsyncs:        %llu\n",
+			  s->syncs);
+	if (SESSION_HAS(s, KMIG_A_SESSION_HARVEST_NS)) {
+		/* Exact in JSON; milliseconds are what a person reads. */
+		print_u64(p, PRINT_JSON, "harvest_ns", NULL, s->harvest_ns);
+		print_float(p, PRINT_ANY, "harvest_ms", "\tharvest time: %.3f ms\n",
+			    s->harvest_ns / NS_PER_MS);
+	}
+	if (SESSION_HAS(s, KMIG_A_SESSION_HARVESTED))
+		print_u64(p, PRINT_ANY, "harvested", "\tharvested:    %llu pages\n",
+			  s->harvested);
+	/* A rate needs a sync that took measurable time. */
+	if (SESSION_HAS(s, KMIG_A_SESSION_HARVESTED) &&
+	    SESSION_HAS(s, KMIG_A_SESSION_HARVEST_NS) &&
+	    SESSION_HAS(s, KMIG_A_SESSION_SYNCS) &&
+	    s->syncs > 0 && s->harvest_ns > 0)
+		print_float(p, PRINT_ANY, "harvest_pages_per_ms",
+			    "\tharvest rate: %.1f pages/ms\n",
+			    s->harvested / (s->harvest_ns / NS_PER_MS));
+	print_close_object(p);
+}
+
+void status_print(struct printer *p, const struct kmig_session_stats *s,
+		  size_t nr)
+{
+	size_t i;
+
+	print_open_array(p, NULL);
+	for (i = 0; i < nr; i++) {
+		if (i)
+			print_text(p, "\n");	/* a blank line between blocks */
+		status_print_one(p, &s[i]);
+	}
+	print_close_array(p);
+	print_finish(p);
+}
+
+static void status_usage(FILE *fp)
+{
+	fprintf(fp, "Usage: kmigctl status [--json]\n"
+		    "List kmig sessions (needs kmig.ko loaded).\n"
+		    "  -j, --json   one JSON array of session objects\n");
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct kmig_session_stats *sessions = NULL;
+	struct kmig_genl g;
+	struct printer p;
+	bool json = false;
+	size_t nr = 0;
+	int c;
+
+	optind = 1;
+	opterr = 0;	/* our own message below, prefixed like the others */
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			status_usage(stdout);
+			return KMIGCTL_EXIT_OK;
+		default:
+			/* optopt names a bad short option; 0 for a long one. */
+			if (optopt)
+				fprintf(stderr, "kmig: status: unknown option '-%c'\n",
+					optopt);
+			else
+				fprintf(stderr, "kmig: status: unknown option '%s'\n",
+					argv[optind - 1]);
+			status_usage(stderr);
+			return KMIGCTL_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kmig: status: unexpected argument '%s'\n",
+			argv[optind]);
+		status_usage(stderr);
+		return KMIGCTL_EXIT_USAGE;
+	}
+
+	if (kmig_genl_open(&g) < 0)
+		return KMIGCTL_EXIT_FAILURE;
+	if (session_dump_all(&g, &sessions, &nr) < 0) {
+		kmig_genl_close(&g);
+		return KMIGCTL_EXIT_FAILURE;
+	}
+	kmig_genl_close(&g);
+
+	print_init(&p, stdout, json);
+	status_print(&p, sessions, nr);
+	free(sessions);
+	return ferror(stdout) ? KMIGCTL_EXIT_FAILURE : KMIGCTL_EXIT_OK;
+}

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The kmig migration stream, version 1 (Documentation/stream-format.md):
+ * encoders and, above all, the decoders that check everything a peer sends
+ * before anything acts on it. Pure functions over byte buffers; no I/O.
+ *
+ * Every decoder returns 0 or a negative errno and, on error, fills a
+ * struct kms_error with one line that names what was wrong:
+ *   -EPROTO           not a kmig stream, or a malformed frame
+ *   -EPROTONOSUPPORT  a stream version this side does not speak
+ *   -EMSGSIZE         a length beyond the format's bounds
+ *   -ERANGE           an address outside guest RAM
+ */
+#ifndef KMIGCTL_STREAM_H
+#define KMIGCTL_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/kmig.h>
+
+#define KMS_MAGIC		"KMIGSTRM"	/* 8 bytes, no NUL on the wire */
+#define KMS_VERSION		1
+#define KMS_PAGE_SIZE		4096
+#define KMS_PREAMBLE_LEN	16
+#define KMS_FRAME_HDR_LEN	8
+
+#define KMS_MAX_REGIONS		64
+#define KMS_MAX_CHANNELS	KMIG_MAX_WORKERS
+/* Records per RAM frame; one frame is one KMIG_LOAD (which takes 4096). */
+#define KMS_MAX_RECS		1024
+#define KMS_REC_LEN		16
+#define KMS_RAM_HDR_LEN		8
+#define KMS_RAM_MAX_LEN		(KMS_RAM_HDR_LEN + KMS_MAX_RECS * \
+				 (KMS_REC_LEN + KMS_PAGE_SIZE))
+#define KMS_HELLO_LEN(nr)	(40 + 16 * (nr))
+#define KMS_MAX_REASON		512
+/* The VMM's device-state blob: at most one control packet (VMM_MSG_MAX). */
+#define KMS_MAX_STATE		(16 << 20)
+/* The largest frame payload of any type. */
+#define KMS_MAX_FRAME		KMS_MAX_STATE
+
+enum kms_frame_type {
+	KMS_HELLO = 1,		/* source -> destination, first on a channel */
+	KMS_ACCEPT = 2,		/* destination -> source, reply to HELLO */
+	KMS_REJECT = 3,		/* destination -> source, reply to HELLO */
+	KMS_RAM = 4,		/* source -> destination, data channels */
+	KMS_SYNC = 5,		/* source -> destination, data: round ended */
+	KMS_END = 6,		/* source -> destination, last on a channel */
+	KMS_DEVICE_STATE = 7,	/* source -> destination, main channel */
+	KMS_READY = 8,		/* destination -> source, main: loaded */
+	KMS_GO = 9,		/* source -> destination, main: start it */
+	KMS_ACK = 10,		/* destination -> source, main: it runs */
+	KMS_ABORT = 11,		/* either way, main channel: giving up */
+	KMS_LOADED = 12,	/* destination -> source, main: round loaded */
+	KMS_FRAME_TYPE_MAX = KMS_LOADED,
+};
+
+/* Page record kinds on the wire (the same values as enum kmig_rec_kind). */
+enum kms_rec_kind {
+	KMS_REC_PAGE = 1,
+	KMS_REC_ZERO = 2,
+	KMS_REC_HOLE = 3,
+};
+
+struct kms_error {
+	char msg[256];
+};
+
+struct kms_region {
+	uint64_t gpa;
+	uint64_t size;
+};
+
+/* Guest RAM: sorted, page-aligned, non-overlapping, non-empty regions. */
+struct kms_layout {
+	uint32_t nr;
+	struct kms_region r[KMS_MAX_REGIONS];
+};
+
+struct kms_hello {
+	uint64_t session_id;
+	uint32_t channel;	/* 0: main; 1..nr_channels: data */
+	uint32_t nr_channels;	/* data channels */
+	uint32_t page_size;
+	uint32_t nr_vcpus;
+	uint64_t ram_bytes;	/* sum of the regions' sizes */
+	struct kms_layout layout;
+};
+
+struct kms_frame_hdr {
+	uint32_t type;		/* enum kms_frame_type */
+	uint32_t len;		/* payload bytes that follow */
+};
+
+/* A decoded RAM frame; @data points into the frame buffer. */
+struct kms_ram {
+	uint32_t nr;
+	struct kmig_rec recs[KMS_MAX_RECS];
+	const uint8_t *data;
+	size_t data_len;
+	/* Pages by kind, for the report. */
+	uint64_t normal, zero, hole;
+};
+
+/* Sets @e's message (truncated to fit), for callers that add context. */
+void kms_errorf(struct kms_error *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+const char *kms_frame_name(uint32_t type);
+
+/* Preamble: magic, version, flags (0). */
+void kms_preamble_encode(uint8_t out[KMS_PREAMBLE_LEN], uint32_t version);
+/* *@version gets the peer's version also when it is one we do not speak. */
+int kms_preamble_decode(const uint8_t in[KMS_PREAMBLE_LEN],
+			uint32_t *version, struct kms_error *e);
+
+void kms_frame_hdr_encode(uint8_t out[KMS_FRAME_HDR_LEN], uint32_t type,
+			  uint32_t len);
+/*
+ * Checks the type is known and the length inside that type's bounds, so
+ * the reader knows how much to read before reading it.
+ */
+int kms_frame_hdr_decode(const uint8_t in[KMS_FRAME_HDR_LEN],
+			 struct kms_frame_hdr *h, struct kms_error *e);
+
+/* A layout's own consistency (order, alignment, overlap, overflow). */
+int kms_layout_check(const struct kms_layout *l, struct kms_error *e);
+/* 0 if equal; else -EINVAL with both layouts described in @e. */
+int kms_layout_compare(const struct kms_layout *src,
+		       const struct kms_layout *dst, struct kms_error *e);
+uint64_t kms_layout_bytes(const struct kms_layout *l);
+/* Is [gpa, gpa + npages pages) inside one region? Overflow-safe. */
+bool kms_layout_contains(const struct kms_layout *l, uint64_t gpa,
+			 uint64_t npages);
+
+/* Returns the payload length written (KMS_HELLO_LEN(nr)); @out must fit. */
+size_t kms_hello_encode(const struct kms_hello *h, uint8_t *out);
+int kms_hello_decode(const uint8_t *p, size_t len, struct kms_hello *h,
+		     struct kms_error *e);
+
+/* RAM frames. The source writes the header and records, then the data. */
+void kms_ram_hdr_encode(uint8_t out[KMS_RAM_HDR_LEN], uint32_t nr);
+void kms_rec_encode(uint8_t out[KMS_REC_LEN], const struct kmig_rec *r);
+/* Payload length of a RAM frame with @nr records, @pages of them PAGE. */
+static inline uint32_t kms_ram_len(uint32_t nr, uint32_t pages)
+{
+	return KMS_RAM_HDR_LEN + nr * KMS_REC_LEN + pages * KMS_PAGE_SIZE;
+}
+/*
+ * Checks a RAM payload against @l: record count, kinds, lengths, every
+ * address inside guest RAM, and that the data adds up exactly.
+ */
+int kms_ram_decode(const uint8_t *p, size_t len, const struct kms_layout *l,
+		   struct kms_ram *out, struct kms_error *e);
+
+/* SYNC and LOADED: the round number (u32) and 4 bytes of zero. */
+#define KMS_SYNC_LEN		8
+void kms_sync_encode(uint8_t out[KMS_SYNC_LEN], uint32_t round);
+int kms_sync_decode(const uint8_t *p, size_t len, uint32_t *round,
+		    struct kms_error *e);
+
+/* ACK: nanoseconds from GO received to the VM running (u64). */
+#define KMS_ACK_LEN		8
+void kms_ack_encode(uint8_t out[KMS_ACK_LEN], uint64_t start_ns);
+int kms_ack_decode(const uint8_t *p, size_t len, uint64_t *start_ns,
+		   struct kms_error *e);
+
+/*
+ * REJECT and ABORT carry a reason: printable text, no NUL. Decoding copies
+ * it into @out (NUL-terminated, non-printable bytes replaced by '?', so a
+ * hostile peer cannot write escape sequences to our terminal).
+ */
+size_t kms_reason_encode(const char *reason, uint8_t *out, size_t cap);
+void kms_reason_decode(const uint8_t *p, size_t len, char *out, size_t cap);
+
+/* Little-endian helpers, shared with the code that builds frames. */
+void kms_put_u16(uint8_t *p, uint16_t v);
+void kms_put_u32(uint8_t *p, uint32_t v);
+void kms_put_u64(uint8_t *p, uint64_t v);
+uint16_t kms_get_u16(const uint8_t *p);
+uint32_t kms_get_u32(const uint8_t *p);
+uint64_t kms_get_u64(const uint8_t *p);
+
+#endif /* KMIGCTL_STREAM_H */

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kmigctl's side of a VMM's control socket (user/vmm/control.h): one
+ * request, one reply, over SOCK_SEQPACKET.
+ */
+#ifndef KMIGCTL_VMM_CLIENT_H
+#define KMIGCTL_VMM_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "control.h"
+
+struct vmm_client {
+	int fd;
+	char path[108];
+};
+
+/* What VMM_HELLO told us. */
+struct vmm_info {
+	struct vmm_hello hello;
+	struct vmm_region *regions;	/* hello.nr_regions; free() it */
+	int vm_fd;			/* the KVM VM fd (SCM_RIGHTS) */
+};
+
+/* Connects to @path. Returns 0, or -errno with a message in @err. */
+int vmm_open(struct vmm_client *v, const char *path, char *err, size_t n);
+void vmm_close(struct vmm_client *v);
+
+/*
+ * One request. On success *@out (may be NULL) gets the reply payload
+ * (malloc'ed, free() it; NULL when empty) and *@out_len its length. A VMM
+ * error comes back as its -errno status with the VMM's message in @err.
+ */
+int vmm_call(struct vmm_client *v, uint32_t type, const void *in,
+	     uint32_t in_len, void **out, uint32_t *out_len, char *err,
+	     size_t n);
+
+/* VMM_HELLO: checks the reply's shape and takes the VM fd. */
+int vmm_get_hello(struct vmm_client *v, struct vmm_info *info, char *err,
+		  size_t n);
+void vmm_info_free(struct vmm_info *info);
+
+/* "VMM_PAUSE" etc., for messages. */
+const char *vmm_msg_name(uint32_t type);
+
+#endif /* KMIGCTL_VMM_CLIENT_H */
