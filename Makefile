@@ -45,7 +45,7 @@ check:
 	$(MAKE) all uapi-check
 	$(MAKE) style
 	$(MAKE) unit
-	scripts/sandbox/run.sh -- selftests/run_tests.sh
+	scripts/sandbox/run.sh --timeout 1500 -- selftests/run_tests.sh
 
 # The README's first command: a live migration of the reference VM between
 # two network namespaces inside the sandbox.
