@@ -54,6 +54,13 @@ demo:
 	$(MAKE) all
 	scripts/sandbox/run.sh -- scripts/demo.sh
 
+# Precopy benchmark (bench/): ratios against the sandbox's memcpy bandwidth.
+bench: all
+	mkdir -p $(BUILD)/bench
+	$(CC) -O2 -Wall -Wextra -Werror -o $(BUILD)/bench/memcpy_bw bench/memcpy_bw.c
+	scripts/sandbox/run.sh -- bench/migrate.sh
+	cp $(BUILD)/sandbox/out/bench.json $(BUILD)/bench/migrate.json
+
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean || true
 	rm -rf $(BUILD)
@@ -61,4 +68,4 @@ clean:
 help:
 	@echo "make [all|kmod|user|vmm|selftests|unit|style|sparse|check|demo|clean]"
 
-.PHONY: all kmod user vmm selftests unit uapi-check style sparse check demo clean help
+.PHONY: all kmod user vmm selftests unit uapi-check style sparse check demo bench clean help

@@ -2,7 +2,9 @@
 /*
  * kmig internal interfaces: sessions, attached VMs, dirty tracking.
  *
- * Lock order: kmig_sessions_lock -> session->lock -> kmig_vms_lock.
+ * Lock order: kmig_sessions_lock -> session->lock -> kmig_vms_lock, and
+ * session->report_lock (a spinlock, innermost) under either of the first
+ * two. Netlink never takes session->lock: KMIG_SEND_ROUND holds it.
  */
 #ifndef _KMIG_H
 #define _KMIG_H
@@ -64,6 +66,21 @@ struct kmig_stats {
 	u64 loaded_pages;
 };
 
+/*
+ * What the netlink control plane shows of a session: published under
+ * report_lock at the end of every ioctl, so a dump never waits for
+ * s->lock (held for a whole KMIG_SEND_ROUND).
+ */
+struct kmig_report {
+	bool tracking;
+	u32 dirty_mode;
+	u32 nr_slots;
+	u64 generation;
+	u64 pages;
+	u64 dirty_pages;
+	struct kmig_stats stats;
+};
+
 struct kmig_send;
 
 struct kmig_session {
@@ -78,6 +95,8 @@ struct kmig_session {
 	u64 dirty_pages;		/* sum of slot[].dirty */
 	bool cancelled;			/* by netlink, until DIRTY_START */
 	struct kmig_stats stats;
+	spinlock_t report_lock;		/* protects @report */
+	struct kmig_report report;
 };
 
 /* session.c */
@@ -85,7 +104,8 @@ extern struct mutex kmig_sessions_lock;
 extern struct list_head kmig_sessions;
 int kmig_session_init(void);
 void kmig_session_exit(void);
-u32 kmig_session_state(struct kmig_session *s);
+u32 kmig_session_state(struct kmig_session *s, const struct kmig_report *r);
+void kmig_session_report(struct kmig_session *s, struct kmig_report *r);
 void kmig_session_cancel(struct kmig_session *s);
 
 /* vm.c */

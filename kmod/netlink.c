@@ -13,41 +13,31 @@ static const struct nla_policy kmig_session_policy[KMIG_A_SESSION_MAX + 1] = {
 
 static int kmig_nl_put_session(struct sk_buff *skb, struct kmig_session *s)
 {
-	struct kmig_slots *slots = s->slots;
-	u64 pages = 0, gen = 0;
-	u32 nr_slots = 0, i;
+	/* Acquire pairs with kmig_ioc_attach_vm(); see kmig_session_state(). */
+	struct kmig_vm *vm = smp_load_acquire(&s->vm);
+	struct kmig_report r;
 
-	if (slots) {
-		for (i = 0; i < slots->nr; i++)
-			pages += slots->slot[i].npages;
-		nr_slots = slots->nr;
-		gen = slots->generation;
-	} else if (s->vm) {
-		nr_slots = kmig_vm_count_slots(s->vm);
-		gen = kmig_vm_generation(s->vm);
-	}
-
+	kmig_session_report(s, &r);
 	if (nla_put_u32(skb, KMIG_A_SESSION_ID, s->id) ||
-	    nla_put_u32(skb, KMIG_A_SESSION_STATE, kmig_session_state(s)))
+	    nla_put_u32(skb, KMIG_A_SESSION_STATE, kmig_session_state(s, &r)))
 		return -EMSGSIZE;
-	if (!s->vm)
+	if (!vm)
 		return 0;
-	if (nla_put_u32(skb, KMIG_A_SESSION_VM_PID, s->vm->kvm->userspace_pid) ||
-	    nla_put_u32(skb, KMIG_A_SESSION_DIRTY_MODE,
-			slots ? s->dirty_mode : kmig_vm_dirty_mode(s->vm)) ||
-	    nla_put_u32(skb, KMIG_A_SESSION_MEMSLOTS, nr_slots) ||
-	    nla_put_u64_64bit(skb, KMIG_A_SESSION_GENERATION, gen,
+	if (nla_put_u32(skb, KMIG_A_SESSION_VM_PID, vm->kvm->userspace_pid) ||
+	    nla_put_u32(skb, KMIG_A_SESSION_DIRTY_MODE, r.dirty_mode) ||
+	    nla_put_u32(skb, KMIG_A_SESSION_MEMSLOTS, r.nr_slots) ||
+	    nla_put_u64_64bit(skb, KMIG_A_SESSION_GENERATION, r.generation,
 			      KMIG_A_SESSION_PAD) ||
-	    nla_put_u64_64bit(skb, KMIG_A_SESSION_PAGES, pages,
+	    nla_put_u64_64bit(skb, KMIG_A_SESSION_PAGES, r.pages,
 			      KMIG_A_SESSION_PAD) ||
-	    nla_put_u64_64bit(skb, KMIG_A_SESSION_DIRTY_PAGES, s->dirty_pages,
+	    nla_put_u64_64bit(skb, KMIG_A_SESSION_DIRTY_PAGES, r.dirty_pages,
 			      KMIG_A_SESSION_PAD) ||
-	    nla_put_u64_64bit(skb, KMIG_A_SESSION_SYNCS, s->stats.syncs,
+	    nla_put_u64_64bit(skb, KMIG_A_SESSION_SYNCS, r.stats.syncs,
 			      KMIG_A_SESSION_PAD) ||
 	    nla_put_u64_64bit(skb, KMIG_A_SESSION_HARVEST_NS,
-			      s->stats.harvest_ns, KMIG_A_SESSION_PAD) ||
+			      r.stats.harvest_ns, KMIG_A_SESSION_PAD) ||
 	    nla_put_u64_64bit(skb, KMIG_A_SESSION_HARVESTED,
-			      s->stats.harvested, KMIG_A_SESSION_PAD))
+			      r.stats.harvested, KMIG_A_SESSION_PAD))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -78,9 +68,8 @@ static int kmig_nl_session_dump(struct sk_buff *skb, struct netlink_callback *cb
 			ret = -EMSGSIZE;
 			break;
 		}
-		mutex_lock(&s->lock);
+		/* No s->lock: a round holds it for seconds. */
 		ret = kmig_nl_put_session(skb, s);
-		mutex_unlock(&s->lock);
 		if (ret) {
 			genlmsg_cancel(skb, hdr);
 			break;

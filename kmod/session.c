@@ -17,17 +17,54 @@ DEFINE_MUTEX(kmig_sessions_lock);
 LIST_HEAD(kmig_sessions);
 static DEFINE_IDA(kmig_session_ida);
 
-u32 kmig_session_state(struct kmig_session *s)
+/* Lockless: s->vm is set once and freed only after the session left the list. */
+u32 kmig_session_state(struct kmig_session *s, const struct kmig_report *r)
 {
-	lockdep_assert_held(&s->lock);
+	/* Acquire pairs with kmig_ioc_attach_vm(): the VM is complete. */
+	struct kmig_vm *vm = smp_load_acquire(&s->vm);
 
-	if (!s->vm)
+	if (!vm)
 		return KMIG_SESSION_IDLE;
-	if (!kmig_vm_alive(s->vm))
+	if (!kmig_vm_alive(vm))
 		return KMIG_SESSION_VM_GONE;
 	if (READ_ONCE(s->cancelled))
 		return KMIG_SESSION_CANCELLED;
-	return s->slots ? KMIG_SESSION_TRACKING : KMIG_SESSION_ATTACHED;
+	return r->tracking ? KMIG_SESSION_TRACKING : KMIG_SESSION_ATTACHED;
+}
+
+/* Copies the last published report; any context that may not sleep long. */
+void kmig_session_report(struct kmig_session *s, struct kmig_report *r)
+{
+	spin_lock(&s->report_lock);
+	*r = s->report;
+	spin_unlock(&s->report_lock);
+}
+
+/* Under s->lock, after each ioctl: what netlink will show. */
+static void kmig_session_publish(struct kmig_session *s)
+{
+	struct kmig_report r = {};
+	u32 i;
+
+	lockdep_assert_held(&s->lock);
+	if (s->slots) {
+		r.tracking = true;
+		r.dirty_mode = s->dirty_mode;
+		r.nr_slots = s->slots->nr;
+		r.generation = s->slots->generation;
+		for (i = 0; i < s->slots->nr; i++)
+			r.pages += s->slots->slot[i].npages;
+	} else if (s->vm) {
+		r.dirty_mode = kmig_vm_dirty_mode(s->vm);
+		r.nr_slots = kmig_vm_count_slots(s->vm);
+		r.generation = kmig_vm_generation(s->vm);
+	}
+	r.dirty_pages = s->dirty_pages;
+	r.stats = s->stats;
+
+	spin_lock(&s->report_lock);
+	s->report = r;
+	spin_unlock(&s->report_lock);
 }
 
 /*
@@ -60,6 +97,7 @@ static int kmig_open(struct inode *inode, struct file *file)
 	}
 	s->id = id;
 	mutex_init(&s->lock);
+	spin_lock_init(&s->report_lock);
 
 	/* Kept sorted by id: netlink dumps resume after the last id sent. */
 	mutex_lock(&kmig_sessions_lock);
@@ -120,7 +158,8 @@ static int kmig_ioc_attach_vm(struct kmig_session *s, void *data)
 	vm = kmig_vm_attach(arg->vm_fd, s->id);
 	if (IS_ERR(vm))
 		return PTR_ERR(vm);
-	s->vm = vm;
+	/* Release: netlink reads s->vm without s->lock. */
+	smp_store_release(&s->vm, vm);
 	arg->dirty_mode = kmig_vm_dirty_mode(vm);
 	arg->nr_memslots = kmig_vm_count_slots(vm);
 	return 0;
@@ -355,6 +394,7 @@ static long kmig_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
 	} else {
 		mutex_lock(&s->lock);
 		ret = op->fn(s, &buf);
+		kmig_session_publish(s);
 		mutex_unlock(&s->lock);
 	}
 

@@ -420,7 +420,10 @@ struct kmig_send_round {
  * @__reserved: Must be 0
  *
  * Tells the ring's worker that records were consumed (it may be waiting for
- * space) and waits until records are ready or the timeout passes. Unlike the
+ * space) and waits until records are ready or the timeout passes. A worker
+ * whose ring is full sleeps until this call (or 100 ms): consumers call it,
+ * with @timeout_ms 0 if they only want to wake the worker, after releasing
+ * records. Unlike the
  * other ioctls it runs concurrently with KMIG_SEND_ROUND.
  *
  * Errors: -EINVAL no KMIG_SEND_SETUP or @ring out of range; -EINTR.
