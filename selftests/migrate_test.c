@@ -50,6 +50,15 @@ FIXTURE_VARIANT_ADD(migrate, zero_tcp_2ch) {
 	.workload = "zero", .mem = "64", .channels = "2", .vcpus = "1",
 };
 
+FIXTURE_VARIANT_ADD(migrate, idle_tcp_2ch) {
+	.workload = "idle", .mem = "64", .channels = "2", .vcpus = "1",
+};
+
+FIXTURE_VARIANT_ADD(migrate, text_unix_2ch_memfd) {
+	.workload = "text", .mem = "64", .channels = "2", .unix_socket = true,
+	.memfd = true, .vcpus = "1",
+};
+
 FIXTURE_VARIANT_ADD(migrate, random_tcp_4ch) {
 	.workload = "random", .mem = "64", .channels = "4", .vcpus = "1",
 };
