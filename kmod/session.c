@@ -136,8 +136,6 @@ static int kmig_ioc_get_info(struct kmig_session *s, void *data)
 {
 	struct kmig_info *arg = data;
 
-	if (arg->flags)
-		return -EOPNOTSUPP;
 	arg->api_version = KMIG_API_VERSION;
 	arg->session_id = s->id;
 	arg->features = KMIG_FEATURE_DIRTY_BITMAP | KMIG_FEATURE_DIRTY_MANUAL |
@@ -150,8 +148,6 @@ static int kmig_ioc_attach_vm(struct kmig_session *s, void *data)
 	struct kmig_attach_vm *arg = data;
 	struct kmig_vm *vm;
 
-	if (arg->flags || arg->__reserved)
-		return -EOPNOTSUPP;
 	if (s->vm)
 		return -EBUSY;
 
@@ -173,11 +169,6 @@ static int kmig_ioc_get_memslots(struct kmig_session *s, void *data)
 	struct kmig_memslot m;
 	u32 i, room = arg->nr_slots;
 	int ret = 0;
-
-	if (arg->flags || arg->__reserved)
-		return -EOPNOTSUPP;
-	if (!s->vm)
-		return -ENOTCONN;
 
 	slots = kmig_vm_snapshot_slots(s->vm);
 	if (IS_ERR(slots))
@@ -211,47 +202,21 @@ out:
 
 static int kmig_ioc_dirty_start(struct kmig_session *s, void *data)
 {
-	struct kmig_dirty_start *arg = data;
-
-	if (arg->flags || arg->__reserved)
-		return -EOPNOTSUPP;
-	if (!s->vm)
-		return -ENOTCONN;
-	return kmig_dirty_start(s, arg);
+	return kmig_dirty_start(s, data);
 }
 
 static int kmig_ioc_dirty_sync(struct kmig_session *s, void *data)
 {
-	struct kmig_dirty_sync *arg = data;
-
-	if (arg->flags || arg->__reserved)
-		return -EOPNOTSUPP;
-	if (!s->vm)
-		return -ENOTCONN;
-	if (READ_ONCE(s->cancelled))
-		return -ECANCELED;
-	return kmig_dirty_sync(s, arg);
+	return kmig_dirty_sync(s, data);
 }
 
 static int kmig_ioc_dirty_get_bitmap(struct kmig_session *s, void *data)
 {
-	struct kmig_dirty_bitmap *arg = data;
-
-	if ((arg->flags & ~KMIG_BITMAP_CLEAR) || arg->__reserved)
-		return -EOPNOTSUPP;
-	if (!s->vm)
-		return -ENOTCONN;
-	return kmig_dirty_get_bitmap(s, arg);
+	return kmig_dirty_get_bitmap(s, data);
 }
 
 static int kmig_ioc_dirty_stop(struct kmig_session *s, void *data)
 {
-	struct kmig_dirty_stop *arg = data;
-
-	if (arg->flags)
-		return -EOPNOTSUPP;
-	if (!s->vm)
-		return -ENOTCONN;
 	if (!s->slots)
 		return -EINVAL;
 	kmig_dirty_stop(s);
@@ -260,49 +225,23 @@ static int kmig_ioc_dirty_stop(struct kmig_session *s, void *data)
 
 static int kmig_ioc_send_setup(struct kmig_session *s, void *data)
 {
-	struct kmig_send_setup *arg = data;
-
-	if (arg->flags)
-		return -EOPNOTSUPP;
-	if (!s->vm)
-		return -ENOTCONN;
-	return kmig_send_setup(s, arg);
+	return kmig_send_setup(s, data);
 }
 
 static int kmig_ioc_send_round(struct kmig_session *s, void *data)
 {
-	struct kmig_send_round *arg = data;
-
-	if (arg->flags || arg->__reserved)
-		return -EOPNOTSUPP;
-	if (!s->vm)
-		return -ENOTCONN;
-	if (READ_ONCE(s->cancelled))
-		return -ECANCELED;
-	return kmig_send_round(s, arg);
+	return kmig_send_round(s, data);
 }
 
 /* Runs without s->lock, beside a blocking KMIG_SEND_ROUND. */
 static int kmig_ioc_ring_wait(struct kmig_session *s, void *data)
 {
-	struct kmig_ring_wait *arg = data;
-
-	if (arg->flags || arg->__reserved)
-		return -EOPNOTSUPP;
-	return kmig_send_ring_wait(s, arg);
+	return kmig_send_ring_wait(s, data);
 }
 
 static int kmig_ioc_load(struct kmig_session *s, void *data)
 {
-	struct kmig_load *arg = data;
-
-	if (arg->flags || arg->__reserved)
-		return -EOPNOTSUPP;
-	if (!s->vm)
-		return -ENOTCONN;
-	if (READ_ONCE(s->cancelled))
-		return -ECANCELED;
-	return kmig_load(s, arg);
+	return kmig_load(s, data);
 }
 
 union kmig_ioc_buf {
@@ -319,48 +258,103 @@ union kmig_ioc_buf {
 	struct kmig_load load;
 };
 
+/* Every struct starts "__u32 size; __u32 flags;". */
+struct kmig_ioc_hdr {
+	u32 size;
+	u32 flags;
+};
+
 struct kmig_ioc_op {
 	unsigned int size;	/* the kernel's sizeof(struct) */
 	unsigned int min_size;	/* first ABI version: up to the last field */
+	unsigned int reserved;	/* offset of the __u32 __reserved, or 0 */
+	u32 known_flags;	/* flag bits the struct may carry */
 	unsigned int flags;	/* KMIG_IOC_* */
 	int (*fn)(struct kmig_session *s, void *data);
 };
 
 #define KMIG_IOC_NOLOCK		BIT(0)	/* runs without s->lock */
 #define KMIG_IOC_OUT_ON_ERR	BIT(1)	/* outputs matter on failure too */
+#define KMIG_IOC_VM		BIT(2)	/* -ENOTCONN without a VM */
+#define KMIG_IOC_CANCELLABLE	BIT(3)	/* -ECANCELED once cancelled */
 
-#define KMIG_IOC_OP(_ioctl, _fn, _struct, _last, _flags)		\
+#define KMIG_IOC_OP(_ioctl, _fn, _struct, _last, _resv, _known, _flags) \
 	[_IOC_NR(_ioctl) - KMIG_CMD_BASE] = {				\
 		.size = sizeof(_struct),				\
 		.min_size = offsetofend(_struct, _last),		\
+		.reserved = _resv,					\
+		.known_flags = _known,					\
 		.flags = _flags,					\
 		.fn = _fn,						\
 	}
 
+#define KMIG_RESV(_struct)	offsetof(_struct, __reserved)
+
 static const struct kmig_ioc_op kmig_ioc_ops[] = {
 	KMIG_IOC_OP(KMIG_GET_INFO, kmig_ioc_get_info, struct kmig_info,
-		    features, 0),
+		    features, 0, 0, 0),
 	KMIG_IOC_OP(KMIG_ATTACH_VM, kmig_ioc_attach_vm,
-		    struct kmig_attach_vm, nr_memslots, 0),
+		    struct kmig_attach_vm, nr_memslots,
+		    KMIG_RESV(struct kmig_attach_vm), 0, 0),
 	KMIG_IOC_OP(KMIG_GET_MEMSLOTS, kmig_ioc_get_memslots,
-		    struct kmig_get_memslots, slots_uptr, KMIG_IOC_OUT_ON_ERR),
+		    struct kmig_get_memslots, slots_uptr,
+		    KMIG_RESV(struct kmig_get_memslots), 0,
+		    KMIG_IOC_VM | KMIG_IOC_OUT_ON_ERR),
 	KMIG_IOC_OP(KMIG_DIRTY_START, kmig_ioc_dirty_start,
-		    struct kmig_dirty_start, __reserved, 0),
+		    struct kmig_dirty_start, __reserved,
+		    KMIG_RESV(struct kmig_dirty_start), 0, KMIG_IOC_VM),
 	KMIG_IOC_OP(KMIG_DIRTY_SYNC, kmig_ioc_dirty_sync,
-		    struct kmig_dirty_sync, __reserved, 0),
+		    struct kmig_dirty_sync, __reserved,
+		    KMIG_RESV(struct kmig_dirty_sync), 0,
+		    KMIG_IOC_VM | KMIG_IOC_CANCELLABLE),
 	KMIG_IOC_OP(KMIG_DIRTY_GET_BITMAP, kmig_ioc_dirty_get_bitmap,
-		    struct kmig_dirty_bitmap, dirty, 0),
+		    struct kmig_dirty_bitmap, dirty,
+		    KMIG_RESV(struct kmig_dirty_bitmap), KMIG_BITMAP_CLEAR,
+		    KMIG_IOC_VM),
 	KMIG_IOC_OP(KMIG_DIRTY_STOP, kmig_ioc_dirty_stop,
-		    struct kmig_dirty_stop, flags, 0),
+		    struct kmig_dirty_stop, flags, 0, 0, KMIG_IOC_VM),
 	KMIG_IOC_OP(KMIG_SEND_SETUP, kmig_ioc_send_setup,
-		    struct kmig_send_setup, off, 0),
+		    struct kmig_send_setup, off, 0, 0, KMIG_IOC_VM),
 	KMIG_IOC_OP(KMIG_SEND_ROUND, kmig_ioc_send_round,
-		    struct kmig_send_round, scan_ns, KMIG_IOC_OUT_ON_ERR),
+		    struct kmig_send_round, scan_ns,
+		    KMIG_RESV(struct kmig_send_round), 0,
+		    KMIG_IOC_VM | KMIG_IOC_CANCELLABLE | KMIG_IOC_OUT_ON_ERR),
 	KMIG_IOC_OP(KMIG_RING_WAIT, kmig_ioc_ring_wait,
-		    struct kmig_ring_wait, __reserved, KMIG_IOC_NOLOCK),
+		    struct kmig_ring_wait, __reserved,
+		    KMIG_RESV(struct kmig_ring_wait), 0, KMIG_IOC_NOLOCK),
 	KMIG_IOC_OP(KMIG_LOAD, kmig_ioc_load, struct kmig_load, zeroed,
-		    KMIG_IOC_OUT_ON_ERR),
+		    KMIG_RESV(struct kmig_load), 0,
+		    KMIG_IOC_VM | KMIG_IOC_CANCELLABLE | KMIG_IOC_OUT_ON_ERR),
 };
+
+/*
+ * The checks every ioctl shares, in the order the ABI tests pin: unknown
+ * flags or a non-zero __reserved (-EOPNOTSUPP), then no VM (-ENOTCONN),
+ * then a cancelled session (-ECANCELED).
+ */
+static int kmig_ioc_check(struct kmig_session *s, const struct kmig_ioc_op *op,
+			  const void *buf)
+{
+	const struct kmig_ioc_hdr *hdr = buf;
+
+	if (hdr->flags & ~op->known_flags)
+		return -EOPNOTSUPP;
+	if (op->reserved && *(const u32 *)(buf + op->reserved))
+		return -EOPNOTSUPP;
+	if ((op->flags & KMIG_IOC_VM) && !s->vm)
+		return -ENOTCONN;
+	if ((op->flags & KMIG_IOC_CANCELLABLE) && READ_ONCE(s->cancelled))
+		return -ECANCELED;
+	return 0;
+}
+
+static int kmig_ioc_run(struct kmig_session *s, const struct kmig_ioc_op *op,
+			void *buf)
+{
+	int ret = kmig_ioc_check(s, op, buf);
+
+	return ret ?: op->fn(s, buf);
+}
 
 static long kmig_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
 {
@@ -390,10 +384,10 @@ static long kmig_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
 		return ret;
 
 	if (op->flags & KMIG_IOC_NOLOCK) {
-		ret = op->fn(s, &buf);
+		ret = kmig_ioc_run(s, op, &buf);
 	} else {
 		mutex_lock(&s->lock);
-		ret = op->fn(s, &buf);
+		ret = kmig_ioc_run(s, op, &buf);
 		kmig_session_publish(s);
 		mutex_unlock(&s->lock);
 	}
