@@ -53,7 +53,7 @@ sample_kthreads() {
 	local f=$1
 	while :; do
 		for s in /proc/[0-9]*/stat; do
-			read -r line <"$s" 2>/dev/null || continue
+			read -r line 2>/dev/null <"$s" || continue
 			case $line in
 			*"(kmig/"*) echo "$line" ;;
 			esac
