@@ -25,27 +25,10 @@ json=$out/bench.json
 port=4500
 pids=()
 
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	wait 2>/dev/null || true
-	if lsmod | grep -q '^kmig '; then
-		rmmod kmig || echo "bench: rmmod kmig failed" >&2
-	fi
-}
-trap cleanup EXIT
-
-wait_for() {
-	local i
-	for i in $(seq 600); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "bench: timed out waiting for '$2' in $1" >&2
-	return 1
-}
+# shellcheck source=scripts/lib/procs.sh
+. scripts/lib/procs.sh
+who=bench
+trap kmig_cleanup EXIT
 
 # CPU seconds (user + system) of kmig's worker kthreads, summed over the
 # largest value seen for each: they exit with their session.
@@ -89,8 +72,8 @@ for w in $workloads; do
 	$vmm --control "$run/dst.sock" --mem "$mem" --incoming \
 		--check-after 3 >"$run/dst.log" 2>&1 &
 	dst=$!
-	wait_for "$run/src.log" "kmig-vmm: ready"
-	wait_for "$run/dst.log" "kmig-vmm: ready"
+	kmig_wait_for "$run/src.log" "kmig-vmm: ready"
+	kmig_wait_for "$run/dst.log" "kmig-vmm: ready"
 	# Let the workload fill (or start dirtying) its memory first.
 	sleep 6
 

@@ -28,31 +28,16 @@ pids=()
 
 say() { printf '\n== %s\n' "$*"; }
 
+# shellcheck source=scripts/lib/procs.sh
+. scripts/lib/procs.sh
+who=demo
+
 cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	wait 2>/dev/null || true
+	kmig_cleanup
 	ip netns del kmig-src 2>/dev/null || true
 	ip netns del kmig-dst 2>/dev/null || true
-	if lsmod | grep -q '^kmig '; then
-		rmmod kmig || echo "demo: rmmod kmig failed" >&2
-	fi
 }
 trap cleanup EXIT
-
-# Waits up to 60 s for a line matching $2 in file $1.
-wait_for() {
-	local i
-	for i in $(seq 600); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "demo: timed out waiting for '$2' in $1" >&2
-	cat "$1" >&2 || true
-	return 1
-}
 
 say "loading kmig.ko"
 insmod ./kmig.ko
@@ -80,8 +65,8 @@ say "destination: kmig-vmm --incoming, checks the guest 5 s after it resumes"
 ip netns exec kmig-dst $vmm --control "$run/dst.sock" --mem "$mem" \
 	--incoming --check-after 5 >"$run/dst.log" 2>&1 &
 dst_vmm=$!
-wait_for "$run/src.log" "kmig-vmm: ready"
-wait_for "$run/dst.log" "kmig-vmm: ready"
+kmig_wait_for "$run/src.log" "kmig-vmm: ready"
+kmig_wait_for "$run/dst.log" "kmig-vmm: ready"
 # Let the guest run (and dirty memory) for a moment before migrating.
 sleep 2
 
