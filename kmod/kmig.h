@@ -82,6 +82,8 @@ struct kmig_report {
 };
 
 struct kmig_send;
+struct kmig_zcomp;
+struct kmig_zdec;
 
 struct kmig_session {
 	struct mutex lock;		/* serializes ioctls; protects below */
@@ -91,6 +93,7 @@ struct kmig_session {
 	struct kmig_slots *slots;	/* NULL unless tracking */
 	struct kmig_send *send;		/* workers + rings, once set up */
 	struct kmig_slots *loaded;	/* destination: pages a load wrote */
+	struct kmig_zdec *zdec;		/* destination: at the first ZSTD record */
 	u32 dirty_mode;			/* enum kmig_dirty_mode */
 	u64 dirty_pages;		/* sum of slot[].dirty */
 	bool cancelled;			/* by netlink, until DIRTY_START */
@@ -137,6 +140,14 @@ int kmig_harvest(struct kmig_vm *vm, struct kmig_slots *slots, u32 mode,
 
 /* page.c */
 int kmig_read_page(unsigned long hva, void *buf);
+
+/* compress.c */
+struct kmig_zcomp *kmig_zcomp_create(u32 level);
+void kmig_zcomp_destroy(struct kmig_zcomp *z);
+size_t kmig_zcomp_page(struct kmig_zcomp *z, void *page);
+struct kmig_zdec *kmig_zdec_create(void);
+void kmig_zdec_destroy(struct kmig_zdec *z);
+const void *kmig_zdec_page(struct kmig_zdec *z, const void *src, size_t len);
 
 /* send.c */
 int kmig_send_setup(struct kmig_session *s, struct kmig_send_setup *arg);

@@ -3,7 +3,9 @@
  * Destination side: records received by userspace are written into the
  * attached VM's RAM from the kernel. The stream is hostile until checked:
  * every record must name whole pages inside one memslot, and data lengths
- * must add up, before anything is written.
+ * must add up, before anything is written. A zstd-compressed page is
+ * decompressed into a kernel buffer and written only once it proved to be
+ * exactly one page, so a bad frame never leaves a half-written page.
  */
 #include <linux/bitmap.h>
 #include <linux/highmem.h>
@@ -100,6 +102,13 @@ static int kmig_load_check(struct kmig_slots *slots, const struct kmig_rec *r,
 			return -EINVAL;
 		*data_off += KMIG_PAGE_SIZE;
 		break;
+	case KMIG_REC_ZSTD:
+		/* A frame of a whole page or more would be pointless. */
+		if (r->npages != 1 || !r->len || r->len >= KMIG_PAGE_SIZE ||
+		    *data_off > data_len || data_len - *data_off < r->len)
+			return -EINVAL;
+		*data_off += r->len;
+		break;
 	case KMIG_REC_ZERO:
 	case KMIG_REC_HOLE:
 		if (r->len)
@@ -124,7 +133,7 @@ static int kmig_load_rec(struct kmig_load *arg, struct mm_struct *mm,
 	u64 first = (r->gpa >> PAGE_SHIFT) - k->base_gfn, p;
 	int ret;
 
-	if (r->kind == KMIG_REC_PAGE) {
+	if (r->kind == KMIG_REC_PAGE || r->kind == KMIG_REC_ZSTD) {
 		ret = kmig_load_page(mm, k->hva + (first << PAGE_SHIFT), data);
 		if (ret)
 			return ret;
@@ -145,6 +154,35 @@ static int kmig_load_rec(struct kmig_load *arg, struct mm_struct *mm,
 	return 0;
 }
 
+/*
+ * The record's data, in @buf: a raw page as it is, a zstd frame as the
+ * page it decompresses to (in the session's decompression context).
+ */
+static const void *kmig_load_data(struct kmig_session *s,
+				  const struct kmig_rec *r,
+				  const void __user *src, void *buf)
+{
+	if (r->kind != KMIG_REC_PAGE && r->kind != KMIG_REC_ZSTD)
+		return NULL;
+	if (copy_from_user(buf, src, r->len))
+		return ERR_PTR(-EFAULT);
+	if (r->kind == KMIG_REC_PAGE)
+		return buf;
+	/*
+	 * One context per session, made at its first frame: loads run
+	 * under s->lock, so channel threads calling KMIG_LOAD at once take
+	 * turns and never share it.
+	 */
+	if (!s->zdec) {
+		struct kmig_zdec *z = kmig_zdec_create();
+
+		if (IS_ERR(z))
+			return z;
+		s->zdec = z;
+	}
+	return kmig_zdec_page(s->zdec, buf, r->len);
+}
+
 int kmig_load(struct kmig_session *s, struct kmig_load *arg)
 {
 	const void __user *udata = u64_to_user_ptr(arg->data_uptr);
@@ -154,6 +192,8 @@ int kmig_load(struct kmig_session *s, struct kmig_load *arg)
 	void *page;
 	u32 i;
 	int ret;
+
+	lockdep_assert_held(&s->lock);
 
 	if (arg->nr_recs > KMIG_LOAD_MAX_RECS)
 		return -EINVAL;
@@ -184,17 +224,18 @@ int kmig_load(struct kmig_session *s, struct kmig_load *arg)
 		const struct kmig_rec *r = &recs[i];
 		u64 off = data_off;
 		struct kmig_slot *k;
+		const void *data;
 
 		ret = kmig_load_check(s->loaded, r, &data_off, arg->data_len,
 				      &k);
 		if (ret)
 			break;
-		if (r->kind == KMIG_REC_PAGE &&
-		    copy_from_user(page, udata + off, KMIG_PAGE_SIZE)) {
-			ret = -EFAULT;
+		data = kmig_load_data(s, r, udata + off, page);
+		if (IS_ERR(data)) {
+			ret = PTR_ERR(data);
 			break;
 		}
-		ret = kmig_load_rec(arg, mm, k, r, page);
+		ret = kmig_load_rec(arg, mm, k, r, data);
 		if (ret)
 			break;
 		arg->done++;

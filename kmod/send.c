@@ -2,8 +2,9 @@
 /*
  * Source side of a round: worker kthreads, each with its own ring, take
  * chunks of the session's dirty bitmaps from a shared cursor, read the
- * pages in the VMM's adopted mm and queue one record per page, or per run
- * of zero or never-populated pages. Back-pressure: a worker whose ring is
+ * pages in the VMM's adopted mm and queue one record per page (raw, or
+ * zstd-compressed with KMIG_SEND_F_ZSTD), or per run of zero or
+ * never-populated pages. Back-pressure: a worker whose ring is
  * full waits for userspace; nothing is dropped.
  */
 #include <linux/bitmap.h>
@@ -21,9 +22,10 @@ struct kmig_worker {
 	struct kmig_send *send;
 	struct task_struct *task;
 	struct kmig_ring ring;
+	struct kmig_zcomp *zc;		/* KMIG_SEND_F_ZSTD: this worker's own */
 	u32 round_seen;
 	/* This round's counters, summed by KMIG_SEND_ROUND. */
-	u64 normal, zero, hole, bytes;
+	u64 normal, zero, hole, bytes, compressed, compressed_bytes;
 	/* A run of zero or hole pages not yet queued. */
 	u16 run_kind;
 	u32 run_pages;
@@ -120,14 +122,28 @@ static bool kmig_worker_page(struct kmig_worker *w, struct kmig_slot *k,
 		return false;
 	}
 	if (kind == KMIG_REC_PAGE) {
+		/* Compressed in place: the frame replaces the slot's start. */
+		size_t len = 0;
+
+		if (w->zc) {
+			len = kmig_zcomp_page(w->zc, data);
+			/* High levels take long per page: not a whole chunk. */
+			cond_resched();
+		}
+
 		/*
 		 * The data already sits in the next record's slot, so the page
 		 * goes first; a pending run waits (records need no order).
 		 */
-		if (!kmig_worker_emit(w, KMIG_REC_PAGE, gpa, 1, KMIG_PAGE_SIZE))
+		if (!kmig_worker_emit(w, len ? KMIG_REC_ZSTD : KMIG_REC_PAGE,
+				      gpa, 1, len ?: KMIG_PAGE_SIZE))
 			return false;
 		w->normal++;
-		w->bytes += KMIG_PAGE_SIZE;
+		w->bytes += len ?: KMIG_PAGE_SIZE;
+		if (len) {
+			w->compressed++;
+			w->compressed_bytes += len;
+		}
 		return true;
 	}
 
@@ -173,6 +189,8 @@ static void kmig_worker_round(struct kmig_worker *w)
 	w->zero = 0;
 	w->hole = 0;
 	w->bytes = 0;
+	w->compressed = 0;
+	w->compressed_bytes = 0;
 	w->run_pages = 0;
 
 	while (!kmig_send_stopping(send) && !kthread_should_stop()) {
@@ -251,6 +269,8 @@ void kmig_send_destroy(struct kmig_send *send)
 	for (i = 0; i < send->nr_workers; i++) {
 		if (send->w[i].task)
 			kthread_stop(send->w[i].task);
+		/* The worker has stopped: nothing uses its context now. */
+		kmig_zcomp_destroy(send->w[i].zc);
 		kmig_ring_free(&send->w[i].ring);
 	}
 	kfree(send->chunk_start);
@@ -270,6 +290,9 @@ int kmig_send_setup(struct kmig_session *s, struct kmig_send_setup *arg)
 	    arg->ring_entries > KMIG_MAX_RING_ENTRIES ||
 	    !is_power_of_2(arg->ring_entries))
 		return -EINVAL;
+	if (arg->zstd_level > KMIG_ZSTD_LEVEL_MAX ||
+	    (arg->zstd_level && !(arg->flags & KMIG_SEND_F_ZSTD)))
+		return -EINVAL;
 
 	send = kzalloc(struct_size(send, w, arg->nr_workers), GFP_KERNEL);
 	if (!send)
@@ -287,6 +310,15 @@ int kmig_send_setup(struct kmig_session *s, struct kmig_send_setup *arg)
 		ret = kmig_ring_init(&w->ring, send->entries);
 		if (ret)
 			goto err;
+		/* Created before the worker runs, freed after it stopped. */
+		if (arg->flags & KMIG_SEND_F_ZSTD) {
+			w->zc = kmig_zcomp_create(arg->zstd_level);
+			if (IS_ERR(w->zc)) {
+				ret = PTR_ERR(w->zc);
+				w->zc = NULL;
+				goto err;
+			}
+		}
 		w->task = kthread_run(kmig_worker_fn, w, "kmig/%u:%u", s->id, i);
 		if (IS_ERR(w->task)) {
 			ret = PTR_ERR(w->task);
@@ -377,11 +409,15 @@ int kmig_send_round(struct kmig_session *s, struct kmig_send_round *arg)
 	arg->zero = 0;
 	arg->hole = 0;
 	arg->bytes = 0;
+	arg->compressed = 0;
+	arg->compressed_bytes = 0;
 	for (i = 0; i < send->nr_workers; i++) {
 		arg->normal += send->w[i].normal;
 		arg->zero += send->w[i].zero;
 		arg->hole += send->w[i].hole;
 		arg->bytes += send->w[i].bytes;
+		arg->compressed += send->w[i].compressed;
+		arg->compressed_bytes += send->w[i].compressed_bytes;
 	}
 	arg->scan_ns = ktime_get_ns() - t0;
 	s->stats.rounds++;

@@ -124,6 +124,7 @@ static int kmig_release(struct inode *inode, struct file *file)
 	kmig_send_destroy(s->send);
 	kmig_dirty_stop(s);
 	kmig_slots_free(s->loaded);
+	kmig_zdec_destroy(s->zdec);
 	if (s->vm)
 		kmig_vm_detach(s->vm);
 	ida_free(&kmig_session_ida, s->id);
@@ -139,7 +140,7 @@ static int kmig_ioc_get_info(struct kmig_session *s, void *data)
 	arg->api_version = KMIG_API_VERSION;
 	arg->session_id = s->id;
 	arg->features = KMIG_FEATURE_DIRTY_BITMAP | KMIG_FEATURE_DIRTY_MANUAL |
-			KMIG_FEATURE_DIRTY_RING;
+			KMIG_FEATURE_DIRTY_RING | KMIG_FEATURE_ZSTD;
 	return 0;
 }
 
@@ -314,7 +315,9 @@ static const struct kmig_ioc_op kmig_ioc_ops[] = {
 	KMIG_IOC_OP(KMIG_DIRTY_STOP, kmig_ioc_dirty_stop,
 		    struct kmig_dirty_stop, flags, 0, 0, KMIG_IOC_VM),
 	KMIG_IOC_OP(KMIG_SEND_SETUP, kmig_ioc_send_setup,
-		    struct kmig_send_setup, off, 0, 0, KMIG_IOC_VM),
+		    struct kmig_send_setup, off,
+		    KMIG_RESV(struct kmig_send_setup), KMIG_SEND_F_ZSTD,
+		    KMIG_IOC_VM),
 	KMIG_IOC_OP(KMIG_SEND_ROUND, kmig_ioc_send_round,
 		    struct kmig_send_round, scan_ns,
 		    KMIG_RESV(struct kmig_send_round), 0,

@@ -11,7 +11,8 @@
  * migration-test invariant, every page one step from its neighbour, so a
  * lost or stale page shows). The reports must add up: both sides count
  * the same pages, the bulk round covers all of RAM, every channel carried
- * data.
+ * data. With --compress zstd the destination decompresses in the kernel,
+ * and text must arrive in far fewer bytes than it has.
  */
 #include "kselftest_harness.h"
 #include "migrate_harness.h"
@@ -29,6 +30,7 @@ FIXTURE_VARIANT(migrate) {
 	bool memfd;
 	const char *vcpus;
 	const char *dirty_ring;	/* entries, or NULL for the bitmap */
+	const char *compress;	/* --compress, or NULL */
 };
 
 FIXTURE_VARIANT_ADD(migrate, counter_tcp_1ch) {
@@ -57,6 +59,11 @@ FIXTURE_VARIANT_ADD(migrate, idle_tcp_2ch) {
 FIXTURE_VARIANT_ADD(migrate, text_unix_2ch_memfd) {
 	.workload = "text", .mem = "64", .channels = "2", .unix_socket = true,
 	.memfd = true, .vcpus = "1",
+};
+
+FIXTURE_VARIANT_ADD(migrate, text_tcp_2ch_zstd) {
+	.workload = "text", .mem = "64", .channels = "2", .vcpus = "1",
+	.compress = "zstd",
 };
 
 FIXTURE_VARIANT_ADD(migrate, random_tcp_4ch) {
@@ -109,13 +116,20 @@ static int start_vmms(struct mh_mig *m, const FIXTURE_VARIANT(migrate) *v)
 
 TEST_F_TIMEOUT(migrate, completes, 240)
 {
-	const char *mig_args[] = { "--channels", variant->channels, "--quiet",
-				   variant->workers ? "--workers" : NULL,
-				   variant->workers, NULL };
+	const char *mig_args[16] = { "--channels", variant->channels, "--quiet" };
 	double ram_pages = atoi(variant->mem) * 256.0, nch;
 	char verdict[256], res[32];
 	const char *mj, *ij;
-	int i;
+	int i, a = 3;
+
+	if (variant->workers) {
+		mig_args[a++] = "--workers";
+		mig_args[a++] = variant->workers;
+	}
+	if (variant->compress) {
+		mig_args[a++] = "--compress";
+		mig_args[a++] = variant->compress;
+	}
 
 	ASSERT_EQ(0, start_vmms(&self->m, variant));
 	mh_set_addr(&self->m, variant->unix_socket);
@@ -174,6 +188,33 @@ TEST_F_TIMEOUT(migrate, completes, 240)
 		EXPECT_LT(mh_json_num(mj, "pages.normal"), ram_pages / 4);
 	if (!strcmp(variant->workload, "random"))
 		EXPECT_GT(mh_json_num(mj, "pages.normal"), 0);
+
+	/* Both sides count the same page data, before and after zstd. */
+	EXPECT_EQ(mh_json_num(mj, "compression.pages_compressed"),
+		  mh_json_num(ij, "compression.pages_compressed"));
+	EXPECT_EQ(mh_json_num(mj, "compression.bytes_after"),
+		  mh_json_num(ij, "compression.bytes_after"));
+	EXPECT_EQ(mh_json_num(mj, "pages.normal") * 4096,
+		  mh_json_num(mj, "compression.bytes_before"));
+	if (variant->compress) {
+		double before = mh_json_num(mj, "compression.bytes_before");
+		double after = mh_json_num(mj, "compression.bytes_after");
+
+		EXPECT_STREQ("zstd", mh_json_str(mj, "algorithm", res, sizeof(res)));
+		EXPECT_GT(mh_json_num(mj, "compression.pages_compressed"), 0);
+		/* Text: well under half of its size on the wire. */
+		EXPECT_LT(after * 2, before);
+		EXPECT_LT(mh_json_num(mj, "bytes_sent"), before / 2);
+		TH_LOG("zstd: %.0f of %.0f pages compressed, %.0f -> %.0f bytes (ratio %.2f), %.0f bytes sent",
+		       mh_json_num(mj, "compression.pages_compressed"),
+		       mh_json_num(mj, "pages.normal"), before, after,
+		       mh_json_num(mj, "compression.ratio"),
+		       mh_json_num(mj, "bytes_sent"));
+	} else {
+		EXPECT_EQ(0, mh_json_num(mj, "compression.pages_compressed"));
+		EXPECT_EQ(mh_json_num(mj, "compression.bytes_before"),
+			  mh_json_num(mj, "compression.bytes_after"));
+	}
 
 	/* The source quit; the destination runs the guest, and it is whole. */
 	EXPECT_EQ(0, mh_wait(&self->m.src.proc, 20000));

@@ -9,10 +9,15 @@
  * zero for pages written with zeros, hole for pages never touched), the
  * next round exactly the pages written since, and loading what the rounds
  * produced into a second VM must reproduce the source's RAM byte for byte.
+ * With KMIG_SEND_F_ZSTD text-like pages come as KMIG_REC_ZSTD frames that
+ * KMIG_LOAD decompresses, random ones still raw, and the replay is still
+ * exact.
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* EXPECT_EQ(literal, __u64): the 6.1 harness compares them as written. */
@@ -34,6 +39,7 @@ struct round_log {
 	__u64 stray;			/* records outside both memslots */
 	__u64 bad;			/* malformed records */
 	__u64 pages;
+	__u64 zbytes;			/* data of the KMIG_REC_ZSTD records */
 	/* Everything, for replaying into the destination. */
 	struct kmig_rec *recs;
 	__u8 *rec_data;
@@ -106,22 +112,46 @@ static void log_page(struct round_log *log, __u64 gpa, __u8 kind,
 	log->pages++;
 }
 
+static bool rec_has_data(const struct kmig_rec *r)
+{
+	return r->kind == KMIG_REC_PAGE || r->kind == KMIG_REC_ZSTD;
+}
+
+static bool rec_ok(const struct kmig_rec *r)
+{
+	if (!r->npages || r->gpa % GUEST_PAGE_SIZE)
+		return false;
+	switch (r->kind) {
+	case KMIG_REC_PAGE:
+		return r->npages == 1 && r->len == GUEST_PAGE_SIZE;
+	case KMIG_REC_ZSTD:
+		/* The kernel sends a frame only when it saves an eighth. */
+		return r->npages == 1 && r->len &&
+		       r->len <= KMIG_ZSTD_MAX_LEN;
+	case KMIG_REC_ZERO:
+	case KMIG_REC_HOLE:
+		return !r->len;
+	default:
+		return false;
+	}
+}
+
 static void log_rec(struct round_log *log, const struct kmig_rec *r,
 		    const void *data)
 {
 	__u32 i;
 
 	pthread_mutex_lock(&log->lock);
-	if ((r->kind == KMIG_REC_PAGE &&
-	     (r->npages != 1 || r->len != GUEST_PAGE_SIZE)) ||
-	    (r->kind != KMIG_REC_PAGE && r->len) || !r->npages ||
-	    r->gpa % GUEST_PAGE_SIZE) {
+	if (!rec_ok(r)) {
 		log->bad++;
 		goto out;
 	}
+	/* Only raw pages can be compared with RAM as they are. */
 	for (i = 0; i < r->npages; i++)
 		log_page(log, r->gpa + (__u64)i * GUEST_PAGE_SIZE, r->kind,
 			 r->kind == KMIG_REC_PAGE ? data : NULL);
+	if (r->kind == KMIG_REC_ZSTD)
+		log->zbytes += r->len;
 	if (log->nr_recs == log->cap) {
 		log->cap *= 2;
 		log->recs = realloc(log->recs, log->cap * sizeof(*log->recs));
@@ -132,7 +162,7 @@ static void log_rec(struct round_log *log, const struct kmig_rec *r,
 	log->recs[log->nr_recs] = *r;
 	if (data)
 		memcpy(log->rec_data + log->nr_recs * GUEST_PAGE_SIZE, data,
-		       GUEST_PAGE_SIZE);
+		       r->len);
 	log->nr_recs++;
 out:
 	pthread_mutex_unlock(&log->lock);
@@ -182,8 +212,7 @@ static void *drain(void *arg)
 						 __ATOMIC_RELEASE);
 				return NULL;
 			}
-			log_rec(d->log, r, r->kind == KMIG_REC_PAGE ? data :
-								     NULL);
+			log_rec(d->log, r, rec_has_data(r) ? data : NULL);
 			if (d->slow_us)
 				usleep(d->slow_us);
 			/* Release: our reads of the slot precede its reuse. */
@@ -199,13 +228,48 @@ FIXTURE(send) {
 	struct ring_map rings[WORKERS];
 };
 
+/*
+ * A session on @vm, tracking, with WORKERS rings of 16 records set up with
+ * @flags and mapped into @rings.
+ */
+static void sender_open(struct __test_metadata *_metadata, struct guest_vm *vm,
+			__u32 flags, int *fd, struct kmig_send_setup *setup,
+			struct ring_map *rings)
+{
+	struct kmig_attach_vm attach = { .size = sizeof(attach) };
+	struct kmig_dirty_start start = { .size = sizeof(start) };
+	__u32 i;
+
+	*fd = kmig_open();
+	ASSERT_LE(0, *fd);
+	attach.vm_fd = vm->fd;
+	kmig_ioctl(*fd, KMIG_ATTACH_VM, &attach);
+	kmig_ioctl(*fd, KMIG_DIRTY_START, &start);
+
+	*setup = KMIG_ARG(kmig_send_setup, .flags = flags,
+			  .nr_workers = WORKERS, .ring_entries = 16);
+	kmig_ioctl(*fd, KMIG_SEND_SETUP, setup);
+	for (i = 0; i < WORKERS; i++)
+		ASSERT_EQ(0, map_ring(*fd, i, setup, &rings[i]));
+}
+
+static void sender_close(int fd, struct kmig_send_setup *setup,
+			 struct ring_map *rings, struct guest_vm *vm)
+{
+	__u32 i;
+
+	if (fd < 0)
+		return;
+	for (i = 0; i < WORKERS; i++)
+		munmap(rings[i].mem, setup->ring_bytes);
+	close(fd);
+	guest_vm_free(vm);
+}
+
 FIXTURE_SETUP(send)
 {
 	struct guest_vm_opts opts = { .data_pages = DATA_PAGES, .nr_vcpus = 1 };
-	struct kmig_attach_vm attach = { .size = sizeof(attach) };
-	struct kmig_dirty_start start = { .size = sizeof(start) };
 	const char *why;
-	__u32 i;
 
 	self->fd = -1;
 	if (!guest_dirty_mode_supported(GUEST_DIRTY_BITMAP, &why))
@@ -214,30 +278,13 @@ FIXTURE_SETUP(send)
 		SKIP(return, "%s", why);
 
 	self->vm = guest_vm_create(&opts);
-	self->fd = kmig_open();
-	ASSERT_LE(0, self->fd);
-	attach.vm_fd = self->vm->fd;
-	kmig_ioctl(self->fd, KMIG_ATTACH_VM, &attach);
-	kmig_ioctl(self->fd, KMIG_DIRTY_START, &start);
-
-	self->setup = KMIG_ARG(kmig_send_setup, .nr_workers = WORKERS,
-			       .ring_entries = 16);
-	kmig_ioctl(self->fd, KMIG_SEND_SETUP, &self->setup);
-	for (i = 0; i < WORKERS; i++)
-		ASSERT_EQ(0, map_ring(self->fd, i, &self->setup,
-				      &self->rings[i]));
+	sender_open(_metadata, self->vm, 0, &self->fd, &self->setup,
+		    self->rings);
 }
 
 FIXTURE_TEARDOWN(send)
 {
-	__u32 i;
-
-	if (self->fd < 0)
-		return;
-	for (i = 0; i < WORKERS; i++)
-		munmap(self->rings[i].mem, self->setup.ring_bytes);
-	close(self->fd);
-	guest_vm_free(self->vm);
+	sender_close(self->fd, &self->setup, self->rings, self->vm);
 }
 
 /* SYNC + SEND_ROUND with every ring drained by its own thread. */
@@ -389,11 +436,13 @@ static int replay(int fd, struct round_log *log, __u64 *pages)
 		__u64 len = 0;
 
 		for (; n < 64 && i + n < log->nr_recs; n++) {
-			if (log->recs[i + n].kind != KMIG_REC_PAGE)
+			const struct kmig_rec *r = &log->recs[i + n];
+
+			if (!rec_has_data(r))
 				continue;
 			memcpy(data + len, log->rec_data +
-			       (i + n) * GUEST_PAGE_SIZE, GUEST_PAGE_SIZE);
-			len += GUEST_PAGE_SIZE;
+			       (i + n) * GUEST_PAGE_SIZE, r->len);
+			len += r->len;
 		}
 		ret = load(fd, &log->recs[i], n, data, len, &out);
 		*pages += out.pages;
@@ -466,6 +515,214 @@ TEST_F(send, setup_and_round_argument_errors)
 	p = mmap(NULL, self->setup.ring_bytes, PROT_READ, MAP_SHARED,
 		 self->fd, 4096);
 	EXPECT_EQ(MAP_FAILED, p);
+}
+
+/* Records that carried data (a page written by KMIG_LOAD each). */
+static __u64 round_pages_with_data(const struct round_log *log)
+{
+	__u64 i, n = 0;
+
+	for (i = 0; i < log->nr_recs; i++)
+		n += rec_has_data(&log->recs[i]);
+	return n;
+}
+
+/*
+ * KMIG_SEND_ROUND in a child that is SIGKILLed after @ms, as when a
+ * migration tool dies mid-round. 0 if the round was still blocked then.
+ */
+static int kill_round_after(int fd, unsigned int ms)
+{
+	struct kmig_send_round r = KMIG_ARG(kmig_send_round);
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0)
+		return -errno;
+	if (!pid)
+		_exit(__kmig_ioctl(fd, KMIG_SEND_ROUND, &r) ? 1 : 0);
+	usleep(ms * 1000);
+	kill(pid, SIGKILL);
+	if (waitpid(pid, &status, 0) != pid)
+		return -errno;
+	return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? 0 : -1;
+}
+
+/* Sending with KMIG_SEND_F_ZSTD: the same session, compressing workers. */
+FIXTURE(zsend) {
+	struct guest_vm *vm;
+	int fd;
+	struct kmig_send_setup setup;
+	struct ring_map rings[WORKERS];
+};
+
+FIXTURE_SETUP(zsend)
+{
+	struct guest_vm_opts opts = { .data_pages = DATA_PAGES, .nr_vcpus = 1 };
+	struct kmig_info info = KMIG_ARG(kmig_info);
+	const char *why;
+	int fd;
+
+	self->fd = -1;
+	if (!guest_dirty_mode_supported(GUEST_DIRTY_BITMAP, &why) ||
+	    !kmig_available(&why))
+		SKIP(return, "%s", why);
+	fd = kmig_open();
+	ASSERT_LE(0, fd);
+	kmig_ioctl(fd, KMIG_GET_INFO, &info);
+	close(fd);
+	if (!(info.features & KMIG_FEATURE_ZSTD))
+		SKIP(return, "kmig module without KMIG_FEATURE_ZSTD");
+
+	self->vm = guest_vm_create(&opts);
+	sender_open(_metadata, self->vm, KMIG_SEND_F_ZSTD, &self->fd,
+		    &self->setup, self->rings);
+}
+
+FIXTURE_TEARDOWN(zsend)
+{
+	sender_close(self->fd, &self->setup, self->rings, self->vm);
+}
+
+static __u64 xorshift64(__u64 *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/*
+ * Pages [first, first + n) of @ram: text, 8-byte words from a 16-word
+ * table (compresses like text), or xorshift64* output (does not compress).
+ */
+static void fill_pages(__u8 *ram, __u64 first, __u64 n, bool text)
+{
+	static const char words[16][9] = {
+		"the     ", "kernel  ", "migrate ", "page    ", "memory  ",
+		"guest   ", "and     ", "of      ", "dirty   ", "round   ",
+		"ring    ", "worker  ", "zstd    ", "frame   ", "to      ",
+		"a       ",
+	};
+	__u64 p, w, seed;
+
+	for (p = first; p < first + n; p++) {
+		__u64 *q = (__u64 *)(ram + p * GUEST_PAGE_SIZE);
+
+		seed = (p + 1) * 0x9e3779b97f4a7c15ULL;
+		for (w = 0; w < GUEST_PAGE_SIZE / 8; w++) {
+			__u64 x = xorshift64(&seed);
+
+			if (text)
+				memcpy(&q[w], words[x >> 60], 8);
+			else
+				q[w] = x * 0x2545f4914f6cdd1dULL;
+		}
+	}
+}
+
+/*
+ * Pages 0..511 text, 512..1023 random (two whole THP regions); the rest
+ * never touched. The VMM's own writes need no dirty log: after
+ * KMIG_DIRTY_START the bulk round takes every page anyway.
+ */
+TEST_F(zsend, text_compresses_random_stays_raw_and_replays_exactly)
+{
+	struct guest_vm_opts opts = { .data_pages = DATA_PAGES, .nr_vcpus = 1 };
+	struct kmig_attach_vm attach = { .size = sizeof(attach) };
+	__u8 *ram = guest_vm_slot(self->vm, GUEST_DATA_SLOT)->hva;
+	static const __u64 again[] = { 3, 600, 1800 };
+	struct kmig_send_round round;
+	struct round_log log1, log2;
+	struct guest_vm *dst;
+	__u64 zdata, pages, p;
+	int dfd;
+
+	fill_pages(ram, 0, 512, true);
+	fill_pages(ram, 512, 512, false);
+	log_init(&log1);
+	log_init(&log2);
+	ASSERT_EQ(0, run_round(self->fd, self->rings, &log1, 0, &round));
+
+	/* Every page once, with its kind. */
+	EXPECT_EQ(0, log1.dup);
+	EXPECT_EQ(0, log1.stray);
+	EXPECT_EQ(0, log1.bad);
+	EXPECT_EQ(DATA_PAGES + GUEST_SYS_PAGES, log1.pages);
+	EXPECT_EQ(round.pages, log1.pages);
+	EXPECT_EQ(round.normal + round.zero + round.hole, round.pages);
+	EXPECT_EQ(512, count_kind(log1.data_kind, 0, 512, KMIG_REC_ZSTD));
+	EXPECT_EQ(512, count_kind(log1.data_kind, 512, 512, KMIG_REC_PAGE));
+	/* Past them only zero or hole pages (THP may round up the writes). */
+	EXPECT_EQ(DATA_PAGES - 1024,
+		  count_kind(log1.data_kind, 1024, DATA_PAGES - 1024,
+			     KMIG_REC_HOLE) +
+		  count_kind(log1.data_kind, 1024, DATA_PAGES - 1024,
+			     KMIG_REC_ZERO));
+	for (p = 512; p < 1024; p++)
+		ASSERT_EQ(0, memcmp(log1.data + p * GUEST_PAGE_SIZE,
+				    ram + p * GUEST_PAGE_SIZE, GUEST_PAGE_SIZE))
+			TH_LOG("raw page %llu differs", (unsigned long long)p);
+
+	/* The counters add up with what the rings carried. */
+	zdata = count_kind(log1.data_kind, 0, DATA_PAGES, KMIG_REC_ZSTD);
+	EXPECT_EQ(zdata + count_kind(log1.sys_kind, 0, GUEST_SYS_PAGES,
+				     KMIG_REC_ZSTD), round.compressed);
+	EXPECT_EQ(log1.zbytes, round.compressed_bytes);
+	EXPECT_EQ((round.normal - round.compressed) * GUEST_PAGE_SIZE +
+		  round.compressed_bytes, round.bytes);
+	/* Text shrinks to well under half. */
+	EXPECT_LT(round.compressed_bytes * 2,
+		  round.compressed * GUEST_PAGE_SIZE);
+	TH_LOG("round 1: normal=%llu compressed=%llu %llu -> %llu bytes (ratio %.2f)",
+	       (unsigned long long)round.normal,
+	       (unsigned long long)round.compressed,
+	       (unsigned long long)round.compressed * GUEST_PAGE_SIZE,
+	       (unsigned long long)round.compressed_bytes,
+	       round.compressed_bytes ? (double)round.compressed *
+		GUEST_PAGE_SIZE / round.compressed_bytes : 0.0);
+
+	/*
+	 * The guest stores a byte in a text, a random and a hole page: the
+	 * random one is still random and goes raw, the others compress.
+	 */
+	guest_vcpu_write_pages(&self->vm->vcpus[0], GUEST_DATA_SLOT, again,
+			       ARRAY_SIZE(again), 0x33);
+	ASSERT_EQ(0, run_round(self->fd, self->rings, &log2, 0, &round));
+	EXPECT_EQ(0, log2.bad);
+	EXPECT_EQ(KMIG_REC_ZSTD, log2.data_kind[again[0]]);
+	EXPECT_EQ(KMIG_REC_PAGE, log2.data_kind[again[1]]);
+	EXPECT_EQ(KMIG_REC_ZSTD, log2.data_kind[again[2]]);
+	EXPECT_EQ(0x33, log2.data[again[1] * GUEST_PAGE_SIZE]);
+
+	/* Both rounds through KMIG_LOAD: the same bytes on the other side. */
+	dst = guest_vm_create(&opts);
+	dfd = kmig_open();
+	ASSERT_LE(0, dfd);
+	attach.vm_fd = dst->fd;
+	kmig_ioctl(dfd, KMIG_ATTACH_VM, &attach);
+	ASSERT_EQ(0, replay(dfd, &log1, &pages));
+	EXPECT_EQ(round_pages_with_data(&log1), pages);
+	ASSERT_EQ(0, replay(dfd, &log2, &pages));
+	EXPECT_EQ(0, memcmp(guest_vm_slot(self->vm, GUEST_DATA_SLOT)->hva,
+			    guest_vm_slot(dst, GUEST_DATA_SLOT)->hva,
+			    (size_t)DATA_PAGES * GUEST_PAGE_SIZE));
+	close(dfd);
+	guest_vm_free(dst);
+	log_free(&log1);
+	log_free(&log2);
+}
+
+/* Closing with compression contexts in use, mid-round, frees everything. */
+TEST_F(zsend, close_with_undrained_rings)
+{
+	struct kmig_dirty_sync sync = { .size = sizeof(sync) };
+
+	fill_pages(guest_vm_slot(self->vm, GUEST_DATA_SLOT)->hva, 0, 1024,
+		   true);
+	kmig_ioctl(self->fd, KMIG_DIRTY_SYNC, &sync);
+	/* Nobody drains: the round fills the 16-record rings and is cut. */
+	ASSERT_EQ(0, kill_round_after(self->fd, 300));
 }
 
 TEST(send_setup_validates_counts)

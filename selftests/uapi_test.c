@@ -3,7 +3,8 @@
  * Pins the ABI of every ioctl in uapi/linux/kmig.h, errnos included, the
  * way iommufd's selftests pin theirs: struct sizes (copy_struct_from_user
  * rules), flags, __reserved fields, pointers, unknown ioctl numbers, and
- * each documented error of each call.
+ * each documented error of each call; for zstd compression the setup's
+ * flag and level, and KMIG_LOAD of hostile KMIG_REC_ZSTD records.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -331,8 +332,10 @@ TEST_F(uapi, get_info)
 	ASSERT_EQ(1U, info.api_version) TH_LOG("KMIG_API_VERSION is 1");
 	ASSERT_EQ(0ULL, info.features & ~(__u64)(KMIG_FEATURE_DIRTY_BITMAP |
 						 KMIG_FEATURE_DIRTY_MANUAL |
-						 KMIG_FEATURE_DIRTY_RING));
+						 KMIG_FEATURE_DIRTY_RING |
+						 KMIG_FEATURE_ZSTD));
 	ASSERT_NE(0ULL, info.features & KMIG_FEATURE_DIRTY_BITMAP);
+	ASSERT_NE(0ULL, info.features & KMIG_FEATURE_ZSTD);
 	ASSERT_LE(0, fd2);
 	kmig_ioctl(fd2, KMIG_GET_INFO, &other);
 	ASSERT_NE(info.session_id, other.session_id);
@@ -640,6 +643,245 @@ TEST_F(uapi, get_memslots)
 	ASSERT_EQ(0, __kmig_get_memslots(self->fd, slots, &nr, &gen2));
 	ASSERT_EQ(2U, nr);
 	ASSERT_NE(gen, gen2);
+}
+
+/* KMIG_SEND_SETUP on a fresh session attached to @vm; 0 or -errno. */
+static int send_setup_once(struct guest_vm *vm, struct kmig_send_setup *s)
+{
+	int fd = kmig_open(), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = __kmig_attach(fd, vm->fd, NULL);
+	if (!ret)
+		ret = __kmig_ioctl(fd, KMIG_SEND_SETUP, s);
+	close(fd);
+	return ret;
+}
+
+#define SETUP_ZSTD(...)	KMIG_ARG(kmig_send_setup, .nr_workers = 1,	\
+				 .ring_entries = 16, ##__VA_ARGS__)
+
+TEST_F(uapi, send_setup_zstd)
+{
+	/* The struct as it was before the level: still accepted, raw pages. */
+	const __u32 v1 = offsetof(struct kmig_send_setup, zstd_level);
+	struct kmig_send_setup s;
+	struct {
+		struct kmig_send_setup s;
+		__u64 tail;
+	} big;
+
+	s = SETUP_ZSTD(.flags = KMIG_SEND_F_ZSTD);
+	ASSERT_EQ(0, send_setup_once(self->vm, &s));
+	s = SETUP_ZSTD(.flags = KMIG_SEND_F_ZSTD, .zstd_level = KMIG_ZSTD_LEVEL_MAX);
+	ASSERT_EQ(0, send_setup_once(self->vm, &s));
+	s = SETUP_ZSTD(.flags = KMIG_SEND_F_ZSTD, .zstd_level = 1);
+	ASSERT_EQ(0, send_setup_once(self->vm, &s));
+	/* Old size: the kernel neither reads nor writes the new fields. */
+	s = SETUP_ZSTD(.zstd_level = 0xdead, .__reserved = 7);
+	s.size = v1;
+	ASSERT_EQ(0, send_setup_once(self->vm, &s));
+	ASSERT_EQ(0xdeadU, s.zstd_level);
+	ASSERT_EQ(7U, s.__reserved);
+	ASSERT_NE(0ULL, s.ring_bytes);
+
+	/* Bad levels, and a level without the flag. */
+	s = SETUP_ZSTD(.flags = KMIG_SEND_F_ZSTD,
+		       .zstd_level = KMIG_ZSTD_LEVEL_MAX + 1);
+	ASSERT_EQ(-EINVAL, send_setup_once(self->vm, &s));
+	s = SETUP_ZSTD(.flags = KMIG_SEND_F_ZSTD, .zstd_level = 0xffffffff);
+	ASSERT_EQ(-EINVAL, send_setup_once(self->vm, &s));
+	s = SETUP_ZSTD(.zstd_level = 3);
+	ASSERT_EQ(-EINVAL, send_setup_once(self->vm, &s));
+	/* Unknown flags and the reserved field. */
+	s = SETUP_ZSTD(.flags = KMIG_SEND_F_ZSTD | 0x2);
+	ASSERT_EQ(-EOPNOTSUPP, send_setup_once(self->vm, &s));
+	s = SETUP_ZSTD(.flags = 0x80000000);
+	ASSERT_EQ(-EOPNOTSUPP, send_setup_once(self->vm, &s));
+	s = SETUP_ZSTD(.flags = KMIG_SEND_F_ZSTD, .__reserved = 1);
+	ASSERT_EQ(-EOPNOTSUPP, send_setup_once(self->vm, &s));
+	/* A newer binary's tail: zero accepted, non-zero refused. */
+	memset(&big, 0, sizeof(big));
+	big.s = SETUP_ZSTD(.flags = KMIG_SEND_F_ZSTD);
+	big.s.size = sizeof(big);
+	ASSERT_EQ(0, send_setup_once(self->vm, &big.s));
+	big.tail = 1;
+	ASSERT_EQ(-E2BIG, send_setup_once(self->vm, &big.s));
+	/* Sizes below the first version. */
+	s = SETUP_ZSTD();
+	s.size = v1 - 1;
+	ASSERT_EQ(-EINVAL, send_setup_once(self->vm, &s));
+}
+
+/*
+ * Hand-made zstd frames (RFC 8878), so the test needs no libzstd: magic,
+ * a frame header, one RLE block (@n copies of @byte, the last block).
+ * @fcs: the content size the header claims; -1: none (a window
+ * descriptor instead).
+ */
+static size_t zstd_rle_frame(__u8 *out, __u32 n, __u8 byte, long long fcs)
+{
+	__u32 bh = 1 | 1 << 1 | n << 3;	/* last, RLE, size */
+	size_t len = 0;
+
+	out[len++] = 0x28;
+	out[len++] = 0xb5;
+	out[len++] = 0x2f;
+	out[len++] = 0xfd;
+	if (fcs < 0) {
+		out[len++] = 0x00;		/* no FCS, not single segment */
+		out[len++] = 0x10;		/* window: 1 << (10 + 2) bytes */
+	} else if (fcs < 256) {
+		out[len++] = 0x20;		/* single segment, 1-byte FCS */
+		out[len++] = fcs;
+	} else {
+		out[len++] = 0x60;		/* single segment, 2-byte FCS */
+		out[len++] = (fcs - 256) & 0xff;
+		out[len++] = (fcs - 256) >> 8;
+	}
+	out[len++] = bh & 0xff;
+	out[len++] = (bh >> 8) & 0xff;
+	out[len++] = bh >> 16;
+	out[len++] = byte;
+	return len;
+}
+
+static int load_one(int fd, const struct kmig_rec *r, __u32 n,
+		    const void *data, __u64 len, struct kmig_load *out)
+{
+	*out = KMIG_ARG(kmig_load, .nr_recs = n,
+			.recs_uptr = (unsigned long)r,
+			.data_uptr = (unsigned long)data, .data_len = len);
+	return __kmig_ioctl(fd, KMIG_LOAD, out);
+}
+
+static bool page_is(const __u8 *p, __u8 byte)
+{
+	__u32 i;
+
+	for (i = 0; i < GUEST_PAGE_SIZE; i++)
+		if (p[i] != byte)
+			return false;
+	return true;
+}
+
+#define ZPAGE(p)	(GUEST_DATA_GPA + (__u64)(p) * GUEST_PAGE_SIZE)
+
+TEST_F(uapi, load_zstd_records)
+{
+	__u8 *ram = guest_vm_slot(self->vm, GUEST_DATA_SLOT)->hva;
+	__u8 good[64], buf[GUEST_PAGE_SIZE * 2], raw[GUEST_PAGE_SIZE];
+	struct kmig_rec r = { .gpa = ZPAGE(5), .npages = 1,
+			      .kind = KMIG_REC_ZSTD };
+	struct kmig_rec batch[3] = {
+		{ .gpa = ZPAGE(2), .npages = 1, .kind = KMIG_REC_PAGE,
+		  .len = GUEST_PAGE_SIZE },
+		{ .gpa = ZPAGE(3), .npages = 1, .kind = KMIG_REC_ZSTD },
+		{ .gpa = ZPAGE(4), .npages = 1, .kind = KMIG_REC_ZSTD },
+	};
+	struct kmig_load out;
+	struct {
+		const char *what;
+		__u16 len;		/* the record's */
+		size_t bytes;		/* of @buf passed */
+		__u32 npages;
+	} bad[8];
+	size_t glen, n = 0, i;
+
+	ASSERT_EQ(0, __kmig_attach(self->fd, self->vm->fd, NULL));
+
+	/* A good frame: page 5 becomes 0xab, written through the kernel. */
+	glen = zstd_rle_frame(good, GUEST_PAGE_SIZE, 0xab, GUEST_PAGE_SIZE);
+	r.len = glen;
+	ASSERT_EQ(0, load_one(self->fd, &r, 1, good, glen, &out));
+	ASSERT_EQ(1ULL, out.done);
+	ASSERT_EQ(1ULL, out.pages);
+	ASSERT_TRUE(page_is(ram + 5 * GUEST_PAGE_SIZE, 0xab));
+
+	/*
+	 * Hostile records aimed at page 5 (which must keep its 0xab, not be
+	 * half overwritten) and at page 9 (which must stay zero).
+	 */
+	bad[n++] = (typeof(bad[0])){ "len 0", 0, 0, 1 };
+	bad[n++] = (typeof(bad[0])){ "len 4096", GUEST_PAGE_SIZE,
+				     GUEST_PAGE_SIZE, 1 };
+	bad[n++] = (typeof(bad[0])){ "len 65535", 65535, sizeof(buf), 1 };
+	bad[n++] = (typeof(bad[0])){ "garbage", 200, 200, 1 };
+	bad[n++] = (typeof(bad[0])){ "decompresses to 100 bytes", 0, 0, 1 };
+	bad[n++] = (typeof(bad[0])){ "decompresses to 8192 bytes", 0, 0, 1 };
+	bad[n++] = (typeof(bad[0])){ "header says 4096, block 100", 0, 0, 1 };
+	bad[n++] = (typeof(bad[0])){ "no size, block 100", 0, 0, 1 };
+
+	for (i = 0; i < n; i++) {
+		__u64 target;
+
+		memset(buf, 0x5a, sizeof(buf));
+		switch (i) {
+		case 4:
+			bad[i].len = bad[i].bytes = zstd_rle_frame(buf, 100, 0xcd, 100);
+			break;
+		case 5:
+			bad[i].len = bad[i].bytes =
+				zstd_rle_frame(buf, 2 * GUEST_PAGE_SIZE, 0xcd,
+					       2 * GUEST_PAGE_SIZE);
+			break;
+		case 6:
+			bad[i].len = bad[i].bytes =
+				zstd_rle_frame(buf, 100, 0xcd, GUEST_PAGE_SIZE);
+			break;
+		case 7:
+			bad[i].len = bad[i].bytes = zstd_rle_frame(buf, 100, 0xcd, -1);
+			break;
+		}
+		for (target = 5; target <= 9; target += 4) {
+			struct kmig_rec b = { .gpa = ZPAGE(target),
+					      .npages = bad[i].npages,
+					      .kind = KMIG_REC_ZSTD,
+					      .len = bad[i].len };
+
+			EXPECT_EQ(-EINVAL, load_one(self->fd, &b, 1, buf,
+						    bad[i].bytes, &out))
+				TH_LOG("%s", bad[i].what);
+			EXPECT_EQ(0ULL, out.done) TH_LOG("%s", bad[i].what);
+			EXPECT_EQ(0ULL, out.pages) TH_LOG("%s", bad[i].what);
+		}
+		ASSERT_TRUE(page_is(ram + 5 * GUEST_PAGE_SIZE, 0xab))
+			TH_LOG("%s: page 5 changed", bad[i].what);
+		ASSERT_TRUE(page_is(ram + 9 * GUEST_PAGE_SIZE, 0))
+			TH_LOG("%s: page 9 changed", bad[i].what);
+	}
+
+	/* A good frame in a bad record: two pages, or data cut short. */
+	r.npages = 2;
+	EXPECT_EQ(-EINVAL, load_one(self->fd, &r, 1, good, glen, &out));
+	r.npages = 1;
+	EXPECT_EQ(-EINVAL, load_one(self->fd, &r, 1, good, glen - 1, &out));
+	EXPECT_EQ(-EFAULT, load_one(self->fd, &r, 1, (void *)8, glen, &out));
+
+	/* In a batch: the good records before the bad one are applied. */
+	memset(raw, 0x11, sizeof(raw));
+	memcpy(buf, raw, sizeof(raw));
+	batch[1].len = zstd_rle_frame(buf + GUEST_PAGE_SIZE, GUEST_PAGE_SIZE,
+				      0x22, GUEST_PAGE_SIZE);
+	/* Page 4: a frame that decompresses to 100 bytes. */
+	batch[2].len = zstd_rle_frame(buf + GUEST_PAGE_SIZE + batch[1].len,
+				      100, 0x33, 100);
+	EXPECT_EQ(-EINVAL, load_one(self->fd, batch, 3, buf,
+				    GUEST_PAGE_SIZE + batch[1].len +
+				    batch[2].len, &out));
+	EXPECT_EQ(2ULL, out.done);
+	EXPECT_EQ(2ULL, out.pages);
+	EXPECT_TRUE(page_is(ram + 2 * GUEST_PAGE_SIZE, 0x11));
+	EXPECT_TRUE(page_is(ram + 3 * GUEST_PAGE_SIZE, 0x22));
+	EXPECT_TRUE(page_is(ram + 4 * GUEST_PAGE_SIZE, 0));
+
+	/* A zero record after a zstd page clears it, as after a raw one. */
+	r.kind = KMIG_REC_ZERO;
+	r.len = 0;
+	ASSERT_EQ(0, load_one(self->fd, &r, 1, NULL, 0, &out));
+	EXPECT_EQ(1ULL, out.zeroed);
+	EXPECT_TRUE(page_is(ram + 5 * GUEST_PAGE_SIZE, 0));
 }
 
 TEST_HARNESS_MAIN

@@ -53,6 +53,7 @@ enum {
 #define KMIG_FEATURE_DIRTY_BITMAP	0x1ULL /* KVM_GET_DIRTY_LOG VMs */
 #define KMIG_FEATURE_DIRTY_MANUAL	0x2ULL /* ...with MANUAL_PROTECT2 */
 #define KMIG_FEATURE_DIRTY_RING		0x4ULL /* KVM_CAP_DIRTY_LOG_RING */
+#define KMIG_FEATURE_ZSTD		0x8ULL /* KMIG_SEND_F_ZSTD, KMIG_REC_ZSTD */
 
 /**
  * struct kmig_info - ioctl(KMIG_GET_INFO)
@@ -293,16 +294,30 @@ enum kmig_rec_kind {
 	KMIG_REC_ZERO = 2,	/* @npages pages that read as zero */
 	KMIG_REC_HOLE = 3,	/* @npages pages never populated: not read */
 	KMIG_REC_ROUND_END = 4,	/* the worker finished round @gpa */
+	KMIG_REC_ZSTD = 5,	/* one page as a zstd frame of @len bytes */
 };
+
+/*
+ * KMIG_REC_ZSTD: one page (npages 1) compressed as a single zstd frame of
+ * @len bytes, 1..KMIG_ZSTD_MAX_LEN, that decompresses to exactly
+ * KMIG_PAGE_SIZE bytes. Workers send a page this way only when the frame
+ * is at most KMIG_ZSTD_MAX_LEN bytes (7/8 of a page); otherwise the page
+ * goes raw as KMIG_REC_PAGE. KMIG_LOAD accepts any @len below
+ * KMIG_PAGE_SIZE.
+ */
+#define KMIG_ZSTD_MAX_LEN	(KMIG_PAGE_SIZE - KMIG_PAGE_SIZE / 8)
+#define KMIG_ZSTD_LEVEL_DEFAULT	1
+#define KMIG_ZSTD_LEVEL_MAX	19
 
 /**
  * struct kmig_rec - one ring record
  * @gpa: Guest physical address of the first page (round number for
  *       KMIG_REC_ROUND_END)
- * @npages: Pages covered: 1 for KMIG_REC_PAGE, a run for ZERO and HOLE
+ * @npages: Pages covered: 1 for KMIG_REC_PAGE and KMIG_REC_ZSTD, a run
+ *          for ZERO and HOLE
  * @kind: enum kmig_rec_kind
  * @len: Bytes of data in the record's data slot (KMIG_PAGE_SIZE for a raw
- *       page, 0 for the others)
+ *       page, the frame's size for KMIG_REC_ZSTD, 0 for the others)
  *
  * Record i's data slot is at data + (i & mask) * KMIG_PAGE_SIZE.
  */
@@ -343,21 +358,33 @@ struct kmig_ring_offsets {
 	__u32 data;
 };
 
+/* kmig_send_setup.flags */
+#define KMIG_SEND_F_ZSTD	0x1U /* compress pages: KMIG_REC_ZSTD */
+
 /**
  * struct kmig_send_setup - ioctl(KMIG_SEND_SETUP)
  * @size: sizeof(struct kmig_send_setup)
- * @flags: Must be 0
+ * @flags: KMIG_SEND_F_* bits
  * @nr_workers: Worker kthreads and rings, 1..KMIG_MAX_WORKERS
  * @ring_entries: Records per ring, a power of two in 16..KMIG_MAX_RING_ENTRIES
  * @ring_bytes: Output: length to mmap for each ring
  * @off: Output: the layout of each ring's mapping
+ * @zstd_level: With KMIG_SEND_F_ZSTD: the zstd level,
+ *              1..KMIG_ZSTD_LEVEL_MAX, 0 for KMIG_ZSTD_LEVEL_DEFAULT.
+ *              Must be 0 without the flag.
+ * @__reserved: Must be 0
  *
  * Creates the workers and their rings once per session. Map ring i with
  * mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
  * KMIG_MMAP_RING(i)).
  *
- * Errors: -ENOTCONN no VM; -EINVAL bad counts; -EBUSY already set up;
- * -ENOMEM.
+ * With KMIG_SEND_F_ZSTD every worker gets its own zstd compression context
+ * and sends a data page as KMIG_REC_ZSTD when its frame is at most
+ * KMIG_ZSTD_MAX_LEN bytes, else raw as KMIG_REC_PAGE. A module without
+ * KMIG_FEATURE_ZSTD refuses the flag with -EOPNOTSUPP.
+ *
+ * Errors: -ENOTCONN no VM; -EINVAL bad counts or level; -EBUSY already
+ * set up; -ENOMEM.
  */
 struct kmig_send_setup {
 	__u32 size;
@@ -366,6 +393,8 @@ struct kmig_send_setup {
 	__u32 ring_entries;
 	__aligned_u64 ring_bytes;
 	struct kmig_ring_offsets off;
+	__u32 zstd_level;
+	__u32 __reserved;
 };
 
 #define KMIG_SEND_SETUP		_IO(KMIG_TYPE, KMIG_CMD_SEND_SETUP)
@@ -380,8 +409,12 @@ struct kmig_send_setup {
  * @normal: Output: pages sent with their data
  * @zero: Output: pages found zero
  * @hole: Output: pages never populated, not read
- * @bytes: Output: data bytes put into the rings
+ * @bytes: Output: data bytes put into the rings (compressed sizes for
+ *         KMIG_REC_ZSTD records)
  * @scan_ns: Output: wall time of the round
+ * @compressed: Output: pages of @normal sent as KMIG_REC_ZSTD
+ * @compressed_bytes: Output: bytes of their frames; they saved
+ *                    @compressed * KMIG_PAGE_SIZE - @compressed_bytes
  *
  * Takes every page set in the session's bitmaps (after KMIG_DIRTY_SYNC) and
  * has the workers turn them into records. Returns when every worker has
@@ -406,6 +439,8 @@ struct kmig_send_round {
 	__aligned_u64 hole;
 	__aligned_u64 bytes;
 	__aligned_u64 scan_ns;
+	__aligned_u64 compressed;
+	__aligned_u64 compressed_bytes;
 };
 
 #define KMIG_SEND_ROUND		_IO(KMIG_TYPE, KMIG_CMD_SEND_ROUND)
@@ -445,8 +480,10 @@ struct kmig_ring_wait {
  * @flags: Must be 0
  * @nr_recs: Records at @recs_uptr, at most 4096
  * @__reserved: Must be 0
- * @recs_uptr: struct kmig_rec[nr_recs] (KMIG_REC_PAGE, _ZERO or _HOLE)
- * @data_uptr: The data of the KMIG_REC_PAGE records, back to back
+ * @recs_uptr: struct kmig_rec[nr_recs] (KMIG_REC_PAGE, _ZSTD, _ZERO or
+ *             _HOLE)
+ * @data_uptr: The data of the KMIG_REC_PAGE and KMIG_REC_ZSTD records,
+ *             back to back, each @len bytes
  * @data_len: Bytes at @data_uptr
  * @done: Output: records applied (on error: before the bad one)
  * @pages: Output: pages written
@@ -457,9 +494,16 @@ struct kmig_ring_wait {
  * are left untouched (unpopulated) unless this session wrote them before.
  * The destination VM's RAM must start zero.
  *
+ * A KMIG_REC_ZSTD record (@len 1..KMIG_PAGE_SIZE - 1) is decompressed into
+ * a kernel buffer first and written to guest RAM only if it decompressed
+ * to exactly KMIG_PAGE_SIZE bytes: a bad frame fails with -EINVAL, leaves
+ * its page as it was and counts in neither @done nor @pages.
+ *
  * Errors: -ENOTCONN no VM; -EINVAL a record with an unknown kind, a
- * misaligned gpa, a bad length, npages 0 or past its memslot, or data past
- * @data_len; -ENOENT a gpa in no memslot; -ESRCH the VM's process exited.
+ * misaligned gpa, a bad length, npages 0 or past its memslot, data past
+ * @data_len, or a zstd frame that is corrupt or does not decompress to
+ * exactly one page; -ENOENT a gpa in no memslot; -ESRCH the VM's process
+ * exited; -ENOMEM.
  */
 struct kmig_load {
 	__u32 size;

@@ -97,6 +97,15 @@ struct kmig_ring {
 int kmig_send_setup(int fd, __u32 nr_workers, __u32 ring_entries,
 		    struct kmig_ring **rings);
 
+/*
+ * The same with every input of struct kmig_send_setup: @arg's flags
+ * (KMIG_SEND_F_ZSTD), zstd_level, nr_workers and ring_entries go in (the
+ * library sets its size), the kernel's outputs come back in it. Since
+ * KMIG_1.1.
+ */
+int kmig_send_setup_ex(int fd, struct kmig_send_setup *arg,
+		       struct kmig_ring **rings);
+
 /* Unmaps the rings from kmig_send_setup() and frees the array. */
 void kmig_rings_unmap(struct kmig_ring *rings, __u32 nr_workers);
 

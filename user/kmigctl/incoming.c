@@ -47,6 +47,7 @@ struct incoming {
 	struct vmm_info info;
 	int kfd;
 	struct kms_layout layout;	/* this VM's RAM */
+	uint64_t kfeatures;		/* KMIG_GET_INFO: KMIG_FEATURE_* */
 	struct kms_hello hello;		/* the source's, from the main channel */
 	struct mig_addr addr;
 	int lfd;
@@ -227,8 +228,10 @@ static int incoming_attach(struct incoming *in)
 	if (in->kfd < 0)
 		return incoming_fail(in, "%s: %s", KMIG_DEVICE_PATH,
 				     kmig_strerror(in->kfd));
-	if (!kmig_get_info(in->kfd, &ki))
+	if (!kmig_get_info(in->kfd, &ki)) {
 		in->rep.kmig_session = ki.session_id;
+		in->kfeatures = ki.features;
+	}
 	ret = kmig_attach_vm(in->kfd, in->info.vm_fd, NULL);
 	if (ret)
 		return incoming_fail(in, "KMIG_ATTACH_VM: %s", kmig_strerror(ret));
@@ -265,6 +268,11 @@ static const char *incoming_fits(struct incoming *in, const struct kms_hello *h,
 	if (h->nr_vcpus != in->info.hello.nr_vcpus) {
 		snprintf(why, n, "vCPU counts differ: source %u, destination %u",
 			 h->nr_vcpus, in->info.hello.nr_vcpus);
+		return why;
+	}
+	/* The kernel decompresses: a kmigctl that can parse it is not enough. */
+	if ((h->features & KMS_F_ZSTD) && !(in->kfeatures & KMIG_FEATURE_ZSTD)) {
+		snprintf(why, n, "the source sends zstd-compressed pages, but the kmig module here cannot decompress them (no KMIG_FEATURE_ZSTD); migrate without --compress");
 		return why;
 	}
 	return NULL;
@@ -343,6 +351,7 @@ static int incoming_accept_data(struct incoming *in)
 		}
 		if (h.session_id != in->hello.session_id ||
 		    h.nr_channels != in->hello.nr_channels || !h.channel ||
+		    h.features != in->hello.features ||
 		    in->data[h.channel - 1].fd >= 0 ||
 		    kms_layout_compare(&h.layout, &in->hello.layout, &e)) {
 			handshake_reject(&c, "not a data channel this destination waits for");
@@ -523,8 +532,8 @@ static int incoming_run(struct incoming *in)
 	in->rep.channels = in->hello.nr_channels;
 	in->rep.setup_ns = now_ns() - in->start_ns;
 
-	ret = receiver_init(&in->r, in->kfd, &in->layout, in->data,
-			    in->nr_data, &in->main, &in->main_lock);
+	ret = receiver_init(&in->r, in->kfd, &in->layout, in->hello.features,
+			    in->data, in->nr_data, &in->main, &in->main_lock);
 	if (ret)
 		return incoming_fail(in, "%s", strerror(-ret));
 	in->receiver_up = true;
@@ -548,6 +557,9 @@ static void incoming_cleanup(struct incoming *in)
 		in->rep.normal = atomic_load(&in->r.normal);
 		in->rep.zero = atomic_load(&in->r.zero);
 		in->rep.hole = atomic_load(&in->r.hole);
+		in->rep.zstd.on = in->hello.features & KMS_F_ZSTD;
+		in->rep.zstd.compressed = atomic_load(&in->r.compressed);
+		in->rep.zstd.data_bytes = atomic_load(&in->r.data_bytes);
 		in->rep.loaded = atomic_load(&in->r.loaded);
 		in->rep.zeroed = atomic_load(&in->r.zeroed);
 		in->rep.rounds = receiver_rounds(&in->r);

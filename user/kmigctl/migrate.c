@@ -75,6 +75,11 @@ static void migrate_usage(FILE *fp)
 		"  -d, --downtime-limit MS  switch over when the estimated downtime\n"
 		"                           is under MS (default 300)\n"
 		"  -b, --max-bandwidth MIB  MiB/s over all channels (default: none)\n"
+		"  -z, --compress zstd[:LEVEL]\n"
+		"                           compress pages with zstd in the kernel,\n"
+		"                           level 1..%d (default 1); the destination's\n"
+		"                           kmig module decompresses them. 'none'\n"
+		"                           (the default) sends pages raw\n"
 		"  -r, --max-rounds N       switch over after N dirty rounds\n"
 		"  -t, --timeout SEC        switch over at the end of the round\n"
 		"                           during which SEC seconds have passed\n"
@@ -83,7 +88,7 @@ static void migrate_usage(FILE *fp)
 		"                           line per round (elsewhere) on stderr\n"
 		"Exit status: 0 migrated, 1 failed (the source VM runs), 2 usage,\n"
 		"3 cancelled (the source VM runs).\n",
-		MIGRATE_MAX_WORKERS_DEFAULT);
+		MIGRATE_MAX_WORKERS_DEFAULT, KMIG_ZSTD_LEVEL_MAX);
 }
 
 static int migrate_parse(struct migrate_opts *o, int argc, char **argv)
@@ -95,6 +100,7 @@ static int migrate_parse(struct migrate_opts *o, int argc, char **argv)
 		{ "workers", required_argument, NULL, 'w' },
 		{ "downtime-limit", required_argument, NULL, 'd' },
 		{ "max-bandwidth", required_argument, NULL, 'b' },
+		{ "compress", required_argument, NULL, 'z' },
 		{ "max-rounds", required_argument, NULL, 'r' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
@@ -116,7 +122,7 @@ static int migrate_parse(struct migrate_opts *o, int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":v:o:c:w:d:b:r:t:jqh", opts,
+	while ((c = getopt_long(argc, argv, ":v:o:c:w:d:b:z:r:t:jqh", opts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'v':
@@ -147,6 +153,11 @@ static int migrate_parse(struct migrate_opts *o, int argc, char **argv)
 				    1 << 20, &v))
 				return -1;
 			o->max_bandwidth = v << 20;
+			break;
+		case 'z':
+			if (opt_compress("migrate", optarg, KMIG_ZSTD_LEVEL_MAX,
+					 &o->zstd, &o->zstd_level))
+				return -1;
 			break;
 		case 'r':
 			if (opt_u64("migrate", "--max-rounds", optarg, 0,
@@ -243,6 +254,7 @@ static int migrate_layout(struct migration *m)
 /* VMM, kmig session, layout, rings, dirty tracking. */
 static int migrate_attach(struct migration *m)
 {
+	struct kmig_send_setup ss;
 	struct kmig_dirty_start ds;
 	struct kmig_info ki;
 	char err[256];
@@ -265,6 +277,9 @@ static int migrate_attach(struct migration *m)
 	ret = kmig_get_info(m->kfd, &ki);
 	if (!ret)
 		m->rep.kmig_session = ki.session_id;
+	if (m->o.zstd && (ret || !(ki.features & KMIG_FEATURE_ZSTD)))
+		return migration_fail(m, "failed",
+				      "--compress zstd: this kmig module cannot compress (no KMIG_FEATURE_ZSTD)");
 	ret = kmig_attach_vm(m->kfd, m->info.vm_fd, NULL);
 	if (ret)
 		return migration_fail(m, "failed", "KMIG_ATTACH_VM: %s",
@@ -272,8 +287,14 @@ static int migrate_attach(struct migration *m)
 	if (migrate_layout(m))
 		return -1;
 
-	ret = kmig_send_setup(m->kfd, m->o.workers, m->o.ring_entries,
-			      &m->rings);
+	memset(&ss, 0, sizeof(ss));
+	ss.nr_workers = m->o.workers;
+	ss.ring_entries = m->o.ring_entries;
+	if (m->o.zstd) {
+		ss.flags = KMIG_SEND_F_ZSTD;
+		ss.zstd_level = m->o.zstd_level;
+	}
+	ret = kmig_send_setup_ex(m->kfd, &ss, &m->rings);
 	if (ret)
 		return migration_fail(m, "failed", "KMIG_SEND_SETUP: %s",
 				      kmig_strerror(ret));
@@ -306,6 +327,11 @@ static int migrate_connect_one(struct migration *m, struct chan *c,
 	chan_init(c, fd, name, m->o.stall_ms, NULL);
 	m->hello.channel = idx;
 	ret = handshake_connect(c, m->o.stream_version, &m->hello, &e);
+	/* A kmigctl from before features calls them a reserved field. */
+	if (ret && m->hello.features && strstr(e.msg, "reserved field"))
+		return migration_fail(m, "failed",
+				      "%s (the destination's kmigctl predates --compress: migrate without it)",
+				      e.msg);
 	if (ret)
 		return migration_fail(m, "failed", "%s", e.msg);
 	return 0;
@@ -327,6 +353,7 @@ static int migrate_connect(struct migration *m)
 	m->hello.nr_channels = m->o.channels;
 	m->hello.page_size = KMS_PAGE_SIZE;
 	m->hello.nr_vcpus = m->info.hello.nr_vcpus;
+	m->hello.features = m->o.zstd ? KMS_F_ZSTD : 0;
 
 	/* The main channel first: the destination learns the session there. */
 	if (migrate_connect_one(m, &m->main, 0))
@@ -460,6 +487,8 @@ int cmd_migrate(int argc, char **argv)
 	m.rep.channels = m.o.channels;
 	m.rep.workers = m.o.workers;
 	m.rep.downtime_limit_ms = m.o.policy.downtime_limit_ms;
+	m.rep.zstd.on = m.o.zstd;
+	m.rep.zstd.level = m.o.zstd ? (m.o.zstd_level ?: KMIG_ZSTD_LEVEL_DEFAULT) : 0;
 	m.rep.est_downtime_ms = NAN;
 	signals_setup();
 

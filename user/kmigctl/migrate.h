@@ -27,6 +27,8 @@ struct migrate_opts {
 	uint32_t ring_entries;
 	struct precopy_policy policy;	/* --downtime-limit, --max-rounds, --timeout */
 	uint64_t max_bandwidth;		/* --max-bandwidth, bytes/s; 0 none */
+	bool zstd;			/* --compress zstd[:LEVEL] */
+	uint32_t zstd_level;		/* 0: the kernel's default */
 	bool json, quiet;
 	int connect_timeout_ms;
 	int stall_ms;

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "options.h"
 
@@ -27,6 +28,31 @@ int opt_u64(const char *cmd, const char *name, const char *arg, uint64_t min,
 		return -1;
 	}
 	*v = n;
+	return 0;
+}
+
+int opt_compress(const char *cmd, const char *arg, uint32_t max_level,
+		 bool *on, uint32_t *level)
+{
+	uint64_t v;
+
+	*on = false;
+	*level = 0;
+	if (!strcmp(arg, "none"))
+		return 0;
+	if (!strcmp(arg, "zstd")) {
+		*on = true;
+		return 0;
+	}
+	if (strncmp(arg, "zstd:", 5)) {
+		fprintf(stderr, "kmig: %s: bad --compress '%s' (none, zstd or zstd:LEVEL)\n",
+			cmd, arg);
+		return -1;
+	}
+	if (opt_u64(cmd, "zstd level", arg + 5, 1, max_level, &v))
+		return -1;
+	*on = true;
+	*level = v;
 	return 0;
 }
 

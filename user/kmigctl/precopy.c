@@ -156,11 +156,15 @@ int migration_round(struct migration *m, enum progress_phase phase,
 	rs->normal = sr.normal;
 	rs->zero = sr.zero;
 	rs->hole = sr.hole;
+	rs->compressed = sr.compressed;
+	rs->page_bytes = sr.bytes;
 	rs->bytes = sender_bytes(&m->s) - bytes0;
 	rs->ns = now_ns() - t0;
 	m->rep.normal += sr.normal;
 	m->rep.zero += sr.zero;
 	m->rep.hole += sr.hole;
+	m->rep.zstd.compressed += sr.compressed;
+	m->rep.zstd.data_bytes += sr.bytes;
 	*out = rs;
 
 	if (!ret)
@@ -196,7 +200,13 @@ int precopy_run(struct migration *m, enum switchover_reason *why)
 		if (migration_round(m, done ? PHASE_DIRTY : PHASE_BULK,
 				    sy.dirty_pages, &rs))
 			return -1;
-		bw = bandwidth_update(bw, rs->bytes, rs->ns);
+		/*
+		 * In the units of the remaining bytes (pages of 4096): what
+		 * compression saved counts as sent, else a compressed round
+		 * would look slow and the downtime estimate high.
+		 */
+		bw = bandwidth_update(bw, rs->bytes + rs->normal * KMS_PAGE_SIZE -
+				      rs->page_bytes, rs->ns);
 		if (migration_sync(m, &sy))
 			return -1;
 		now = now_ns();

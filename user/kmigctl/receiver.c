@@ -107,7 +107,7 @@ static int receiver_ram(struct receiver *r, struct chan *c,
 	struct kms_error e;
 	int ret;
 
-	ret = kms_ram_decode(buf, len, r->layout, ram, &e);
+	ret = kms_ram_decode(buf, len, r->layout, r->features, ram, &e);
 	if (ret) {
 		receiver_fail(r, ret, "%s: bad RAM frame: %s", c->name, e.msg);
 		return ret;
@@ -123,6 +123,8 @@ static int receiver_ram(struct receiver *r, struct chan *c,
 	atomic_fetch_add(&r->normal, ram->normal);
 	atomic_fetch_add(&r->zero, ram->zero);
 	atomic_fetch_add(&r->hole, ram->hole);
+	atomic_fetch_add(&r->compressed, ram->compressed);
+	atomic_fetch_add(&r->data_bytes, ram->data_len);
 	atomic_fetch_add(&r->loaded, out.pages);
 	atomic_fetch_add(&r->zeroed, out.zeroed);
 	atomic_fetch_add(&r->frames, 1);
@@ -195,14 +197,15 @@ out:
 }
 
 int receiver_init(struct receiver *r, int kfd, const struct kms_layout *l,
-		  struct chan *chans, uint32_t nr_chans, struct chan *main,
-		  pthread_mutex_t *main_lock)
+		  uint32_t features, struct chan *chans, uint32_t nr_chans,
+		  struct chan *main, pthread_mutex_t *main_lock)
 {
 	uint32_t i;
 
 	memset(r, 0, sizeof(*r));
 	r->kfd = kfd;
 	r->layout = l;
+	r->features = features;
 	r->chans = chans;
 	r->nr_chans = nr_chans;
 	r->main = main;
@@ -213,6 +216,8 @@ int receiver_init(struct receiver *r, int kfd, const struct kms_layout *l,
 	atomic_init(&r->normal, 0);
 	atomic_init(&r->zero, 0);
 	atomic_init(&r->hole, 0);
+	atomic_init(&r->compressed, 0);
+	atomic_init(&r->data_bytes, 0);
 	atomic_init(&r->loaded, 0);
 	atomic_init(&r->zeroed, 0);
 	atomic_init(&r->frames, 0);

@@ -22,6 +22,7 @@
 struct receiver {
 	int kfd;			/* the kmig session, attached */
 	const struct kms_layout *layout;
+	uint32_t features;		/* the source's HELLO: KMS_F_* */
 	uint32_t nr_chans;
 	struct chan *chans;		/* data channels */
 	struct chan *main;		/* for LOADED */
@@ -40,13 +41,16 @@ struct receiver {
 
 	atomic_int failed;		/* stop: abandons channel I/O too */
 	atomic_uint_fast64_t normal, zero, hole;	/* pages by kind */
+	atomic_uint_fast64_t compressed;		/* of @normal: ZSTD */
+	atomic_uint_fast64_t data_bytes;		/* page data as sent */
 	atomic_uint_fast64_t loaded, zeroed;		/* KMIG_LOAD outputs */
 	atomic_uint_fast64_t frames;
 };
 
+/* @features: the source's HELLO features, which RAM frames may use. */
 int receiver_init(struct receiver *r, int kfd, const struct kms_layout *l,
-		  struct chan *chans, uint32_t nr_chans, struct chan *main,
-		  pthread_mutex_t *main_lock);
+		  uint32_t features, struct chan *chans, uint32_t nr_chans,
+		  struct chan *main, pthread_mutex_t *main_lock);
 int receiver_start(struct receiver *r);
 
 /*

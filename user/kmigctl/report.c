@@ -41,6 +41,26 @@ static void print_pages(struct printer *p, uint64_t normal, uint64_t zero,
 	print_close_object(p);
 }
 
+/* After "pages": the tests look keys up by their first occurrence. */
+static void print_compression(struct printer *p, const struct compress_stat *c,
+			      uint64_t normal)
+{
+	uint64_t raw = normal * KMS_PAGE_SIZE;
+
+	print_open_object(p, "compression");
+	print_string(p, PRINT_ANY, "algorithm", "  compression:    %s",
+		     c->on ? "zstd" : "none");
+	if (c->level)
+		print_uint(p, PRINT_ANY, "level", " level %u", c->level);
+	print_u64(p, PRINT_ANY, "pages_compressed", ", %llu pages compressed",
+		  c->compressed);
+	print_u64(p, PRINT_ANY, "bytes_before", ", page data %llu", raw);
+	print_u64(p, PRINT_ANY, "bytes_after", " -> %llu bytes", c->data_bytes);
+	print_float(p, PRINT_ANY, "ratio", " (ratio %.2f)\n",
+		    c->data_bytes ? (double)raw / c->data_bytes : NAN);
+	print_close_object(p);
+}
+
 static void print_round(struct printer *p, const struct round_stat *s)
 {
 	const char *kind = s->final ? "final" : s->bulk ? "bulk" : "dirty";
@@ -52,6 +72,7 @@ static void print_round(struct printer *p, const struct round_stat *s)
 	print_u64(p, PRINT_JSON, "normal", NULL, s->normal);
 	print_u64(p, PRINT_JSON, "zero", NULL, s->zero);
 	print_u64(p, PRINT_JSON, "hole", NULL, s->hole);
+	print_u64(p, PRINT_JSON, "compressed", NULL, s->compressed);
 	print_u64(p, PRINT_JSON, "bytes", NULL, s->bytes);
 	print_float(p, PRINT_ANY, "ms", " %10.3f", ms(s->ns));
 	print_float(p, PRINT_ANY, "mib_s", " %9.1f", mib_s(s->bytes, s->ns));
@@ -121,6 +142,7 @@ void migrate_report_print(struct printer *p, const struct migrate_report *r)
 	print_u64(p, PRINT_ANY, "bytes_sent", "  bytes sent:     %llu\n",
 		  r->bytes_sent);
 	print_pages(p, r->normal, r->zero, r->hole);
+	print_compression(p, &r->zstd, r->normal);
 	print_float(p, PRINT_ANY, "throughput_mib_s", "  throughput:     %.1f MiB/s\n",
 		    mib_s(r->bytes_sent, r->total_ns - r->setup_ns));
 
@@ -169,6 +191,7 @@ void incoming_report_print(struct printer *p, const struct incoming_report *r)
 	print_u64(p, PRINT_ANY, "bytes_received", "  bytes received: %llu\n",
 		  r->bytes_received);
 	print_pages(p, r->normal, r->zero, r->hole);
+	print_compression(p, &r->zstd, r->normal);
 	print_u64(p, PRINT_ANY, "pages_loaded", "  pages loaded:   %llu",
 		  r->loaded);
 	print_u64(p, PRINT_ANY, "pages_zeroed", ", %llu zeroed again\n",

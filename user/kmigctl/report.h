@@ -16,11 +16,25 @@
 /* Exit statuses of migrate and incoming, beyond kmigctl.h's. */
 #define KMIGCTL_EXIT_CANCELLED	3	/* cancelled; the source VM runs */
 
+/*
+ * Page compression, the same on both sides: of the @normal pages (those
+ * sent with data) @compressed went as zstd frames, and all their data took
+ * @data_bytes instead of normal * 4096.
+ */
+struct compress_stat {
+	bool on;		/* negotiated (--compress) */
+	uint32_t level;		/* source only; 0: not known here */
+	uint64_t compressed;
+	uint64_t data_bytes;
+};
+
 struct round_stat {
 	uint32_t round;		/* the kernel's round number */
 	bool bulk;		/* the first round: every page */
 	bool final;		/* the switchover's round, VM paused */
 	uint64_t pages, normal, zero, hole;
+	uint64_t compressed;	/* of @normal: sent as zstd frames */
+	uint64_t page_bytes;	/* the @normal pages' data as sent */
 	uint64_t bytes;		/* bytes written to the data channels */
 	uint64_t ns;		/* round time */
 	double dirty_rate;	/* bytes/s the guest dirtied meanwhile; NaN: unknown */
@@ -52,6 +66,7 @@ struct migrate_report {
 	double est_downtime_ms;	/* the estimate when precopy ended */
 	uint64_t bytes_sent;
 	uint64_t normal, zero, hole;
+	struct compress_stat zstd;
 	uint32_t nr_rounds;
 	struct round_stat *rounds;	/* nr_rounds of them, malloc'ed */
 	uint64_t channel_bytes[KMS_MAX_CHANNELS];
@@ -70,6 +85,7 @@ struct incoming_report {
 	uint32_t rounds;
 	uint64_t bytes_received;
 	uint64_t normal, zero, hole;
+	struct compress_stat zstd;
 	uint64_t loaded, zeroed;
 	uint64_t state_bytes;
 };

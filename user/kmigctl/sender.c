@@ -97,6 +97,23 @@ static int sender_send(struct sender *s, struct iovec *iov, int iovcnt,
 	return ret;
 }
 
+/* Can this ring record go into a RAM frame as it is? */
+static bool rec_sendable(const struct kmig_rec *rec)
+{
+	switch (rec->kind) {
+	case KMIG_REC_PAGE:
+		return rec->npages == 1 && rec->len == KMIG_PAGE_SIZE;
+	case KMIG_REC_ZSTD:
+		return rec->npages == 1 && rec->len &&
+		       rec->len <= KMS_ZSTD_MAX_LEN;
+	case KMIG_REC_ZERO:
+	case KMIG_REC_HOLE:
+		return rec->npages && !rec->len;
+	default:
+		return false;
+	}
+}
+
 /*
  * Takes up to SENDER_BATCH of the @ready records at the ring's head into
  * one RAM frame, stopping at a ROUND_END. Returns the records consumed.
@@ -105,8 +122,8 @@ static uint32_t drain_batch(struct sender *s, struct kmig_ring *r,
 			    uint32_t ready, uint8_t *table, struct iovec *iov)
 {
 	uint8_t *recs = table + KMS_FRAME_HDR_LEN + KMS_RAM_HDR_LEN;
-	uint32_t head = kmig_ring_head(r), nr = 0, pages = 0, i;
-	uint64_t npages = 0;
+	uint32_t head = kmig_ring_head(r), nr = 0, iovs = 0, i;
+	uint64_t npages = 0, data = 0;
 	bool round_end = false;
 
 	for (i = 0; i < ready && i < SENDER_BATCH; i++) {
@@ -117,35 +134,33 @@ static uint32_t drain_batch(struct sender *s, struct kmig_ring *r,
 			break;
 		}
 		/* The kernel is trusted, but a record we cannot frame is fatal. */
-		if ((rec->kind == KMIG_REC_PAGE &&
-		     (rec->len != KMIG_PAGE_SIZE || rec->npages != 1)) ||
-		    (rec->kind != KMIG_REC_PAGE && rec->kind != KMIG_REC_ZERO &&
-		     rec->kind != KMIG_REC_HOLE) ||
-		    (rec->kind != KMIG_REC_PAGE && (rec->len || !rec->npages))) {
+		if (!rec_sendable(rec)) {
 			sender_fail(s, -EPROTO,
 				    "ring %u: malformed record (kind %u, %u pages, len %u)",
 				    r->index, rec->kind, rec->npages, rec->len);
 			continue;
 		}
 		kms_rec_encode(recs + nr * KMS_REC_LEN, rec);
-		if (rec->kind == KMIG_REC_PAGE) {
-			iov[1 + pages].iov_base = (void *)kmig_ring_data(r, head + i);
-			iov[1 + pages].iov_len = KMIG_PAGE_SIZE;
-			pages++;
+		/* A zstd frame sits at the start of its slot, @len bytes. */
+		if (rec->len) {
+			iov[1 + iovs].iov_base = (void *)kmig_ring_data(r, head + i);
+			iov[1 + iovs].iov_len = rec->len;
+			iovs++;
+			data += rec->len;
 		}
 		npages += rec->npages;
 		nr++;
 	}
 
 	if (nr && !atomic_load(&s->failed)) {
-		uint32_t len = kms_ram_len(nr, pages);
+		uint32_t len = KMS_RAM_HDR_LEN + nr * KMS_REC_LEN + data;
 
 		kms_frame_hdr_encode(table, KMS_RAM, len);
 		kms_ram_hdr_encode(table + KMS_FRAME_HDR_LEN, nr);
 		iov[0].iov_base = table;
 		iov[0].iov_len = KMS_FRAME_HDR_LEN + KMS_RAM_HDR_LEN +
 				 nr * KMS_REC_LEN;
-		sender_send(s, iov, 1 + pages, KMS_FRAME_HDR_LEN + len);
+		sender_send(s, iov, 1 + iovs, KMS_FRAME_HDR_LEN + len);
 	}
 	atomic_fetch_add(&s->pages_done, npages);
 

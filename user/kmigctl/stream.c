@@ -272,7 +272,7 @@ size_t kms_hello_encode(const struct kms_hello *h, uint8_t *out)
 	kms_put_u32(out + 20, h->layout.nr);
 	kms_put_u64(out + 24, h->ram_bytes);
 	kms_put_u32(out + 32, h->nr_vcpus);
-	kms_put_u32(out + 36, 0);
+	kms_put_u32(out + 36, h->features);
 	for (i = 0; i < h->layout.nr; i++) {
 		kms_put_u64(out + 40 + 16 * i, h->layout.r[i].gpa);
 		kms_put_u64(out + 48 + 16 * i, h->layout.r[i].size);
@@ -309,6 +309,7 @@ int kms_hello_decode(const uint8_t *p, size_t len, struct kms_hello *h,
 	h->page_size = kms_get_u32(p + 16);
 	h->ram_bytes = kms_get_u64(p + 24);
 	h->nr_vcpus = kms_get_u32(p + 32);
+	h->features = kms_get_u32(p + 36);
 	h->layout.nr = nr;
 	for (i = 0; i < nr; i++) {
 		h->layout.r[i].gpa = kms_get_u64(p + 40 + 16 * i);
@@ -319,8 +320,10 @@ int kms_hello_decode(const uint8_t *p, size_t len, struct kms_hello *h,
 		return kms_fail(e, -EPROTONOSUPPORT,
 				"source page size %" PRIu32 " (this side supports %d)",
 				h->page_size, KMS_PAGE_SIZE);
-	if (kms_get_u32(p + 36))
-		return kms_fail(e, -EPROTO, "HELLO reserved field is not 0");
+	if (h->features & ~KMS_F_KNOWN)
+		return kms_fail(e, -EPROTONOSUPPORT,
+				"the source uses stream features 0x%" PRIx32 " that this kmigctl does not know",
+				h->features & ~KMS_F_KNOWN);
 	if (!h->session_id)
 		return kms_fail(e, -EPROTO, "HELLO session id is 0");
 	if (h->nr_channels == 0 || h->nr_channels > KMS_MAX_CHANNELS)
@@ -359,14 +362,15 @@ void kms_rec_encode(uint8_t out[KMS_REC_LEN], const struct kmig_rec *r)
 }
 
 int kms_ram_decode(const uint8_t *p, size_t len, const struct kms_layout *l,
-		   struct kms_ram *out, struct kms_error *e)
+		   uint32_t features, struct kms_ram *out,
+		   struct kms_error *e)
 {
 	uint64_t data_need = 0;
 	size_t table;
 	uint32_t i, nr;
 
 	out->nr = 0;
-	out->normal = out->zero = out->hole = 0;
+	out->normal = out->zero = out->hole = out->compressed = 0;
 	if (len < KMS_RAM_HDR_LEN)
 		return kms_fail(e, -EPROTO, "RAM frame of %zu bytes is truncated",
 				len);
@@ -400,6 +404,20 @@ int kms_ram_decode(const uint8_t *p, size_t len, const struct kms_layout *l,
 						i, (uint32_t)r->npages, r->len);
 			data_need += KMS_PAGE_SIZE;
 			out->normal++;
+			break;
+		case KMS_REC_ZSTD:
+			if (!(features & KMS_F_ZSTD))
+				return kms_fail(e, -EPROTO,
+						"record %" PRIu32 ": zstd record, but the source did not announce compression",
+						i);
+			if (r->npages != 1 || !r->len || r->len > KMS_ZSTD_MAX_LEN)
+				return kms_fail(e, -EPROTO,
+						"record %" PRIu32 ": zstd record with %" PRIu32 " pages and %u bytes of data (allowed 1 page, 1..%d bytes)",
+						i, (uint32_t)r->npages, r->len,
+						KMS_ZSTD_MAX_LEN);
+			data_need += r->len;
+			out->normal++;
+			out->compressed++;
 			break;
 		case KMS_REC_ZERO:
 		case KMS_REC_HOLE:

@@ -62,7 +62,18 @@ enum kms_rec_kind {
 	KMS_REC_PAGE = 1,
 	KMS_REC_ZERO = 2,
 	KMS_REC_HOLE = 3,
+	KMS_REC_ZSTD = 5,	/* only after HELLO announced KMS_F_ZSTD */
 };
+
+/* A ZSTD record's frame: 1..4095 bytes, less than the page it replaces. */
+#define KMS_ZSTD_MAX_LEN	(KMS_PAGE_SIZE - 1)
+
+/*
+ * HELLO features: what the source will send. A destination that cannot
+ * take one refuses the migration in its REJECT, naming it.
+ */
+#define KMS_F_ZSTD		0x1U	/* ZSTD records (KMIG_LOAD decompresses) */
+#define KMS_F_KNOWN		KMS_F_ZSTD
 
 struct kms_error {
 	char msg[256];
@@ -85,6 +96,7 @@ struct kms_hello {
 	uint32_t nr_channels;	/* data channels */
 	uint32_t page_size;
 	uint32_t nr_vcpus;
+	uint32_t features;	/* KMS_F_* */
 	uint64_t ram_bytes;	/* sum of the regions' sizes */
 	struct kms_layout layout;
 };
@@ -100,8 +112,8 @@ struct kms_ram {
 	struct kmig_rec recs[KMS_MAX_RECS];
 	const uint8_t *data;
 	size_t data_len;
-	/* Pages by kind, for the report. */
-	uint64_t normal, zero, hole;
+	/* Pages by kind, for the report; @compressed counts in @normal too. */
+	uint64_t normal, zero, hole, compressed;
 };
 
 /* Sets @e's message (truncated to fit), for callers that add context. */
@@ -150,10 +162,13 @@ static inline uint32_t kms_ram_len(uint32_t nr, uint32_t pages)
 }
 /*
  * Checks a RAM payload against @l: record count, kinds, lengths, every
- * address inside guest RAM, and that the data adds up exactly.
+ * address inside guest RAM, and that the data adds up exactly. ZSTD
+ * records are a protocol error unless @features (the HELLO's) has
+ * KMS_F_ZSTD; their frames are checked by KMIG_LOAD, which decompresses.
  */
 int kms_ram_decode(const uint8_t *p, size_t len, const struct kms_layout *l,
-		   struct kms_ram *out, struct kms_error *e);
+		   uint32_t features, struct kms_ram *out,
+		   struct kms_error *e);
 
 /* SYNC and LOADED: the round number (u32) and 4 bytes of zero. */
 #define KMS_SYNC_LEN		8

@@ -77,33 +77,29 @@ void kmig_rings_unmap(struct kmig_ring *rings, __u32 nr_workers)
 	free(rings);
 }
 
-int kmig_send_setup(int fd, __u32 nr_workers, __u32 ring_entries,
-		    struct kmig_ring **rings)
+int kmig_send_setup_ex(int fd, struct kmig_send_setup *arg,
+		       struct kmig_ring **rings)
 {
-	struct kmig_send_setup arg;
 	struct kmig_ring *r;
 	__u32 i;
 	int ret;
 
-	if (!rings)
+	if (!arg || !rings)
 		return -EINVAL;
-	memset(&arg, 0, sizeof(arg));
-	arg.size = sizeof(arg);
-	arg.nr_workers = nr_workers;
-	arg.ring_entries = ring_entries;
-	ret = kmig_ioctl(fd, KMIG_SEND_SETUP, &arg);
+	arg->size = sizeof(*arg);
+	ret = kmig_ioctl(fd, KMIG_SEND_SETUP, arg);
 	if (ret < 0)
 		return ret;
 	/* The kernel accepted these counts; a power of two, as documented. */
-	if (!ring_entries || ring_entries & (ring_entries - 1) ||
-	    !kmig_layout_ok(&arg))
+	if (!arg->ring_entries || arg->ring_entries & (arg->ring_entries - 1) ||
+	    !kmig_layout_ok(arg))
 		return -EPROTO;
 
-	r = calloc(nr_workers, sizeof(*r));
+	r = calloc(arg->nr_workers, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	for (i = 0; i < nr_workers; i++) {
-		ret = kmig_ring_map(fd, &arg, i, &r[i]);
+	for (i = 0; i < arg->nr_workers; i++) {
+		ret = kmig_ring_map(fd, arg, i, &r[i]);
 		if (ret < 0) {
 			kmig_rings_unmap(r, i);
 			return ret;
@@ -111,6 +107,17 @@ int kmig_send_setup(int fd, __u32 nr_workers, __u32 ring_entries,
 	}
 	*rings = r;
 	return 0;
+}
+
+int kmig_send_setup(int fd, __u32 nr_workers, __u32 ring_entries,
+		    struct kmig_ring **rings)
+{
+	struct kmig_send_setup arg;
+
+	memset(&arg, 0, sizeof(arg));
+	arg.nr_workers = nr_workers;
+	arg.ring_entries = ring_entries;
+	return kmig_send_setup_ex(fd, &arg, rings);
 }
 
 int kmig_send_round(int fd, struct kmig_send_round *out)

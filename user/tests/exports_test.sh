@@ -9,13 +9,25 @@
 so=$O/libkmig.so.1
 hdr=$(dirname "$0")/../include/libkmig.h
 
-# Defined dynamic symbols: "T kmig_open@@KMIG_1.0", plus the node itself.
+# Defined dynamic symbols: "T kmig_open@@KMIG_1.0", plus the nodes.
 exports=$(nm -D --defined-only "$so" | awk '{ print $3 }')
 
+# Functions added after 1.0, with their node; everything else is KMIG_1.0.
+added="kmig_send_setup_ex@@KMIG_1.1"
+
 only_versioned_kmig() {
-	echo "$exports" | grep -v '^KMIG_1\.0$' | grep -v '^kmig_[a-z0-9_]*@@KMIG_1\.0$' |
+	echo "$exports" | grep -v '^KMIG_1\.[01]$' | grep -v '^kmig_[a-z0-9_]*@@KMIG_1\.0$' |
+		grep -vxF "$added" |
 		sed 's/^/# unexpected export: /' | grep . && return 1
 	return 0
+}
+
+# A function that came later must not appear in KMIG_1.0: programs linked
+# against it would then load on a library that lacks it.
+added_in_their_node() {
+	for a in $added; do
+		echo "$exports" | grep -qxF "$a" || { echo "# missing: $a"; return 1; }
+	done
 }
 
 # Every function the header declares is exported, none forgotten; the
@@ -23,7 +35,7 @@ only_versioned_kmig() {
 header_api_exported() {
 	rc=0
 	for f in $(sed -n '/^static inline/d; s/^[a-z].*[ *]\(kmig_[a-z0-9_]*\)(.*/\1/p' "$hdr"); do
-		echo "$exports" | grep -qx "$f@@KMIG_1\.0" ||
+		echo "$exports" | grep -qx "$f@@KMIG_1\.[01]" ||
 			{ echo "# not exported: $f"; rc=1; }
 	done
 	[ -n "$f" ] && return $rc
@@ -51,7 +63,8 @@ pkgconfig_works() {
 	PKG_CONFIG_PATH=$O pkg-config --libs libkmig | grep -q -- '-lkmig'
 }
 
-check "only kmig_* symbols exported, all at KMIG_1.0" only_versioned_kmig
+check "only kmig_* symbols exported, at KMIG_1.0 or later nodes" only_versioned_kmig
+check "functions added since 1.0 are in their own node" added_in_their_node
 # The inline helpers stay out of the library: they are the hot path.
 inline_not_exported() {
 	! echo "$exports" | grep -q 'kmig_ring_\(ready\|head\|rec\|data\|advance\)@'

@@ -65,6 +65,25 @@ migrate_usage_errors() {
 		grep -q "unexpected argument 'extra'" "$err" && [ ! -s "$out" ]
 }
 
+compress_usage_errors() {
+	run 2 migrate --vmm /x --to tcp:h:1 --compress lz4 &&
+		grep -q "bad --compress 'lz4' (none, zstd or zstd:LEVEL)" "$err" &&
+	run 2 migrate --vmm /x --to tcp:h:1 --compress zstd:0 &&
+		grep -q "bad zstd level '0' (a number from 1 to 19)" "$err" &&
+	run 2 migrate --vmm /x --to tcp:h:1 --compress zstd:20 &&
+	run 2 migrate --vmm /x --to tcp:h:1 --compress zstd: &&
+	run 2 migrate --vmm /x --to tcp:h:1 -z zstd:-1 && [ ! -s "$out" ]
+}
+
+# The report says what was asked for, also when the migration failed.
+compress_in_report() {
+	run 1 migrate --vmm /nonexistent/vmm.sock --to tcp:127.0.0.1:1 --json \
+		--compress zstd:3 &&
+	grep -q '"compression":{"algorithm":"zstd","level":3,"pages_compressed":0' "$out" &&
+	run 1 migrate --vmm /nonexistent/vmm.sock --to tcp:127.0.0.1:1 &&
+	grep -q '^  compression:    none, 0 pages compressed' "$out"
+}
+
 incoming_usage_errors() {
 	run 2 incoming --vmm /x && grep -q -- '--vmm and --listen are required' "$err" &&
 	run 2 incoming --vmm /x --listen unix:/y --bogus &&
@@ -74,6 +93,7 @@ incoming_usage_errors() {
 help_texts() {
 	run 0 migrate --help && grep -q -- '--downtime-limit MS' "$out" &&
 		grep -q -- '--max-bandwidth MIB' "$out" &&
+		grep -q -- '--compress zstd\[:LEVEL\]' "$out" &&
 	run 0 incoming --help && grep -q -- '--listen' "$out" &&
 	run 0 cancel --help && grep -q 'SESSION_ID' "$out" &&
 	run 0 --help && grep -q '^  migrate ' "$out" &&
@@ -109,6 +129,8 @@ check "unknown status option: exit 2" unknown_option_is_usage_error
 check "status --help" status_help
 check "version works without the module" version_works_without_module
 check "migrate: usage errors exit 2" migrate_usage_errors
+check "migrate --compress: usage errors exit 2" compress_usage_errors
+check "migrate --compress: the report names it" compress_in_report
 check "incoming: usage errors exit 2" incoming_usage_errors
 check "migrate, incoming, cancel: --help" help_texts
 check "migrate without a VMM: exit 1, report says failed" migrate_without_vmm

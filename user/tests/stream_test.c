@@ -4,7 +4,8 @@
  * decodes to the same thing, and every hostile input the destination can
  * meet is refused with the right errno and a message that names it:
  * truncation, oversize lengths and counts, addresses outside guest RAM,
- * misalignment, wrap-around, bad magic and version.
+ * misalignment, wrap-around, bad magic and version, zstd records that were
+ * not negotiated or whose lengths are out of bounds.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -298,10 +299,11 @@ static void ram_sum_lies(struct kms_hello *h, uint8_t *buf, size_t *len)
 	kms_put_u64(buf + 24, 1ULL << 40);
 }
 
-static void reserved_set(struct kms_hello *h, uint8_t *buf, size_t *len)
+/* The former reserved word carries the features: an unknown one. */
+static void unknown_feature(struct kms_hello *h, uint8_t *buf, size_t *len)
 {
 	(void)h; (void)len;
-	kms_put_u32(buf + 36, 1);
+	kms_put_u32(buf + 36, KMS_F_ZSTD | 0x80000000U);
 }
 
 TEST(hello_hostile)
@@ -324,7 +326,26 @@ TEST(hello_hostile)
 	EXPECT_EQ(-ERANGE, hello_edited(wraps, &e));
 	EXPECT_EQ(-EPROTO, hello_edited(misaligned, &e));
 	EXPECT_EQ(-EPROTO, hello_edited(ram_sum_lies, &e));
-	EXPECT_EQ(-EPROTO, hello_edited(reserved_set, &e));
+	EXPECT_EQ(-EPROTONOSUPPORT, hello_edited(unknown_feature, &e));
+	EXPECT_STREQ("the source uses stream features 0x80000000 that this kmigctl does not know",
+		     e.msg);
+}
+
+TEST(hello_carries_features)
+{
+	uint8_t buf[KMS_HELLO_LEN(KMS_MAX_REGIONS)];
+	struct kms_hello h = sample_hello(), got;
+	struct kms_error e;
+	size_t len;
+
+	len = kms_hello_encode(&h, buf);
+	ASSERT_EQ(0, kms_hello_decode(buf, len, &got, &e));
+	EXPECT_EQ(0U, got.features);
+	h.features = KMS_F_ZSTD;
+	len = kms_hello_encode(&h, buf);
+	EXPECT_EQ(KMS_F_ZSTD, kms_get_u32(buf + 36));
+	ASSERT_EQ(0, kms_hello_decode(buf, len, &got, &e));
+	EXPECT_EQ(KMS_F_ZSTD, got.features);
 }
 
 TEST(layout_compare_names_both)
@@ -368,7 +389,7 @@ TEST(ram_round_trip)
 	ram_rec(&r, 0x7000, 1, KMS_REC_PAGE, KMS_PAGE_SIZE);
 	ram_finish(&r, 2);
 
-	ASSERT_EQ(0, kms_ram_decode(r.b, r.len, &two_regions, ram, &e));
+	ASSERT_EQ(0, kms_ram_decode(r.b, r.len, &two_regions, 0, ram, &e));
 	EXPECT_EQ(4U, ram->nr);
 	EXPECT_EQ(0x5000ULL, ram->recs[0].gpa);
 	EXPECT_EQ(16U, ram->recs[1].npages);
@@ -395,7 +416,7 @@ TEST(ram_encoder_matches_decoder)
 	ASSERT_NE(NULL, b);
 	kms_ram_hdr_encode(b, 1);
 	kms_rec_encode(b + KMS_RAM_HDR_LEN, &in);
-	ASSERT_EQ(0, kms_ram_decode(b, kms_ram_len(1, 1), &two_regions, ram, &e));
+	ASSERT_EQ(0, kms_ram_decode(b, kms_ram_len(1, 1), &two_regions, 0, ram, &e));
 	EXPECT_EQ(0, memcmp(&in, &ram->recs[0], sizeof(in)));
 	free(b);
 	free(ram);
@@ -411,7 +432,7 @@ static int ram_one(uint64_t gpa, uint32_t npages, uint16_t kind, uint16_t len,
 	ram_begin(&r);
 	ram_rec(&r, gpa, npages, kind, len);
 	ram_finish(&r, data_pages);
-	return kms_ram_decode(r.b, r.len, &two_regions, &ram, e);
+	return kms_ram_decode(r.b, r.len, &two_regions, 0, &ram, e);
 }
 
 TEST(ram_hostile_records)
@@ -442,6 +463,88 @@ TEST(ram_hostile_records)
 	EXPECT_STREQ("record 0: unknown kind 77", e.msg);
 }
 
+/* Appends @bytes bytes of zstd frame data (the codec does not look in). */
+static void ram_frame_data(struct ram_buf *r, size_t bytes)
+{
+	memset(r->b + r->len, 0x28, bytes);
+	r->len += bytes;
+}
+
+TEST(ram_zstd_round_trip)
+{
+	struct kms_ram *ram = malloc(sizeof(*ram));
+	struct ram_buf r;
+	struct kms_error e;
+
+	ASSERT_NE(NULL, ram);
+	ram_begin(&r);
+	ram_rec(&r, 0x5000, 1, KMS_REC_ZSTD, 100);
+	ram_rec(&r, 0x6000, 1, KMS_REC_PAGE, KMS_PAGE_SIZE);
+	ram_rec(&r, 0x7000, 1, KMS_REC_ZSTD, KMS_ZSTD_MAX_LEN);
+	ram_rec(&r, 0x8000, 1, KMS_REC_ZSTD, 1);
+	kms_ram_hdr_encode(r.b, r.nr);
+	/* Data in record order: 100 bytes, one page, 4095 bytes, 1 byte. */
+	ram_frame_data(&r, 100);
+	memset(r.b + r.len, 0x40, KMS_PAGE_SIZE);
+	r.len += KMS_PAGE_SIZE;
+	ram_frame_data(&r, KMS_ZSTD_MAX_LEN + 1);
+
+	ASSERT_EQ(0, kms_ram_decode(r.b, r.len, &two_regions, KMS_F_ZSTD, ram,
+				    &e)) TH_LOG("%s", e.msg);
+	EXPECT_EQ(4U, ram->nr);
+	EXPECT_EQ(KMIG_REC_ZSTD, ram->recs[0].kind);
+	EXPECT_EQ(100, ram->recs[0].len);
+	EXPECT_EQ(4ULL, ram->normal);
+	EXPECT_EQ(3ULL, ram->compressed);
+	EXPECT_EQ((size_t)100 + KMS_PAGE_SIZE + KMS_ZSTD_MAX_LEN + 1,
+		  ram->data_len);
+	EXPECT_EQ(0x40, ram->data[100]);
+
+	/* The same frame without the feature negotiated: refused. */
+	EXPECT_EQ(-EPROTO, kms_ram_decode(r.b, r.len, &two_regions, 0, ram, &e));
+	EXPECT_STREQ("record 0: zstd record, but the source did not announce compression",
+		     e.msg);
+	EXPECT_EQ(0U, ram->nr);
+	free(ram);
+}
+
+/* One zstd record with @len in the record and @bytes of data after it. */
+static int zstd_one(uint64_t gpa, uint32_t npages, uint16_t len, size_t bytes,
+		    struct kms_error *e)
+{
+	static struct kms_ram ram;
+	struct ram_buf r;
+
+	ram_begin(&r);
+	ram_rec(&r, gpa, npages, KMS_REC_ZSTD, len);
+	kms_ram_hdr_encode(r.b, r.nr);
+	ram_frame_data(&r, bytes);
+	return kms_ram_decode(r.b, r.len, &two_regions, KMS_F_ZSTD, &ram, e);
+}
+
+TEST(ram_zstd_hostile)
+{
+	struct kms_error e;
+
+	EXPECT_EQ(0, zstd_one(0x1000, 1, 300, 300, &e));
+	/* Empty, a whole page, more than a page. */
+	EXPECT_EQ(-EPROTO, zstd_one(0x1000, 1, 0, 0, &e));
+	EXPECT_STREQ("record 0: zstd record with 1 pages and 0 bytes of data (allowed 1 page, 1..4095 bytes)",
+		     e.msg);
+	EXPECT_EQ(-EPROTO, zstd_one(0x1000, 1, KMS_PAGE_SIZE, KMS_PAGE_SIZE, &e));
+	EXPECT_EQ(-EPROTO, zstd_one(0x1000, 1, UINT16_MAX, 0, &e));
+	/* A run of pages, a misaligned or foreign address. */
+	EXPECT_EQ(-EPROTO, zstd_one(0x1000, 2, 300, 300, &e));
+	EXPECT_EQ(-EPROTO, zstd_one(0x1000, 0, 300, 300, &e));
+	EXPECT_EQ(-EPROTO, zstd_one(0x1001, 1, 300, 300, &e));
+	EXPECT_EQ(-ERANGE, zstd_one(128 << 20, 1, 300, 300, &e));
+	/* Data shorter or longer than the record says. */
+	EXPECT_EQ(-EPROTO, zstd_one(0x1000, 1, 300, 299, &e));
+	EXPECT_STREQ("RAM frame carries 299 bytes of data, its records need 300",
+		     e.msg);
+	EXPECT_EQ(-EPROTO, zstd_one(0x1000, 1, 300, 301, &e));
+}
+
 TEST(ram_data_must_add_up)
 {
 	struct kms_error e;
@@ -465,20 +568,20 @@ TEST(ram_hostile_counts)
 	ram_finish(&r, 0);
 	/* More records claimed than the frame holds. */
 	kms_put_u32(r.b, 2);
-	EXPECT_EQ(-EPROTO, kms_ram_decode(r.b, r.len, &two_regions, &ram, &e));
+	EXPECT_EQ(-EPROTO, kms_ram_decode(r.b, r.len, &two_regions, 0, &ram, &e));
 	EXPECT_NE(NULL, strstr(e.msg, "cannot hold its 2 records"));
 	kms_put_u32(r.b, KMS_MAX_RECS + 1);
-	EXPECT_EQ(-EMSGSIZE, kms_ram_decode(r.b, r.len, &two_regions, &ram, &e));
+	EXPECT_EQ(-EMSGSIZE, kms_ram_decode(r.b, r.len, &two_regions, 0, &ram, &e));
 	kms_put_u32(r.b, UINT32_MAX);
-	EXPECT_EQ(-EMSGSIZE, kms_ram_decode(r.b, r.len, &two_regions, &ram, &e));
+	EXPECT_EQ(-EMSGSIZE, kms_ram_decode(r.b, r.len, &two_regions, 0, &ram, &e));
 	kms_put_u32(r.b, 0);
-	EXPECT_EQ(-EMSGSIZE, kms_ram_decode(r.b, r.len, &two_regions, &ram, &e));
+	EXPECT_EQ(-EMSGSIZE, kms_ram_decode(r.b, r.len, &two_regions, 0, &ram, &e));
 	/* Truncated below the header. */
-	EXPECT_EQ(-EPROTO, kms_ram_decode(r.b, 4, &two_regions, &ram, &e));
+	EXPECT_EQ(-EPROTO, kms_ram_decode(r.b, 4, &two_regions, 0, &ram, &e));
 	/* Reserved word. */
 	kms_put_u32(r.b, 1);
 	kms_put_u32(r.b + 4, 1);
-	EXPECT_EQ(-EPROTO, kms_ram_decode(r.b, r.len, &two_regions, &ram, &e));
+	EXPECT_EQ(-EPROTO, kms_ram_decode(r.b, r.len, &two_regions, 0, &ram, &e));
 }
 
 /* A failed decode leaves nothing that looks loadable. */
@@ -492,7 +595,7 @@ TEST(ram_failure_leaves_no_records)
 	ram_rec(&r, 0x1000, 1, KMS_REC_ZERO, 0);
 	ram_rec(&r, 1ULL << 40, 1, KMS_REC_ZERO, 0);
 	ram_finish(&r, 0);
-	EXPECT_EQ(-ERANGE, kms_ram_decode(r.b, r.len, &two_regions, &ram, &e));
+	EXPECT_EQ(-ERANGE, kms_ram_decode(r.b, r.len, &two_regions, 0, &ram, &e));
 	EXPECT_EQ(0U, ram.nr);
 	EXPECT_NE(NULL, strstr(e.msg, "record 1:"));
 }

