@@ -61,11 +61,20 @@ bench: all
 	scripts/sandbox/run.sh -- bench/migrate.sh
 	cp $(BUILD)/sandbox/out/bench.json $(BUILD)/bench/migrate.json
 
+# kmig against QEMU's own migration, side by side in one sandbox run
+# (bench/peer/run.sh): the table on stdout, the runs in build/bench/peer.json.
+bench-peer: all
+	mkdir -p $(BUILD)/bench
+	$(CC) -O2 -Wall -Wextra -Werror -o $(BUILD)/bench/memcpy_bw bench/memcpy_bw.c
+	$(MAKE) -C bench/peer O=$(BUILD)/bench/peer VMM_OBJ=$(BUILD)/vmm/obj
+	scripts/sandbox/run.sh --mem 3072 --timeout 3600 -- bench/peer/run.sh
+	cp $(BUILD)/sandbox/out/bench-peer.json $(BUILD)/bench/peer.json
+
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean || true
 	rm -rf $(BUILD)
 
 help:
-	@echo "make [all|kmod|user|vmm|selftests|unit|style|sparse|check|demo|clean]"
+	@echo "make [all|kmod|user|vmm|selftests|unit|style|sparse|check|demo|bench|bench-peer|clean]"
 
-.PHONY: all kmod user vmm selftests unit uapi-check style sparse check demo bench clean help
+.PHONY: all kmod user vmm selftests unit uapi-check style sparse check demo bench bench-peer clean help

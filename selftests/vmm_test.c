@@ -502,6 +502,11 @@ FIXTURE_VARIANT_ADD(vmm, random_memfd_2) {
 	.workload = "random", .vcpus = "2", .memfd = true,
 };
 
+/* A partial fill: the corrupted page (at half of RAM) lies past it. */
+FIXTURE_VARIANT_ADD(vmm, random_part_2) {
+	.workload = "random:16", .vcpus = "2",
+};
+
 FIXTURE_VARIANT_ADD(vmm, dirty_anon_4) {
 	.workload = "dirty:8:16", .vcpus = "4", .keeps_writing = true,
 };
@@ -694,6 +699,49 @@ TEST(source_refusals)
 				    NULL));
 	free(reply);
 	EXPECT_EQ(0, vmm_stop(&p));
+}
+
+/* Exit status of kmig-vmm run with @workload on 64 MiB, its output dropped. */
+static int vmm_exit_status(const char *workload)
+{
+	int status, null;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		null = open("/dev/null", O_WRONLY);
+		dup2(null, 1);
+		dup2(null, 2);
+		execl(vmm_path(), vmm_path(), "--control", "/tmp/kmig-vmm-refused.sock",
+		      "--mem", "64", "--workload", workload, "--check-after", "1",
+		      (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* Bad workload specs are refused (exit 2) before any guest runs. */
+TEST(workload_refusals)
+{
+	static const char * const bad[] = {
+		"random:0", "random:x", "text:16x", "zero:", "idle:4",
+		"counter:8", "zero:64", "dirty:8", "dirty:8:0", "bogus",
+	};
+	size_t i;
+
+	if (missing_prereq())
+		SKIP(return, "%s", missing_prereq());
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		TH_LOG("--workload %s", bad[i]);
+		EXPECT_EQ(2, vmm_exit_status(bad[i]));
+	}
+	/* The same syntax with a size that fits runs and passes its check. */
+	EXPECT_EQ(0, vmm_exit_status("zero:8"));
+	EXPECT_EQ(0, vmm_exit_status("text:4"));
 }
 
 TEST(incoming_refusals)

@@ -5,16 +5,16 @@
 # caller sets $who (its name in messages) and appends background pids to
 # the array $pids.
 
-# kmig_wait_for FILE PATTERN: waits up to 60 s for a line matching PATTERN
-# in FILE; on timeout says so, shows FILE and fails.
+# kmig_wait_for FILE PATTERN [SEC]: waits up to SEC (60) seconds for a line
+# matching PATTERN in FILE; on timeout says so, shows FILE's end and fails.
 kmig_wait_for() {
 	local i
-	for i in $(seq 600); do
+	for i in $(seq $((${3:-60} * 10))); do
 		grep -q "$2" "$1" 2>/dev/null && return 0
 		sleep 0.1
 	done
 	echo "$who: timed out waiting for '$2' in $1" >&2
-	cat "$1" >&2 || true
+	tail -n 30 "$1" >&2 || true
 	return 1
 }
 

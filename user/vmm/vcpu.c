@@ -239,6 +239,7 @@ static void *vcpu_thread(void *arg)
 void vcpu_start_thread(struct vmm *vmm, int id)
 {
 	struct vmm_vcpu *v = &vmm->vcpu[id];
+	char name[16];
 	int r;
 
 	r = pthread_create(&v->thread, NULL, vcpu_thread, v);
@@ -246,4 +247,10 @@ void vcpu_start_thread(struct vmm *vmm, int id)
 		errno = r;
 		vmm_die_errno("pthread_create");
 	}
+	/*
+	 * Named like QEMU's ("CPU 0/KVM"), so that tools and benchmarks can
+	 * tell the guest's CPU time from the VMM's own.
+	 */
+	snprintf(name, sizeof(name), "CPU %d/KVM", id);
+	pthread_setname_np(v->thread, name);
 }

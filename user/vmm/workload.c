@@ -56,12 +56,33 @@ static int parse_dirty(const char *args, struct workload *wl, char *err,
 	if (errno || end == args || *end || !ws || ws > (1UL << 20))
 		goto bad;
 	wl->dirty_rate_mib = rate;
-	wl->dirty_ws = ws * MIB;
+	wl->ws = ws * MIB;
 	return 0;
 bad:
 	snprintf(err, errlen,
 		 "dirty workload: expected dirty:<MiB/s>:<working set MiB>");
 	return -EINVAL;
+}
+
+/* A fill's optional size, so a guest can leave part of its RAM untouched. */
+static int parse_fill_size(const char *args, struct workload *wl, char *err,
+			   size_t errlen)
+{
+	unsigned long mib;
+	char *end;
+
+	errno = 0;
+	mib = strtoul(args, &end, 10);
+	if (errno || end == args || *end || !mib || mib > (1UL << 20)) {
+		snprintf(err, errlen,
+			 "%s workload: expected %s or %s:<MiB to fill>",
+			 workload_mode_name(wl->mode),
+			 workload_mode_name(wl->mode),
+			 workload_mode_name(wl->mode));
+		return -EINVAL;
+	}
+	wl->ws = mib * MIB;
+	return 0;
 }
 
 int workload_parse(const char *spec, struct workload *wl, char *err,
@@ -86,10 +107,14 @@ int workload_parse(const char *spec, struct workload *wl, char *err,
 			       parse_dirty("", wl, err, errlen);
 		if (!spec[n])
 			return 0;
+		if (spec[n] == ':' && (wl->mode == GUEST_MODE_ZERO ||
+				       wl->mode == GUEST_MODE_TEXT ||
+				       wl->mode == GUEST_MODE_RANDOM))
+			return parse_fill_size(spec + n + 1, wl, err, errlen);
 		break;
 	}
 	snprintf(err, errlen,
-		 "unknown workload '%s' (counter, idle, zero, text, random, dirty:<MiB/s>:<MiB>)",
+		 "unknown workload '%s' (counter, idle, zero[:MiB], text[:MiB], random[:MiB], dirty:<MiB/s>:<MiB>)",
 		 spec);
 	return -EINVAL;
 }
@@ -102,11 +127,11 @@ static uint64_t data_pages(uint64_t ram_size)
 int workload_fits(const struct workload *wl, uint64_t ram_size, char *err,
 		  size_t errlen)
 {
-	if (wl->mode == GUEST_MODE_DIRTY &&
-	    wl->dirty_ws / GUEST_PAGE_SIZE > data_pages(ram_size)) {
+	if (wl->ws / GUEST_PAGE_SIZE > data_pages(ram_size)) {
 		snprintf(err, errlen,
-			 "dirty working set %llu MiB does not fit the guest's %llu MiB of data RAM",
-			 (unsigned long long)(wl->dirty_ws / MIB),
+			 "%s: %llu MiB does not fit the guest's %llu MiB of data RAM",
+			 workload_mode_name(wl->mode),
+			 (unsigned long long)(wl->ws / MIB),
 			 (unsigned long long)(data_pages(ram_size) *
 					      GUEST_PAGE_SIZE / MIB));
 		return -EINVAL;
@@ -119,8 +144,8 @@ void workload_slice(const struct workload *wl, uint64_t ram_size,
 {
 	uint64_t total = data_pages(ram_size), each;
 
-	if (wl->mode == GUEST_MODE_DIRTY)
-		total = wl->dirty_ws / GUEST_PAGE_SIZE;
+	if (wl->ws)
+		total = wl->ws / GUEST_PAGE_SIZE;
 	/* Equal slices from GUEST_DATA up; the last vCPU takes the rest. */
 	each = total / nr_vcpus;
 	*s = (struct workload_slice) {

@@ -17,7 +17,12 @@ struct workload {
 	char spec[WORKLOAD_SPEC_MAX];	/* as given, e.g. "dirty:16:64" */
 	int mode;			/* GUEST_MODE_* */
 	uint32_t dirty_rate_mib;	/* dirty: MiB/s over all vCPUs */
-	uint64_t dirty_ws;		/* dirty: working set in bytes */
+	/*
+	 * Bytes of data RAM the workload uses from GUEST_DATA up: dirty's
+	 * working set, or a fill's size (zero:MiB, text:MiB, random:MiB);
+	 * 0 = all of it.
+	 */
+	uint64_t ws;
 };
 
 /* One vCPU's parameters: the inputs of its block (guest_layout.h). */

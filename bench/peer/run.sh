@@ -1,0 +1,499 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# bench/peer/run.sh: kmig against QEMU's own live migration, side by side
+# in one sandbox run (make bench-peer). Runs inside the sandbox, from the
+# project root, with the host's root filesystem (so the host's QEMU).
+#
+# For each scenario it migrates, KMIG_PEER_REPS times each,
+#   - a QEMU guest: qemu-system-x86_64 -accel kvm (nested in the sandbox),
+#     Debian's kernel with bench/peer/guest_init.c as its whole initramfs,
+#     driven over QMP, source to an -incoming destination on 127.0.0.1;
+#     every repetition migrates the guest on (the last destination is the
+#     next source), so it boots once per scenario;
+#   - a kmig-vmm guest of the same RAM size with the same amount of
+#     untouched, zero, text-like, random or rewritten memory, by kmigctl
+#     over TCP on 127.0.0.1;
+# and prints the medians: total time, downtime, bytes on the wire, CPU
+# time of the migration, and kmig/QEMU ratios, with the sandbox's memcpy
+# bandwidth for scale. Every migration is verified: QEMU's guest must run
+# on the destination and print a verify pass of its memory there; kmig's
+# destination must pass its checker. A benchmark: nothing here asserts a
+# time.
+#
+# Results: the table on stdout, $KMIG_OUT/bench-peer.json (every run and
+# the medians, with the exact settings of both peers).
+#
+# Environment: KMIG_PEER_MEM (MiB, 512), KMIG_PEER_REPS (3),
+# KMIG_PEER_SCENARIOS ("idle zero random text dirty").
+
+set -euo pipefail
+
+mem=${KMIG_PEER_MEM:-512}
+reps=${KMIG_PEER_REPS:-3}
+scenarios=${KMIG_PEER_SCENARIOS:-"idle zero random text dirty"}
+out=${KMIG_OUT:-/tmp}
+peer=build/bench/peer
+vmm=build/vmm/kmig-vmm
+kmigctl=build/user/kmigctl
+qmp=$peer/qmp
+run=$(mktemp -d /tmp/kmig-peer.XXXXXX)
+json_runs=$run/runs.json
+port=4600
+pids=()
+
+# The same limits on both sides. channels: kmig data channels = QEMU
+# multifd channels. fill_rate paces the guests' fills (MiB/s) so that
+# the nested guests do not stall the sandbox.
+channels=2
+downtime_ms=300
+fill_rate=64
+# dirty: a 256 MiB working set rewritten at 16 MiB/s, both peers capped
+# at the same bandwidth; the other scenarios run uncapped (QEMU's
+# max-bandwidth raised from its 128 MiB/s default).
+dirty_rate=16
+dirty_ws=256
+dirty_cap=64
+uncapped_bytes=$((64 << 30))
+# The fills: 3/4 of RAM, but no more than the QEMU guest's kernel leaves
+# (Debian's kernel keeps about 82 MiB of a 512 MiB guest to itself).
+fill_mib=$((mem * 3 / 4))
+[ "$fill_mib" -le $((mem - 128)) ] || fill_mib=$((mem - 128))
+
+# shellcheck source=scripts/lib/procs.sh
+. scripts/lib/procs.sh
+who=bench-peer
+trap kmig_cleanup EXIT
+
+calc() { awk "BEGIN { print $* }"; }
+say() { echo "bench-peer: $*" >&2; }
+
+# scenario NAME: sets what the guest does on both sides, and the limits.
+scenario() {
+	wl=$1 mib=0 rate=$fill_rate cap=0 compress=none
+	case $1 in
+	idle) ;;
+	zero | random) mib=$fill_mib ;;
+	text) mib=$fill_mib compress=zstd ;;
+	dirty) mib=$dirty_ws rate=$dirty_rate cap=$dirty_cap ;;
+	*) say "unknown scenario $1"; exit 2 ;;
+	esac
+	case $1 in
+	idle) kwl=idle ;;
+	dirty) kwl=dirty:$dirty_rate:$dirty_ws ;;
+	*) kwl=$1:$mib ;;
+	esac
+}
+
+# --- CPU accounting -------------------------------------------------------
+# Ticks a process spent outside its vCPU threads ("CPU n/KVM" in QEMU and
+# kmig-vmm): the migration's share of a VMM. The process's own stat counts
+# its exited threads (QEMU's multifd senders) too.
+nonvcpu_ticks() {
+	local pid=$1 total vcpu=0 t line
+	read -r line 2>/dev/null <"/proc/$pid/stat" || return 1
+	line=${line##*) }
+	set -- $line
+	total=$((${12} + ${13}))
+	for t in /proc/"$pid"/task/*; do
+		read -r line 2>/dev/null <"$t/stat" || continue
+		case $line in
+		*"(CPU "*"/KVM)"*) ;;
+		*) continue ;;
+		esac
+		line=${line##*) }
+		set -- $line
+		vcpu=$((vcpu + ${12} + ${13}))
+	done
+	echo $((total - vcpu))
+}
+
+# sample_cpu FILE PID...: every 0.2 s, "key ticks" for the PIDs (outside
+# their vCPUs) and for kmig's worker kthreads (which exit with their
+# session, so the largest value seen counts).
+sample_cpu() {
+	local f=$1 p s line
+	shift
+	while :; do
+		for p in "$@"; do
+			t=$(nonvcpu_ticks "$p") && echo "$p $t"
+		done
+		for s in /proc/[0-9]*/stat; do
+			read -r line 2>/dev/null <"$s" || continue
+			case $line in
+			*"(kmig/"*) echo "$line" | awk '{ print "k" $1, $14 + $15 }' ;;
+			esac
+		done
+		sleep 0.2
+	done >>"$f"
+}
+
+# CPU seconds in a sample file: per key, largest minus first (kthreads:
+# largest, they start at zero).
+sampled_cpu() {
+	awk -v hz="$(getconf CLK_TCK)" '
+		!($1 in first) { first[$1] = ($1 ~ /^k/) ? 0 : $2 }
+		$2 > max[$1] { max[$1] = $2 }
+		END { for (k in max) s += max[k] - first[k]; printf "%.2f", s / hz }' \
+		"$1" 2>/dev/null || echo 0
+}
+
+lo_bytes() { cat /sys/class/net/lo/statistics/tx_bytes; }
+
+# record PEER SCENARIO REP TOTAL_MS DOWN_MS BYTES CPU_S RESULT
+record() {
+	printf '{"peer":"%s","scenario":"%s","rep":%s,"total_ms":%s,"downtime_ms":%s,"bytes":%s,"cpu_s":%s,"result":"%s"}\n' \
+		"$@" >>"$json_runs"
+	printf '  %-5s %-7s #%s  total %6s ms  downtime %5s ms  %8.1f MiB  cpu %5s s  %s\n' \
+		"$1" "$2" "$3" "$4" "$5" "$(calc "$6 / 1048576")" "$7" "$8" >&2
+}
+
+# --- QEMU ------------------------------------------------------------------
+kver=$(uname -r)
+kernel_args="console=ttyS0 quiet panic=-1"
+qemu_cmd=(qemu-system-x86_64 -accel kvm -cpu host -m "$mem" -smp 1
+	-nodefaults -display none -no-reboot -nic none
+	-kernel "/boot/vmlinuz-$kver" -initrd "$peer/peer.cpio")
+
+# qemu_start NAME [pipe] EXTRA...: a QEMU whose QMP socket is
+# $run/NAME.qmp and whose serial console goes to $run/NAME.serial; with
+# "pipe" the console also takes input, written to $run/NAME.pipe.in.
+# Sets $qpid (and $qpid_NAME).
+qemu_start() {
+	local name=$1 serial=(-serial "file:$run/$1.serial")
+	shift
+	rm -f "$run/$name".*
+	if [ "${1:-}" = pipe ]; then
+		shift
+		mkfifo "$run/$name.pipe.in" "$run/$name.pipe.out"
+		cat "$run/$name.pipe.out" >"$run/$name.serial" &
+		pids+=($!)
+		serial=(-chardev "pipe,id=ser,path=$run/$name.pipe" -serial chardev:ser)
+	fi
+	"${qemu_cmd[@]}" -append "$kernel_args kmig_wl=wait" "${serial[@]}" \
+		-qmp "unix:$run/$name.qmp,server=on,wait=off" "$@" \
+		</dev/null >"$run/$name.err" 2>&1 &
+	qpid=$!
+	eval "qpid_$name=\$qpid"
+	pids+=("$qpid")
+}
+
+# qemu_snapshot: boots the QEMU guest once, up to the point where it waits
+# for its workload, and saves it there ($run/base.state, QEMU's migration
+# stream to a file); every scenario starts from that state. Debian's
+# kernel, nested under KVM in a TCG sandbox, stops dead early in its boot
+# about two times in three (at a random point: CPU feature setup, ACPI,
+# ...; periodic ticks, lapic=notscdeadline, tsc=reliable, mitigations=off
+# and microvm did not help), while a boot that gets through reaches /init
+# in about 25 s; a boot that shows nothing in 50 s is retried, 10 times.
+qemu_snapshot() {
+	local try r q
+	for try in $(seq 10); do
+		boots=$try
+		qemu_start base
+		qemu_wait base "peer-guest: waiting" 50 && break
+		say "QEMU guest boot $try hung; retrying"
+		kill "$qpid" 2>/dev/null || true
+		wait "$qpid" 2>/dev/null || true
+		[ "$try" != 10 ] || return 1
+	done
+	say "QEMU guest booted (try $try): $(grep waiting "$run/base.serial")"
+	$qmp "$run/base.qmp" "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"exec:cat >$run/base.state\"}}" >/dev/null
+	for q in $(seq 600); do
+		r=$($qmp "$run/base.qmp" '{"execute":"query-migrate"}')
+		case $r in *'"completed"'* | *'"failed"'*) break ;; esac
+		sleep 0.2
+	done
+	$qmp "$run/base.qmp" '{"execute":"quit"}' >/dev/null || true
+	wait "$qpid" 2>/dev/null || true
+	case $r in
+	*'"completed"'*) say "QEMU guest saved: $(du -m "$run/base.state" | cut -f1) MiB" ;;
+	*) say "saving the booted QEMU guest failed: $r"; rm -f "$run/base.state"; return 1 ;;
+	esac
+}
+
+# qemu_resume NAME: a QEMU NAME running the saved guest, which is then
+# given this scenario's workload.
+qemu_resume() {
+	local q
+	qemu_start "$1" pipe -incoming defer
+	$qmp "$run/$1.qmp" "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"exec:cat $run/base.state\"}}" >/dev/null
+	for q in $(seq 600); do
+		$qmp "$run/$1.qmp" '{"execute":"query-status"}' |
+			grep -q '"running": true' && break
+		sleep 0.2
+	done
+	echo "$wl $mib $rate" >"$run/$1.pipe.in"
+}
+
+# The migration settings, identical on both QEMUs (printed in the report).
+qemu_caps() {
+	echo '{"execute":"migrate-set-capabilities","arguments":{"capabilities":[{"capability":"multifd","state":true}]}}'
+}
+
+qemu_params() {
+	local bw=$uncapped_bytes
+	[ "$cap" = 0 ] || bw=$((cap << 20))
+	printf '{"execute":"migrate-set-parameters","arguments":{"multifd-channels":%s,"multifd-compression":"%s","max-bandwidth":%s,"downtime-limit":%s}}\n' \
+		"$channels" "$compress" "$bw" "$downtime_ms"
+}
+
+# qemu_wait NAME PATTERN SEC: waits up to SEC seconds for PATTERN on QEMU
+# NAME's serial console while that QEMU ($qpid_NAME) lives; else shows
+# what it printed. Long waits show the guest's last line every 20 s.
+qemu_wait() {
+	local pid start=$SECONDS shown=$SECONDS
+	eval "pid=\$qpid_$1"
+	while [ $((SECONDS - start)) -lt "$3" ]; do
+		grep -q "$2" "$run/$1.serial" 2>/dev/null && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		if [ $((SECONDS - shown)) -ge 20 ]; then
+			say "QEMU $1: $(grep -v '^$' "$run/$1.serial" 2>/dev/null | tail -n 1)"
+			shown=$SECONDS
+		fi
+		sleep 0.2
+	done
+	say "QEMU $1: no '$2' after $((SECONDS - start)) s (qemu $(kill -0 "$pid" 2>/dev/null && echo running || echo exited))"
+	tail -n 5 "$run/$1.serial" "$run/$1.err" >&2 || true
+	return 1
+}
+
+json_field() {
+	# "key": number in QEMU's query-migrate reply.
+	grep -o "\"$1\": *[0-9.]*" | head -n 1 | sed 's/.*: *//'
+}
+
+qemu_scenario() {
+	local src=q0 dst i q r status total down bytes0 bytes cpu result spid dpid sampler
+	qemu_resume "$src"
+	spid=$qpid
+	qemu_wait "$src" "peer-guest: alive 1 verify" 600 || return 1
+	say "qemu $s: $(grep filled "$run/$src.serial")"
+	for i in $(seq "$reps"); do
+		dst=q$i
+		port=$((port + 1))
+		qemu_start "$dst" -incoming defer
+		dpid=$qpid
+		$qmp "$run/$dst.qmp" "$(qemu_caps)" "$(qemu_params)" \
+			"{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"tcp:127.0.0.1:$port\"}}" >/dev/null
+		$qmp "$run/$src.qmp" "$(qemu_caps)" "$(qemu_params)" >/dev/null
+		: >"$run/cpu"
+		sample_cpu "$run/cpu" "$spid" "$dpid" &
+		sampler=$!
+		sleep 0.3
+		bytes0=$(lo_bytes)
+		$qmp "$run/$src.qmp" "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"tcp:127.0.0.1:$port\"}}" >/dev/null
+		status=
+		for q in $(seq 3000); do
+			r=$($qmp "$run/$src.qmp" '{"execute":"query-migrate"}')
+			status=$(echo "$r" | grep -o '"status": "[a-z-]*"' | head -n 1 | cut -d'"' -f4)
+			case $status in completed|failed|cancelled) break ;; esac
+			sleep 0.1
+		done
+		bytes=$(($(lo_bytes) - bytes0))
+		sleep 0.3
+		kill "$sampler"
+		wait "$sampler" 2>/dev/null || true
+		cpu=$(sampled_cpu "$run/cpu")
+		total=$(echo "$r" | json_field total-time)
+		down=$(echo "$r" | json_field downtime)
+		# The guest must run on the destination with its memory intact:
+		# a verify pass printed there (its serial starts empty).
+		result=ok
+		if [ "$status" != completed ]; then
+			result="migration-$status"
+		elif ! $qmp "$run/$dst.qmp" '{"execute":"query-status"}' | grep -q '"running": true'; then
+			result=not-running
+		elif ! qemu_wait "$dst" "peer-guest: alive .* verify" 120; then
+			result=no-heartbeat
+		elif grep -q FAILED "$run/$dst.serial"; then
+			result=verify-failed
+		fi
+		record qemu "$s" "$i" "${total:-null}" "${down:-null}" "$bytes" "$cpu" "$result"
+		[ "$result" = ok ] || echo "$r" >&2
+		$qmp "$run/$src.qmp" '{"execute":"quit"}' >/dev/null || true
+		wait "$spid" 2>/dev/null || true
+		[ "$result" = ok ] || break
+		src=$dst spid=$dpid
+	done
+	$qmp "$run/$src.qmp" '{"execute":"quit"}' >/dev/null || true
+	wait "$spid" 2>/dev/null || true
+}
+
+# --- kmig ------------------------------------------------------------------
+kmig_args() {
+	local a=(--channels "$channels" --downtime-limit "$downtime_ms")
+	[ "$cap" = 0 ] || a+=(--max-bandwidth "$cap")
+	[ "$compress" = none ] || a+=(--compress "$compress")
+	echo "${a[@]}"
+}
+
+kmig_scenario() {
+	local i total down bytes0 bytes cpu ucpu dcpu result rc vrc spid dpid sampler incoming
+	for i in $(seq "$reps"); do
+		port=$((port + 1))
+		rm -f "$run"/k.*
+		$vmm --control "$run/k.src.sock" --mem "$mem" --workload "$kwl" \
+			--rate "$rate" >"$run/k.src.log" 2>&1 &
+		spid=$!
+		pids+=("$spid")
+		$vmm --control "$run/k.dst.sock" --mem "$mem" --incoming \
+			--check-after 3 >"$run/k.dst.log" 2>&1 &
+		dpid=$!
+		pids+=("$dpid")
+		kmig_wait_for "$run/k.src.log" "kmig-vmm: ready"
+		kmig_wait_for "$run/k.dst.log" "kmig-vmm: ready"
+		if [ "$wl" = dirty ] || [ "$wl" = idle ]; then
+			sleep 3	# dirty: let the rewriting get going
+		else
+			kmig_wait_for "$run/k.src.log" "workload .* done" 600
+		fi
+		(TIMEFORMAT='%U %S'; time $kmigctl incoming --vmm "$run/k.dst.sock" \
+			--listen "tcp:127.0.0.1:$port" --json --quiet \
+			>"$run/k.in.json" 2>"$run/k.in.err") 2>"$run/k.in.cpu" &
+		incoming=$!
+		: >"$run/cpu"
+		sample_cpu "$run/cpu" "$spid" "$dpid" &
+		sampler=$!
+		sleep 0.5
+		bytes0=$(lo_bytes)
+		rc=0
+		# shellcheck disable=SC2046
+		(TIMEFORMAT='%U %S'; time $kmigctl migrate --vmm "$run/k.src.sock" \
+			--to "tcp:127.0.0.1:$port" $(kmig_args) --json --quiet \
+			>"$run/k.out.json" 2>"$run/k.out.err") 2>"$run/k.out.cpu" ||
+			rc=$?
+		wait "$incoming" || rc=1
+		bytes=$(($(lo_bytes) - bytes0))
+		kill "$sampler"
+		wait "$sampler" 2>/dev/null || true
+		vrc=0
+		wait "$dpid" || vrc=$?
+		wait "$spid" 2>/dev/null || true
+		ucpu=$(tail -n 1 "$run/k.out.cpu" | awk '{ print $1 + $2 }')
+		dcpu=$(tail -n 1 "$run/k.in.cpu" | awk '{ print $1 + $2 }')
+		cpu=$(calc "${ucpu:-0} + ${dcpu:-0} + $(sampled_cpu "$run/cpu")")
+		total=$(json_field total_ms <"$run/k.out.json")
+		down=$(json_field downtime_ms <"$run/k.out.json")
+		result=ok
+		[ "$rc" = 0 ] || result="migration-failed($rc)"
+		[ "$vrc" = 0 ] || result=check-failed
+		record kmig "$s" "$i" "${total:-null}" "${down:-null}" "$bytes" "$cpu" "$result"
+		if [ "$result" != ok ]; then
+			cat "$run/k.out.err" "$run/k.in.err" "$run/k.dst.log" >&2 || true
+			break
+		fi
+	done
+}
+
+# --- report ----------------------------------------------------------------
+# median PEER SCENARIO FIELD: the median of FIELD over the ok runs.
+median() {
+	grep "\"peer\":\"$1\",\"scenario\":\"$2\"," "$json_runs" |
+		grep '"result":"ok"' |
+		grep -o "\"$3\":[0-9.]*" | cut -d: -f2 | sort -g |
+		awk '{ v[NR] = $1 } END { if (!NR) print "null";
+			else if (NR % 2) print v[(NR + 1) / 2];
+			else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+ratio() {
+	if [ "$1" = null ] || [ "$2" = null ] || [ "$(calc "$2 == 0")" = 1 ]; then
+		echo "-"
+	else
+		calc "$1 / $2" | awk '{ printf "%.2f", $1 }'
+	fi
+}
+
+fmt() { [ "$1" = null ] && echo "-" || awk -v v="$1" -v f="$2" 'BEGIN { printf f, v }'; }
+
+report() {
+	local s p f t d b c ok med=()
+	printf '\nkmig vs QEMU %s: %s MiB guests, %s channels, median of %s runs, loopback TCP\n' \
+		"$qemu_version" "$mem" "$channels" "$reps"
+	printf 'sandbox memcpy: %s MiB/s (copying the RAM once: %.0f ms)\n\n' \
+		"$memcpy" "$(calc "$mem * 1000 / $memcpy")"
+	printf '%-8s %-5s %9s %9s %9s %7s %5s\n' scenario peer total_ms down_ms MiB_sent cpu_s ok
+	for s in $scenarios; do
+		for p in qemu kmig; do
+			t=$(median "$p" "$s" total_ms)
+			d=$(median "$p" "$s" downtime_ms)
+			b=$(median "$p" "$s" bytes)
+			c=$(median "$p" "$s" cpu_s)
+			ok=$(grep "\"peer\":\"$p\",\"scenario\":\"$s\"," "$json_runs" | grep -c '"result":"ok"' || true)
+			eval "${p}_t=\$t ${p}_d=\$d ${p}_b=\$b ${p}_c=\$c"
+			printf '%-8s %-5s %9s %9s %9s %7s %2s/%s\n' "$s" "$p" \
+				"$(fmt "$t" %.0f)" "$(fmt "$d" %.0f)" \
+				"$([ "$b" = null ] && echo - || calc "$b / 1048576" | awk '{ printf "%.1f", $1 }')" \
+				"$(fmt "$c" %.2f)" "$ok" "$reps"
+			med+=("{\"peer\":\"$p\",\"scenario\":\"$s\",\"ok_runs\":$ok,\"total_ms\":$t,\"downtime_ms\":$d,\"bytes\":$b,\"cpu_s\":$c}")
+		done
+		# shellcheck disable=SC2154
+		printf '%-8s %-5s %9s %9s %9s %7s\n' "$s" k/q \
+			"$(ratio "$kmig_t" "$qemu_t")" "$(ratio "$kmig_d" "$qemu_d")" \
+			"$(ratio "$kmig_b" "$qemu_b")" "$(ratio "$kmig_c" "$qemu_c")"
+	done
+	cat <<EOF
+
+The QEMU guest booted once ($boots tries, see qemu_snapshot); every scenario starts from that state.
+k/q = kmig / QEMU (below 1: kmig is ahead). total and downtime are each
+peer's own report: QEMU's query-migrate (downtime ends when the source has
+sent the last page), kmig's report (downtime ends at the destination's ACK,
+after the guest was started there). MiB_sent: bytes through the loopback
+device during the migration, both peers measured the same way. cpu_s: CPU
+time of the migration, QEMU: both QEMU processes outside their vCPU threads;
+kmig: both kmigctl, kmig's kernel workers and both kmig-vmm outside their
+vCPU threads.
+Scenarios: idle = nothing touched by the workload; zero = $fill_mib MiB
+touched, all zero; random = $fill_mib MiB random; text = $fill_mib MiB
+text-like, compressed on both sides (QEMU multifd zstd, kmig zstd); dirty =
+a ${dirty_ws} MiB working set rewritten at ${dirty_rate} MiB/s, both capped at ${dirty_cap} MiB/s.
+The QEMU guest also holds its kernel (idle shows what that costs).
+QEMU: ${qemu_cmd[*]}
+      -append "$kernel_args kmig_wl=wait", saved once booted, restored per
+      scenario (-incoming defer, migrate-incoming exec:cat FILE)
+      QMP: $(qemu_caps)
+           migrate-set-parameters multifd-channels $channels, multifd-compression
+           zstd for text else none, max-bandwidth $uncapped_bytes ($((uncapped_bytes >> 20)) MiB/s;
+           ${dirty_cap} MiB/s in dirty), downtime-limit $downtime_ms
+kmig: kmigctl migrate --channels $channels --downtime-limit $downtime_ms
+      [--compress zstd in text] [--max-bandwidth $dirty_cap in dirty]
+EOF
+	{
+		printf '{"date":"%s","kernel":"%s","qemu":"%s","mem_mib":%s,"reps":%s,"channels":%s,"downtime_limit_ms":%s,"memcpy_mib_s":%s,\n' \
+			"$(date -u +%FT%TZ)" "$kver" "$qemu_version" "$mem" "$reps" \
+			"$channels" "$downtime_ms" "$memcpy"
+		printf '"qemu_boot_tries":%s,"qemu_cmd":"%s","qemu_caps":%s,\n' "$boots" "${qemu_cmd[*]}" \
+			"$(qemu_caps | sed 's/^{"execute":"migrate-set-capabilities","arguments"://; s/}$//')"
+		printf '"medians":[%s],\n' "$(IFS=,; echo "${med[*]}")"
+		printf '"runs":[%s]}\n' "$(paste -sd, "$json_runs")"
+	} >"$out/bench-peer.json"
+	echo
+	echo "JSON: bench-peer.json (every run, the medians, the settings)"
+}
+
+# --- main ------------------------------------------------------------------
+[ -x "$peer/qmp" ] && [ -r "$peer/peer.cpio" ] || {
+	say "$peer is not built: run make bench-peer"
+	exit 2
+}
+insmod ./kmig.ko
+ip link set lo up
+memcpy=$(build/bench/memcpy_bw)
+qemu_version=$(qemu-system-x86_64 --version | head -n 1 | grep -o 'version [0-9.]*' | cut -d' ' -f2)
+: >"$json_runs"
+boots=0
+if ! $kmigctl migrate --help 2>&1 | grep -q -- --compress; then
+	say "kmigctl has no --compress: kmig's text runs go uncompressed"
+	nocompress=1
+fi
+qemu_snapshot || say "no QEMU guest: only kmig runs"
+for s in $scenarios; do
+	scenario "$s"
+	say "scenario $s: QEMU"
+	[ ! -e "$run/base.state" ] || qemu_scenario || say "qemu $s failed"
+	say "scenario $s: kmig"
+	[ -z "${nocompress:-}" ] || compress=none
+	kmig_scenario || say "kmig $s failed"
+done
+report
