@@ -45,6 +45,7 @@ check:
 	$(MAKE) all uapi-check
 	$(MAKE) style
 	$(MAKE) unit
+	$(MAKE) bench-peer-test
 	scripts/sandbox/run.sh --timeout 1500 -- selftests/run_tests.sh
 
 # The README's first command: a live migration of the reference VM between
@@ -63,18 +64,33 @@ bench: all
 
 # kmig against QEMU's own migration, side by side in one sandbox run
 # (bench/peer/run.sh): the table on stdout, the runs in build/bench/peer.json.
-bench-peer: all
+bench-tools: vmm
 	mkdir -p $(BUILD)/bench
 	$(CC) -O2 -Wall -Wextra -Werror -o $(BUILD)/bench/memcpy_bw bench/memcpy_bw.c
 	$(MAKE) -C bench/peer O=$(BUILD)/bench/peer VMM_OBJ=$(BUILD)/vmm/obj
+
+bench-peer: all bench-tools
 	scripts/sandbox/run.sh --mem 3072 --timeout 3600 -- bench/peer/run.sh
 	cp $(BUILD)/sandbox/out/bench-peer.json $(BUILD)/bench/peer.json
+
+# The QEMU half of bench-peer on the host under TCG, once per scenario
+# with 256 MiB guests: a test that the guest workload, the QMP driver and
+# the save/restore/migrate/verify sequence work (the sandbox's nested KVM
+# boots Linux guests too unreliably for a test). Not dirty: under TCG the
+# rewriting guest found a stale page after QEMU's migration (open question,
+# Documentation/benchmarks.md).
+bench-peer-test: bench-tools
+	mkdir -p $(BUILD)/bench/peer-test
+	KVER=$(KVER) KMIG_OUT=$(BUILD)/bench/peer-test KMIG_PEER_ACCEL=tcg \
+		KMIG_PEER_PEERS=qemu KMIG_PEER_MEM=256 KMIG_PEER_REPS=2 \
+		KMIG_PEER_SCENARIOS="idle zero random text" \
+		timeout 900 bench/peer/run.sh
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean || true
 	rm -rf $(BUILD)
 
 help:
-	@echo "make [all|kmod|user|vmm|selftests|unit|style|sparse|check|demo|bench|bench-peer|clean]"
+	@echo "make [all|kmod|user|vmm|selftests|unit|style|sparse|check|demo|bench|bench-peer|bench-peer-test|clean]"
 
-.PHONY: all kmod user vmm selftests unit uapi-check style sparse check demo bench bench-peer clean help
+.PHONY: all kmod user vmm selftests unit uapi-check style sparse check demo bench bench-tools bench-peer bench-peer-test clean help

@@ -16,10 +16,10 @@
  *   kmig_wl   idle | zero | text | random | dirty, or wait
  *   kmig_mib  MiB to fill, or dirty's working set
  *   kmig_rate MiB/s: the fill's pace, or dirty's rewrite rate (0: unpaced)
- * With kmig_wl=wait the guest prints "peer-guest: waiting" and reads the
- * three as one line ("random 384 64") from its serial port instead: the
- * benchmark snapshots the guest there once and starts every scenario from
- * that snapshot, because booting a nested guest under TCG often hangs.
+ * With kmig_wl=wait the guest prints "peer-guest: waiting" and polls QEMU's
+ * fw_cfg for the three as one line ("random 384 64") instead: the
+ * benchmark saves the guest there once and starts every scenario from that
+ * state, because booting a nested guest under TCG often hangs.
  *
  * Lines: "peer-guest: ready ...", "peer-guest: filled ...",
  * "peer-guest: alive SEQ verify ok|FAILED ..." (about one a second).
@@ -33,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/io.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -283,23 +284,86 @@ static unsigned long mem_available_mib(void)
 	return kib >> 10;
 }
 
-/* The workload as one line on the serial port: "WL MIB RATE". */
+/*
+ * fw_cfg (QEMU's firmware configuration device, ports 0x510/0x511): the
+ * content of file @name, NUL-terminated in @buf, or -1 when QEMU has none.
+ */
+#define FW_CFG_PORT_SEL		0x510
+#define FW_CFG_PORT_DATA	0x511
+#define FW_CFG_FILE_DIR		0x19
+
+static void fw_cfg_read(void *buf, size_t len)
+{
+	unsigned char *p = buf;
+
+	while (len--)
+		*p++ = inb(FW_CFG_PORT_DATA);
+}
+
+static uint32_t be32(const unsigned char *b)
+{
+	return (uint32_t)b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3];
+}
+
+static uint32_t fw_cfg_count(void)
+{
+	unsigned char n[4];
+
+	outw(FW_CFG_FILE_DIR, FW_CFG_PORT_SEL);
+	fw_cfg_read(n, sizeof(n));
+	return be32(n);
+}
+
+static int fw_cfg_file(const char *name, char *buf, size_t len)
+{
+	unsigned char e[64];	/* size, select, reserved, name[56] */
+	uint32_t count, i, size;
+
+	count = fw_cfg_count();
+	for (i = 0; i < count && i < 4096; i++) {
+		fw_cfg_read(e, sizeof(e));
+		e[63] = 0;
+		if (strcmp((char *)e + 8, name))
+			continue;
+		size = be32(e);
+		if (size >= len)
+			size = len - 1;
+		outw(e[4] << 8 | e[5], FW_CFG_PORT_SEL);
+		fw_cfg_read(buf, size);
+		buf[size] = 0;
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * Wait for the workload in fw_cfg file opt/kmig/workload ("WL MIB RATE"):
+ * the QEMU that boots the guest has none; the benchmark saves the guest
+ * here and restores it into QEMUs that carry one (-fw_cfg name=...), so
+ * every scenario starts from one boot.
+ */
 static void read_workload(void)
 {
 	static char name[16];
 	unsigned long mib, mib_s;
 	char line[128];
+	uint32_t count;
 
+	if (ioperm(FW_CFG_PORT_SEL, 2, 1))
+		halt("ioperm");
 	say("waiting for a workload (available=%lu MiB)", mem_available_mib());
+	/*
+	 * Every port access is an exit through two levels of KVM: poll
+	 * the file count (4 bytes) and scan the directory only when it
+	 * changed, i.e. in another QEMU.
+	 */
+	count = fw_cfg_count();
 	for (;;) {
-		if (!fgets(line, sizeof(line), stdin)) {
-			clearerr(stdin);
-			sleep(1);
-			continue;
-		}
-		if (sscanf(line, "%15s %lu %lu", name, &mib, &mib_s) == 3)
+		if (fw_cfg_count() != count &&
+		    !fw_cfg_file("opt/kmig/workload", line, sizeof(line)) &&
+		    sscanf(line, "%15s %lu %lu", name, &mib, &mib_s) == 3)
 			break;
-		say("bad workload line: %s", line);
+		usleep(500 * 1000);
 	}
 	wl = name;
 	pages = (mib << 20) / PAGE;

@@ -26,7 +26,7 @@ kmig_cleanup() {
 		kill "$p" 2>/dev/null || true
 	done
 	wait 2>/dev/null || true
-	if lsmod | grep -q '^kmig '; then
+	if grep -qs '^kmig ' /proc/modules; then
 		rmmod kmig || echo "$who: rmmod kmig failed" >&2
 	fi
 }
