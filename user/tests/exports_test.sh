@@ -47,8 +47,8 @@ soname_is_major() {
 
 links_resolve() {
 	[ "$(readlink "$O/libkmig.so")" = libkmig.so.1 ] &&
-	[ "$(readlink "$O/libkmig.so.1")" = libkmig.so.1.0.0 ] &&
-	[ -f "$O/libkmig.so.1.0.0" ]
+	[ "$(readlink "$O/libkmig.so.1")" = libkmig.so.1.1.0 ] &&
+	[ -f "$O/libkmig.so.1.1.0" ]
 }
 
 # The static archive defines nothing global but kmig_*.
@@ -59,7 +59,7 @@ archive_globals_are_kmig() {
 }
 
 pkgconfig_works() {
-	[ "$(PKG_CONFIG_PATH=$O pkg-config --modversion libkmig)" = 1.0.0 ] &&
+	[ "$(PKG_CONFIG_PATH=$O pkg-config --modversion libkmig)" = 1.1.0 ] &&
 	PKG_CONFIG_PATH=$O pkg-config --libs libkmig | grep -q -- '-lkmig'
 }
 
@@ -73,7 +73,7 @@ inline_not_exported() {
 check "every libkmig.h function is exported" header_api_exported
 check "static inline ring helpers are not exported" inline_not_exported
 check "soname is libkmig.so.1" soname_is_major
-check "libkmig.so -> libkmig.so.1 -> libkmig.so.1.0.0" links_resolve
+check "libkmig.so -> libkmig.so.1 -> libkmig.so.1.1.0" links_resolve
 check "libkmig.a defines only kmig_* globals" archive_globals_are_kmig
-check "pkg-config finds libkmig 1.0.0" pkgconfig_works
+check "pkg-config finds libkmig 1.1.0" pkgconfig_works
 tap_done
