@@ -189,6 +189,14 @@ qemu_start() {
 	pids+=("$qpid")
 }
 
+# qemu_quit NAME PID: QEMU NAME quits, or is killed when it cannot (a
+# wedged guest vCPU keeps QEMU from stopping the VM).
+qemu_quit() {
+	timeout 10 $qmp "$run/$1.qmp" '{"execute":"quit"}' >/dev/null || true
+	timeout 5 tail --pid="$2" -f /dev/null || kill -9 "$2" 2>/dev/null || true
+	wait "$2" 2>/dev/null || true
+}
+
 # qemu_snapshot: boots the QEMU guest once, up to the point where it waits
 # for its workload, and saves it there ($run/base.state, QEMU's migration
 # stream to a file); every scenario starts from that state. Debian's
@@ -212,13 +220,15 @@ qemu_snapshot() {
 	done
 	say "QEMU guest booted (try $try): $(grep waiting "$run/base.serial")"
 	$qmp "$run/base.qmp" "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"exec:cat >$run/base.state\"}}" >/dev/null
-	for q in $(seq 600); do
+	# A wedged guest vCPU (see above) never lets QEMU stop the VM: give
+	# the save 120 s, and kill a QEMU that does not quit.
+	q=$SECONDS
+	while [ $((SECONDS - q)) -lt 120 ]; do
 		r=$($qmp "$run/base.qmp" '{"execute":"query-migrate"}')
 		case $r in *'"completed"'* | *'"failed"'*) break ;; esac
 		sleep 0.2
 	done
-	$qmp "$run/base.qmp" '{"execute":"quit"}' >/dev/null || true
-	wait "$qpid" 2>/dev/null || true
+	qemu_quit base "$qpid"
 	case $r in
 	*'"completed"'*) say "QEMU guest saved: $(du -m "$run/base.state" | cut -f1) MiB" ;;
 	*) say "saving the booted QEMU guest failed: $r"; rm -f "$run/base.state"; return 1 ;;
@@ -320,13 +330,11 @@ qemu_scenario() {
 		fi
 		record qemu "$s" "$i" "${total:-null}" "${down:-null}" "$bytes" "$cpu" "$result"
 		[ "$result" = ok ] || echo "$r" >&2
-		$qmp "$run/$src.qmp" '{"execute":"quit"}' >/dev/null || true
-		wait "$spid" 2>/dev/null || true
+		qemu_quit "$src" "$spid"
 		[ "$result" = ok ] || break
 		src=$dst spid=$dpid
 	done
-	$qmp "$run/$src.qmp" '{"execute":"quit"}' >/dev/null || true
-	wait "$spid" 2>/dev/null || true
+	qemu_quit "$src" "$spid"
 }
 
 # --- kmig ------------------------------------------------------------------
