@@ -207,7 +207,7 @@ qemu_quit() {
 # in about 25 s (quiet machine); a boot that shows nothing in 60 s is
 # retried, 10 times.
 qemu_snapshot() {
-	local try r q
+	local try r status
 	for try in $(seq 10); do
 		boots=$try
 		qemu_start base
@@ -222,15 +222,10 @@ qemu_snapshot() {
 	$qmp "$run/base.qmp" "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"exec:cat >$run/base.state\"}}" >/dev/null
 	# A wedged guest vCPU (see above) never lets QEMU stop the VM: give
 	# the save 120 s, and kill a QEMU that does not quit.
-	q=$SECONDS
-	while [ $((SECONDS - q)) -lt 120 ]; do
-		r=$($qmp "$run/base.qmp" '{"execute":"query-migrate"}')
-		case $r in *'"completed"'* | *'"failed"'*) break ;; esac
-		sleep 0.2
-	done
+	qemu_migration_end base 120
 	qemu_quit base "$qpid"
-	case $r in
-	*'"completed"'*) say "QEMU guest saved: $(du -m "$run/base.state" | cut -f1) MiB" ;;
+	case $status in
+	completed) say "QEMU guest saved: $(du -m "$run/base.state" | cut -f1) MiB" ;;
 	*) say "saving the booted QEMU guest failed: $r"; rm -f "$run/base.state"; return 1 ;;
 	esac
 }
@@ -276,13 +271,27 @@ qemu_wait() {
 	return 1
 }
 
+# qemu_migration_end NAME SEC: polls QEMU NAME's outgoing migration until
+# it ends or SEC seconds pass; sets $r (the last query-migrate reply) and
+# $status (its state: completed, failed, cancelled, or still running).
+qemu_migration_end() {
+	local start=$SECONDS
+	while :; do
+		r=$($qmp "$run/$1.qmp" '{"execute":"query-migrate"}')
+		status=$(echo "$r" | grep -o '"status": "[a-z-]*"' | head -n 1 | cut -d'"' -f4)
+		case $status in completed | failed | cancelled) return ;; esac
+		[ $((SECONDS - start)) -lt "$2" ] || return
+		sleep 0.1
+	done
+}
+
 json_field() {
 	# "key": number in QEMU's query-migrate reply.
 	grep -o "\"$1\": *[0-9.]*" | head -n 1 | sed 's/.*: *//'
 }
 
 qemu_scenario() {
-	local src=q0 dst i q r status total down bytes0 bytes cpu result spid dpid sampler
+	local src=q0 dst i r status total down bytes0 bytes cpu result spid dpid sampler
 	qemu_resume "$src"
 	spid=$qpid
 	qemu_wait "$src" "peer-guest: alive 1 verify" 600 || return 1
@@ -302,13 +311,7 @@ qemu_scenario() {
 		sleep 0.3
 		bytes0=$(lo_bytes)
 		$qmp "$run/$src.qmp" "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"tcp:127.0.0.1:$port\"}}" >/dev/null
-		status=
-		for q in $(seq 3000); do
-			r=$($qmp "$run/$src.qmp" '{"execute":"query-migrate"}')
-			status=$(echo "$r" | grep -o '"status": "[a-z-]*"' | head -n 1 | cut -d'"' -f4)
-			case $status in completed|failed|cancelled) break ;; esac
-			sleep 0.1
-		done
+		qemu_migration_end "$src" 600
 		bytes=$(($(lo_bytes) - bytes0))
 		sleep 0.3
 		kill "$sampler"
