@@ -57,12 +57,18 @@ struct kmig_vm {
 	unsigned long *ring_seen;	/* per vCPU: ring_fetch is valid */
 };
 
+/* Totals over the session's life, shown by netlink (KMIG_A_SESSION_*). */
 struct kmig_stats {
 	u64 syncs;
 	u64 harvest_ns;
 	u64 harvested;
 	u64 rounds;
-	u64 sent_pages;
+	u64 sent_pages;		/* taken by rounds: normal + zero + hole */
+	u64 zero_pages;
+	u64 hole_pages;
+	u64 sent_bytes;		/* data put into the rings */
+	u64 compressed_pages;
+	u64 compressed_bytes;
 	u64 loaded_pages;
 };
 

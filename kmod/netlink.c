@@ -11,6 +11,31 @@ static const struct nla_policy kmig_session_policy[KMIG_A_SESSION_MAX + 1] = {
 	[KMIG_A_SESSION_ID] = { .type = NLA_U32 },
 };
 
+/* What the session's rounds sent and its loads wrote, in all. */
+static int kmig_nl_put_traffic(struct sk_buff *skb, const struct kmig_stats *st)
+{
+	const struct {
+		int attr;
+		u64 val;
+	} v[] = {
+		{ KMIG_A_SESSION_ROUNDS, st->rounds },
+		{ KMIG_A_SESSION_SENT_PAGES, st->sent_pages },
+		{ KMIG_A_SESSION_ZERO_PAGES, st->zero_pages },
+		{ KMIG_A_SESSION_HOLE_PAGES, st->hole_pages },
+		{ KMIG_A_SESSION_SENT_BYTES, st->sent_bytes },
+		{ KMIG_A_SESSION_COMPRESSED_PAGES, st->compressed_pages },
+		{ KMIG_A_SESSION_COMPRESSED_BYTES, st->compressed_bytes },
+		{ KMIG_A_SESSION_LOADED_PAGES, st->loaded_pages },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(v); i++)
+		if (nla_put_u64_64bit(skb, v[i].attr, v[i].val,
+				      KMIG_A_SESSION_PAD))
+			return -EMSGSIZE;
+	return 0;
+}
+
 static int kmig_nl_put_session(struct sk_buff *skb, struct kmig_session *s)
 {
 	/* Acquire pairs with kmig_ioc_attach_vm(); see kmig_session_state(). */
@@ -39,7 +64,7 @@ static int kmig_nl_put_session(struct sk_buff *skb, struct kmig_session *s)
 	    nla_put_u64_64bit(skb, KMIG_A_SESSION_HARVESTED,
 			      r.stats.harvested, KMIG_A_SESSION_PAD))
 		return -EMSGSIZE;
-	return 0;
+	return kmig_nl_put_traffic(skb, &r.stats);
 }
 
 static struct genl_family kmig_genl_family;

@@ -422,6 +422,11 @@ int kmig_send_round(struct kmig_session *s, struct kmig_send_round *arg)
 	arg->scan_ns = ktime_get_ns() - t0;
 	s->stats.rounds++;
 	s->stats.sent_pages += arg->pages;
+	s->stats.zero_pages += arg->zero;
+	s->stats.hole_pages += arg->hole;
+	s->stats.sent_bytes += arg->bytes;
+	s->stats.compressed_pages += arg->compressed;
+	s->stats.compressed_bytes += arg->compressed_bytes;
 	return ret;
 }
 

@@ -34,6 +34,7 @@
 #define KMIGCTL_DEFAULT	"build/user/kmigctl"
 #define MEMSLOT_SIZE	(4UL << 20)
 #define MEMSLOT_PAGES	(MEMSLOT_SIZE / 4096)
+#define MEMSLOT_GPA	0ULL
 
 /*
  * Prints "key<TAB>python type<TAB>value" for each field of the session whose
@@ -324,6 +325,48 @@ TEST_F(status, tracking_session_json)
 	EXPECT_STREQ(expect, FIELD(fields, "vm_pid"));
 	EXPECT_STRNE("missing", FIELD(fields, "generation"));
 	EXPECT_STRNE("missing", FIELD(fields, "harvested"));
+	/* The traffic totals are there before any round or load. */
+	EXPECT_STREQ("int\t0", FIELD(fields, "rounds"));
+	EXPECT_STREQ("int\t0", FIELD(fields, "sent_pages"));
+	EXPECT_STREQ("int\t0", FIELD(fields, "compressed_pages"));
+	EXPECT_STREQ("int\t0", FIELD(fields, "loaded_pages"));
+	free(fields);
+}
+
+/* Pages written by KMIG_LOAD show up in the session's loaded_pages. */
+TEST_F(status, loaded_pages)
+{
+	struct kmig_attach_vm attach = KMIG_ARG(kmig_attach_vm,
+						.vm_fd = self->vm_fd);
+	struct kmig_rec recs[3] = {
+		{ .gpa = MEMSLOT_GPA, .npages = 1, .kind = KMIG_REC_PAGE,
+		  .len = 4096 },
+		{ .gpa = MEMSLOT_GPA + 4096, .npages = 1,
+		  .kind = KMIG_REC_PAGE, .len = 4096 },
+		{ .gpa = MEMSLOT_GPA + 8192, .npages = 4,
+		  .kind = KMIG_REC_ZERO },
+	};
+	static char data[2 * 4096] = { 'k', [4096] = 'm' };
+	struct kmig_load load = KMIG_ARG(kmig_load, .nr_recs = 3,
+		.recs_uptr = (__u64)(uintptr_t)recs,
+		.data_uptr = (__u64)(uintptr_t)data, .data_len = sizeof(data));
+	char buf[64];
+	char *fields;
+
+	RETURN_IF_SKIPPED();
+	if (!have_python3())
+		SKIP(return, "python3 not found: it checks the JSON");
+
+	kmig_ioctl(self->kmig_fd, KMIG_ATTACH_VM, &attach);
+	kmig_ioctl(self->kmig_fd, KMIG_LOAD, &load);
+	ASSERT_EQ(3ULL, load.done);
+	ASSERT_EQ(2ULL, load.pages);
+	EXPECT_EQ('m', ((char *)self->mem)[4096]);
+
+	fields = session_fields(_metadata, self->kmigctl, self->session_id);
+	ASSERT_NE(NULL, fields);
+	EXPECT_STREQ("int\t2", FIELD(fields, "loaded_pages"));
+	EXPECT_STREQ("int\t0", FIELD(fields, "rounds"));
 	free(fields);
 }
 

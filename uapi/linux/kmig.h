@@ -567,6 +567,14 @@ enum kmig_a_session {
 	KMIG_A_SESSION_SYNCS,		/* u64: KMIG_DIRTY_SYNC calls done */
 	KMIG_A_SESSION_HARVEST_NS,	/* u64: total time spent harvesting */
 	KMIG_A_SESSION_HARVESTED,	/* u64: dirty pages harvested in all */
+	KMIG_A_SESSION_ROUNDS,		/* u64: KMIG_SEND_ROUND calls done */
+	KMIG_A_SESSION_SENT_PAGES,	/* u64: pages the rounds took */
+	KMIG_A_SESSION_ZERO_PAGES,	/* u64: of them found zero */
+	KMIG_A_SESSION_HOLE_PAGES,	/* u64: of them never populated */
+	KMIG_A_SESSION_SENT_BYTES,	/* u64: data bytes put into the rings */
+	KMIG_A_SESSION_COMPRESSED_PAGES, /* u64: pages sent as KMIG_REC_ZSTD */
+	KMIG_A_SESSION_COMPRESSED_BYTES, /* u64: bytes of their frames */
+	KMIG_A_SESSION_LOADED_PAGES,	/* u64: pages KMIG_LOAD wrote */
 
 	__KMIG_A_SESSION_MAX,
 };

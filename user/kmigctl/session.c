@@ -25,6 +25,14 @@ static struct nla_policy session_policy[KMIG_A_SESSION_MAX + 1] = {
 	[KMIG_A_SESSION_SYNCS]		= { .type = NLA_U64 },
 	[KMIG_A_SESSION_HARVEST_NS]	= { .type = NLA_U64 },
 	[KMIG_A_SESSION_HARVESTED]	= { .type = NLA_U64 },
+	[KMIG_A_SESSION_ROUNDS]		= { .type = NLA_U64 },
+	[KMIG_A_SESSION_SENT_PAGES]	= { .type = NLA_U64 },
+	[KMIG_A_SESSION_ZERO_PAGES]	= { .type = NLA_U64 },
+	[KMIG_A_SESSION_HOLE_PAGES]	= { .type = NLA_U64 },
+	[KMIG_A_SESSION_SENT_BYTES]	= { .type = NLA_U64 },
+	[KMIG_A_SESSION_COMPRESSED_PAGES] = { .type = NLA_U64 },
+	[KMIG_A_SESSION_COMPRESSED_BYTES] = { .type = NLA_U64 },
+	[KMIG_A_SESSION_LOADED_PAGES]	= { .type = NLA_U64 },
 };
 
 static void get_u32(struct nlattr **tb, int attr, __u32 *dst, __u32 *present)
@@ -62,6 +70,17 @@ int session_parse(struct nlmsghdr *nlh, struct kmig_session_stats *s)
 	get_u64(tb, KMIG_A_SESSION_SYNCS, &s->syncs, &s->present);
 	get_u64(tb, KMIG_A_SESSION_HARVEST_NS, &s->harvest_ns, &s->present);
 	get_u64(tb, KMIG_A_SESSION_HARVESTED, &s->harvested, &s->present);
+	get_u64(tb, KMIG_A_SESSION_ROUNDS, &s->rounds, &s->present);
+	get_u64(tb, KMIG_A_SESSION_SENT_PAGES, &s->sent_pages, &s->present);
+	get_u64(tb, KMIG_A_SESSION_ZERO_PAGES, &s->zero_pages, &s->present);
+	get_u64(tb, KMIG_A_SESSION_HOLE_PAGES, &s->hole_pages, &s->present);
+	get_u64(tb, KMIG_A_SESSION_SENT_BYTES, &s->sent_bytes, &s->present);
+	get_u64(tb, KMIG_A_SESSION_COMPRESSED_PAGES, &s->compressed_pages,
+		&s->present);
+	get_u64(tb, KMIG_A_SESSION_COMPRESSED_BYTES, &s->compressed_bytes,
+		&s->present);
+	get_u64(tb, KMIG_A_SESSION_LOADED_PAGES, &s->loaded_pages,
+		&s->present);
 
 	/* Without its id a session cannot be told apart from the others. */
 	return SESSION_HAS(s, KMIG_A_SESSION_ID) ? 0 : -EINVAL;

@@ -30,6 +30,14 @@ struct kmig_session_stats {
 	__u64 syncs;
 	__u64 harvest_ns;
 	__u64 harvested;
+	__u64 rounds;
+	__u64 sent_pages;	/* taken by rounds: with data, zero, holes */
+	__u64 zero_pages;
+	__u64 hole_pages;
+	__u64 sent_bytes;
+	__u64 compressed_pages;
+	__u64 compressed_bytes;
+	__u64 loaded_pages;
 };
 
 #define SESSION_HAS(s, attr)	(((s)->present & (1U << (attr))) != 0)

@@ -164,6 +164,53 @@ TEST_F(sessions, no_rate_without_syncs)
 	free(out);
 }
 
+/* A session after a round and a load: the traffic totals (kmig 1.1). */
+TEST(traffic)
+{
+	struct nl_msg *msg = session_msg_begin();
+	struct kmig_session_stats s;
+	char *text, *json;
+
+	ASSERT_NE(NULL, msg);
+	ASSERT_EQ(0, nla_put_u32(msg, KMIG_A_SESSION_ID, 5));
+	ASSERT_EQ(0, nla_put_u64(msg, KMIG_A_SESSION_ROUNDS, 3));
+	ASSERT_EQ(0, nla_put_u64(msg, KMIG_A_SESSION_SENT_PAGES, 100));
+	ASSERT_EQ(0, nla_put_u64(msg, KMIG_A_SESSION_ZERO_PAGES, 10));
+	ASSERT_EQ(0, nla_put_u64(msg, KMIG_A_SESSION_HOLE_PAGES, 20));
+	ASSERT_EQ(0, nla_put_u64(msg, KMIG_A_SESSION_SENT_BYTES, 81920));
+	ASSERT_EQ(0, nla_put_u64(msg, KMIG_A_SESSION_COMPRESSED_PAGES, 40));
+	ASSERT_EQ(0, nla_put_u64(msg, KMIG_A_SESSION_COMPRESSED_BYTES, 32768));
+	ASSERT_EQ(0, nla_put_u64(msg, KMIG_A_SESSION_LOADED_PAGES, 7));
+	ASSERT_EQ(0, session_parse(nlmsg_hdr(msg), &s));
+	nlmsg_free(msg);
+	EXPECT_EQ(3ULL, s.rounds);
+	EXPECT_EQ(7ULL, s.loaded_pages);
+
+	text = render(false, &s, 1);
+	json = render(true, &s, 1);
+	ASSERT_NE(NULL, text);
+	ASSERT_NE(NULL, json);
+	EXPECT_STREQ("session 5:\n"
+		     "\trounds:       3\n"
+		     "\tsent:         100 pages\n"
+		     "\t  zero:       10 pages\n"
+		     "\t  unpopulated: 20 pages\n"
+		     "\t  data:       81920 bytes\n"
+		     "\tcompressed:   40 pages\n"
+		     "\t  into:       32768 bytes\n"
+		     "\t  ratio:      5.00\n"
+		     "\tloaded:       7 pages\n", text);
+	EXPECT_STREQ("[{\"id\":5,\"rounds\":3,\"sent_pages\":100,"
+		     "\"zero_pages\":10,\"hole_pages\":20,"
+		     "\"sent_bytes\":81920,\"compressed_pages\":40,"
+		     "\"compressed_bytes\":32768,\"compression_ratio\":5.000,"
+		     "\"loaded_pages\":7}]\n", json);
+	if (have_python3())
+		EXPECT_EQ(1, json_is_valid(json));
+	free(text);
+	free(json);
+}
+
 TEST(unknown_enum_values_are_named_unknown)
 {
 	struct kmig_session_stats s = {
