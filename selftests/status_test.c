@@ -30,6 +30,7 @@
 
 #include "kselftest_harness.h"
 #include "kmig_util.h"
+#include "libkmig.h"
 
 #define KMIGCTL_DEFAULT	"build/user/kmigctl"
 #define MEMSLOT_SIZE	(4UL << 20)
@@ -368,6 +369,53 @@ TEST_F(status, loaded_pages)
 	EXPECT_STREQ("int\t2", FIELD(fields, "loaded_pages"));
 	EXPECT_STREQ("int\t0", FIELD(fields, "rounds"));
 	free(fields);
+}
+
+/* The traffic totals after a real round are that round's own counters. */
+TEST_F(status, round_totals)
+{
+	struct kmig_attach_vm attach = KMIG_ARG(kmig_attach_vm,
+						.vm_fd = self->vm_fd);
+	struct kmig_dirty_start start = KMIG_ARG(kmig_dirty_start);
+	struct kmig_dirty_sync sync = KMIG_ARG(kmig_dirty_sync);
+	struct kmig_send_round round;
+	struct kmig_ring *rings;
+	char buf[64], expect[64];
+	char *fields;
+	int i;
+
+	RETURN_IF_SKIPPED();
+	if (!have_python3())
+		SKIP(return, "python3 not found: it checks the JSON");
+
+	/* 16 pages of data, 16 touched but zero, the rest never touched. */
+	for (i = 0; i < 32; i++)
+		memset((char *)self->mem + i * 4096, i < 16 ? 0xab : 0, 4096);
+	kmig_ioctl(self->kmig_fd, KMIG_ATTACH_VM, &attach);
+	kmig_ioctl(self->kmig_fd, KMIG_DIRTY_START, &start);
+	kmig_ioctl(self->kmig_fd, KMIG_DIRTY_SYNC, &sync);
+	/* Rings big enough for the whole round: nobody needs to drain. */
+	ASSERT_EQ(0, kmig_send_setup(self->kmig_fd, 1, 4096, &rings));
+	ASSERT_EQ(0, kmig_send_round(self->kmig_fd, &round));
+	ASSERT_LE(16ULL, round.normal);
+	ASSERT_LE(16ULL, round.zero + round.hole);
+
+	fields = session_fields(_metadata, self->kmigctl, self->session_id);
+	ASSERT_NE(NULL, fields);
+	EXPECT_STREQ("int\t1", FIELD(fields, "rounds"));
+#define EXPECT_TOTAL(key, val) do { \
+	snprintf(expect, sizeof(expect), "int\t%llu", \
+		 (unsigned long long)(val)); \
+	EXPECT_STREQ(expect, FIELD(fields, key)); \
+} while (0)
+	EXPECT_TOTAL("sent_pages", round.pages);
+	EXPECT_TOTAL("zero_pages", round.zero);
+	EXPECT_TOTAL("hole_pages", round.hole);
+	EXPECT_TOTAL("sent_bytes", round.bytes);
+	EXPECT_TOTAL("compressed_pages", 0);
+#undef EXPECT_TOTAL
+	free(fields);
+	kmig_rings_unmap(rings, 1);
 }
 
 /* A session without a VM is idle, one with a VM but no tracking attached. */
