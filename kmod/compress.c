@@ -56,19 +56,14 @@ struct kmig_zcomp *kmig_zcomp_create(u32 level)
 		return ERR_PTR(-ENOMEM);
 	z->params = zstd_get_params((int)level, KMIG_PAGE_SIZE);
 	bound = zstd_cctx_workspace_bound(kmig_zstd_cparams(&z->params));
+	/* kmig_zcomp_destroy() undoes any part of this (vfree(NULL) is fine). */
 	z->wksp = vmalloc(bound);
-	if (!z->wksp)
-		goto err_free;
-	z->cctx = zstd_init_cctx(z->wksp, bound);
-	if (!z->cctx)
-		goto err_wksp;
+	z->cctx = z->wksp ? zstd_init_cctx(z->wksp, bound) : NULL;
+	if (!z->cctx) {
+		kmig_zcomp_destroy(z);
+		return ERR_PTR(-ENOMEM);
+	}
 	return z;
-
-err_wksp:
-	vfree(z->wksp);
-err_free:
-	kfree(z);
-	return ERR_PTR(-ENOMEM);
 }
 
 void kmig_zcomp_destroy(struct kmig_zcomp *z)
@@ -98,25 +93,20 @@ size_t kmig_zcomp_page(struct kmig_zcomp *z, void *page)
 
 struct kmig_zdec *kmig_zdec_create(void)
 {
-	struct kmig_zdec *z;
 	size_t bound = zstd_dctx_workspace_bound();
+	struct kmig_zdec *z;
 
 	z = kzalloc(sizeof(*z), GFP_KERNEL_ACCOUNT);
 	if (!z)
 		return ERR_PTR(-ENOMEM);
+	/* kmig_zdec_destroy() undoes any part of this (vfree(NULL) is fine). */
 	z->wksp = vmalloc(bound);
-	if (!z->wksp)
-		goto err_free;
-	z->dctx = zstd_init_dctx(z->wksp, bound);
-	if (!z->dctx)
-		goto err_wksp;
+	z->dctx = z->wksp ? zstd_init_dctx(z->wksp, bound) : NULL;
+	if (!z->dctx) {
+		kmig_zdec_destroy(z);
+		return ERR_PTR(-ENOMEM);
+	}
 	return z;
-
-err_wksp:
-	vfree(z->wksp);
-err_free:
-	kfree(z);
-	return ERR_PTR(-ENOMEM);
 }
 
 void kmig_zdec_destroy(struct kmig_zdec *z)

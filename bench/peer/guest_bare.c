@@ -301,7 +301,10 @@ void bare_main(const struct mb_info *mb)
 
 	if (!(mb->flags & MB_INFO_MEM))
 		halt("no memory size from the loader");
-	avail = ((mb->mem_upper >> 10) + 1) - (RAM_START >> 20);
+	avail = (mb->mem_upper >> 10) + 1;	/* MiB of RAM below its end */
+	if (avail <= RAM_START >> 20)
+		halt("less RAM than the guest's own 4 MiB");
+	avail -= RAM_START >> 20;
 	calibrate_tsc();
 	setup_interrupts();
 	if (mb->flags & MB_INFO_CMDLINE)
