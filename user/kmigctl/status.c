@@ -4,7 +4,6 @@
  */
 #include <getopt.h>
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -14,49 +13,41 @@
 
 #define NS_PER_MS	1000000.0
 
+/* @val under @key, if the module sent attribute @attr. */
+static void print_counter(struct printer *p,
+			  const struct kmig_session_stats *s, int attr,
+			  const char *key, const char *fmt, __u64 val)
+{
+	if (SESSION_HAS(s, attr))
+		print_u64(p, PRINT_ANY, key, fmt, val);
+}
+
 /* What the rounds sent and the loads wrote (modules since kmig 1.1). */
 static void status_print_traffic(struct printer *p,
 				 const struct kmig_session_stats *s)
 {
-	static const struct {
-		int attr;
-		size_t off;
-		const char *key, *fmt;
-	} f[] = {
-#define F(attr, field, fmt) \
-	{ attr, offsetof(struct kmig_session_stats, field), #field, fmt }
-		F(KMIG_A_SESSION_ROUNDS, rounds, "\trounds:       %llu\n"),
-		F(KMIG_A_SESSION_SENT_PAGES, sent_pages,
-		  "\tsent:         %llu pages\n"),
-		F(KMIG_A_SESSION_ZERO_PAGES, zero_pages,
-		  "\t  zero:       %llu pages\n"),
-		F(KMIG_A_SESSION_HOLE_PAGES, hole_pages,
-		  "\t  unpopulated: %llu pages\n"),
-		F(KMIG_A_SESSION_SENT_BYTES, sent_bytes,
-		  "\t  data:       %llu bytes\n"),
-		F(KMIG_A_SESSION_COMPRESSED_PAGES, compressed_pages,
-		  "\tcompressed:   %llu pages\n"),
-		F(KMIG_A_SESSION_COMPRESSED_BYTES, compressed_bytes,
-		  "\t  into:       %llu bytes\n"),
-		F(KMIG_A_SESSION_LOADED_PAGES, loaded_pages,
-		  "\tloaded:       %llu pages\n"),
-#undef F
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-		if (!SESSION_HAS(s, f[i].attr))
-			continue;
-		print_u64(p, PRINT_ANY, f[i].key, f[i].fmt,
-			  *(const __u64 *)((const char *)s + f[i].off));
-		/* The ratio only where there is one to show. */
-		if (f[i].attr == KMIG_A_SESSION_COMPRESSED_BYTES &&
-		    s->compressed_bytes)
-			print_float(p, PRINT_ANY, "compression_ratio",
-				    "\t  ratio:      %.2f\n",
-				    s->compressed_pages * 4096.0 /
-				    s->compressed_bytes);
-	}
+	print_counter(p, s, KMIG_A_SESSION_ROUNDS, "rounds",
+		      "\trounds:       %llu\n", s->rounds);
+	print_counter(p, s, KMIG_A_SESSION_SENT_PAGES, "sent_pages",
+		      "\tsent:         %llu pages\n", s->sent_pages);
+	print_counter(p, s, KMIG_A_SESSION_ZERO_PAGES, "zero_pages",
+		      "\t  zero:       %llu pages\n", s->zero_pages);
+	print_counter(p, s, KMIG_A_SESSION_HOLE_PAGES, "hole_pages",
+		      "\t  unpopulated: %llu pages\n", s->hole_pages);
+	print_counter(p, s, KMIG_A_SESSION_SENT_BYTES, "sent_bytes",
+		      "\t  data:       %llu bytes\n", s->sent_bytes);
+	print_counter(p, s, KMIG_A_SESSION_COMPRESSED_PAGES, "compressed_pages",
+		      "\tcompressed:   %llu pages\n", s->compressed_pages);
+	print_counter(p, s, KMIG_A_SESSION_COMPRESSED_BYTES, "compressed_bytes",
+		      "\t  into:       %llu bytes\n", s->compressed_bytes);
+	/* The ratio only where there is one to show. */
+	if (SESSION_HAS(s, KMIG_A_SESSION_COMPRESSED_BYTES) &&
+	    s->compressed_bytes)
+		print_float(p, PRINT_ANY, "compression_ratio",
+			    "\t  ratio:      %.2f\n",
+			    s->compressed_pages * 4096.0 / s->compressed_bytes);
+	print_counter(p, s, KMIG_A_SESSION_LOADED_PAGES, "loaded_pages",
+		      "\tloaded:       %llu pages\n", s->loaded_pages);
 }
 
 static void status_print_one(struct printer *p,
