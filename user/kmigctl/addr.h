@@ -44,4 +44,16 @@ int addr_connect(const struct mig_addr *a, int timeout_ms,
  */
 int addr_accept(int lfd, int timeout_ms, const atomic_int *stop);
 
+/*
+ * TCP keepalive and TCP_USER_TIMEOUT on a connected TCP socket, so a peer
+ * host that vanished (or a link that dropped) fails the socket within
+ * about @timeout_ms even when nothing is being sent; a no-op on unix
+ * sockets. The main channel's own keepalive (mainchan.h) covers a peer
+ * whose host is alive but whose process is not.
+ */
+void addr_keepalive(int fd, int timeout_ms);
+
+/* The connected peer of @fd, for messages: "127.0.0.1:4711", "unix". */
+void addr_peer_name(int fd, char *buf, size_t n);
+
 #endif /* KMIGCTL_ADDR_H */

@@ -21,6 +21,7 @@ void chan_init(struct chan *c, int fd, const char *name, int stall_ms,
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	c->stall_ms = stall_ms;
 	c->stop = stop;
+	c->deadline_ns = 0;
 	atomic_init(&c->bytes_out, 0);
 	atomic_init(&c->bytes_in, 0);
 }
@@ -32,7 +33,10 @@ void chan_close(struct chan *c)
 	c->fd = -1;
 }
 
-/* Waits for @events; 0 when ready, -ETIMEDOUT after a stall, -ESHUTDOWN. */
+/*
+ * Waits for @events; 0 when ready, -ETIMEDOUT after a stall, -ETIME past
+ * the deadline, -ESHUTDOWN.
+ */
 static int chan_wait(struct chan *c, short events, uint64_t since)
 {
 	struct pollfd p = { .fd = c->fd, .events = events };
@@ -45,6 +49,8 @@ static int chan_wait(struct chan *c, short events, uint64_t since)
 		if (c->stall_ms > 0 &&
 		    now_ns() - since > (uint64_t)c->stall_ms * NSEC_PER_MSEC)
 			return -ETIMEDOUT;
+		if (c->deadline_ns && now_ns() >= c->deadline_ns)
+			return -ETIME;
 		n = poll(&p, 1, CHAN_TICK_MS);
 		if (n > 0)
 			return 0;	/* ready, or an error the call will report */
@@ -144,8 +150,10 @@ const char *chan_strerror(int err)
 		return "the connection was reset by the peer";
 	case -ETIMEDOUT:
 		return "the peer stalled (no progress within the stall timeout)";
+	case -ETIME:
+		return "the peer did not finish in time (deadline passed)";
 	case -ESHUTDOWN:
-		return "abandoned after another failure";
+		return "abandoned (a signal, or another failure)";
 	default:
 		return strerror(-err);
 	}

@@ -2,8 +2,10 @@
 /*
  * One migration channel: a connected stream socket carrying frames of the
  * kmig stream (stream.h). Reads and writes are whole or fail; none blocks
- * for ever: a peer that makes no progress for @stall_ms fails the call, and
- * another thread can abandon it by setting *@stop.
+ * for ever: a peer that makes no progress for @stall_ms fails the call, so
+ * does one still busy at @deadline_ns (a handshake sent a byte at a time
+ * makes progress, but must still end), and another thread (or a signal
+ * handler) can abandon it by setting *@stop.
  */
 #ifndef KMIGCTL_CHAN_H
 #define KMIGCTL_CHAN_H
@@ -22,6 +24,7 @@ struct chan {
 	int fd;
 	char name[24];		/* "main channel", "data channel 3" */
 	int stall_ms;		/* no progress for this long: -ETIMEDOUT */
+	uint64_t deadline_ns;	/* CLOCK_MONOTONIC; 0: none. Past it: -ETIME */
 	const atomic_int *stop;	/* optional: non-zero abandons I/O (-ESHUTDOWN) */
 	atomic_uint_fast64_t bytes_out;
 	atomic_uint_fast64_t bytes_in;
@@ -34,14 +37,14 @@ void chan_close(struct chan *c);
 /*
  * Writes all of @iov (modified as it goes; @iovcnt at most IOV_MAX).
  * Returns 0 or -errno: -EPIPE/-ECONNRESET the peer went away, -ETIMEDOUT,
- * -ESHUTDOWN.
+ * -ETIME, -ESHUTDOWN.
  */
 int chan_writev(struct chan *c, struct iovec *iov, int iovcnt);
 
 /*
  * Reads exactly @len bytes. -EPIPE when the peer closed before the first
  * byte, -ENODATA when it closed part way (a truncated frame), -ECONNRESET
- * for a reset, -ETIMEDOUT, -ESHUTDOWN.
+ * for a reset, -ETIMEDOUT, -ETIME, -ESHUTDOWN.
  */
 int chan_read(struct chan *c, void *buf, size_t len);
 

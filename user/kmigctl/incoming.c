@@ -3,9 +3,12 @@
  * `kmigctl incoming`: the destination side. Attaches kmig to a VMM started
  * with --incoming, accepts the source's main and data channels, loads the
  * pages (receiver.c), hands the device state to the VMM, and starts the VM
- * when the source says GO. The stream is hostile until checked: a bad one
- * ends the migration with a message naming what was wrong, and the VMM is
- * told to quit.
+ * when the source says GO. The stream is hostile until checked: a stray,
+ * malformed or duplicate connection is refused and the wait goes on; a
+ * bad stream from the accepted source ends the migration with a message
+ * naming what was wrong, and the VMM is told to quit. The commit protocol
+ * (commit.h, enum dst_state) rules the end: once GO has started the VM
+ * here, nothing stops it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,23 +21,30 @@
 
 #include "addr.h"
 #include "clock.h"
+#include "commit.h"
 #include "handshake.h"
+#include "mainchan.h"
 #include "kmigctl.h"
 #include "libkmig.h"
 #include "options.h"
 #include "receiver.h"
 #include "report.h"
 #include "signals.h"
+#include "testhook.h"
 #include "vmm_client.h"
 
-#define INCOMING_STALL_MS	60000
+#define INCOMING_STALL_MS		60000
+#define INCOMING_PEER_TIMEOUT_MS	10000
+#define INCOMING_STEP_TIMEOUT_MS	60000
 
 struct incoming_opts {
 	const char *vmm;
 	const char *listen;
 	bool json, quiet;
 	uint64_t timeout_ms;	/* 0: wait for ever */
-	int stall_ms;
+	int stall_ms;		/* a channel making no progress */
+	int peer_timeout_ms;	/* --peer-timeout: a silent source */
+	int step_timeout_ms;	/* --step-timeout: handshakes, GO */
 };
 
 struct incoming {
@@ -52,16 +62,17 @@ struct incoming {
 	struct mig_addr addr;
 	int lfd;
 
+	enum dst_state state;		/* commit.h */
 	struct chan main;
-	pthread_mutex_t main_lock;	/* writes on main: us and LOADED */
+	struct mainchan mc;		/* main's waits, keepalive, write lock */
+	bool mc_up;
 	struct chan *data;
 	uint32_t nr_data;
 	struct receiver r;
 	bool receiver_up;
 
-	void *state;			/* the device state blob */
+	void *state_blob;		/* the device state */
 	uint32_t state_len;
-	bool started;			/* the VM runs here */
 	bool cancelled;
 };
 
@@ -81,24 +92,24 @@ static int incoming_fail(struct incoming *in, const char *fmt, ...)
 	return -1;
 }
 
-/* An ABORT waiting on the main channel (within a moment): 1 and its reason. */
-static int incoming_peer_abort(struct incoming *in, char *reason, size_t n)
+/* An ABORT waiting on the main channel (within a moment): 1 and its words. */
+static int incoming_peer_abort(struct incoming *in, char *why, size_t n)
 {
 	uint8_t buf[KMS_MAX_REASON];
 	struct kms_frame_hdr h;
 	struct kms_error e;
 
-	if (in->main.fd < 0 || chan_poll_in(&in->main, 200) <= 0 ||
-	    chan_recv(&in->main, &h, buf, sizeof(buf), &e) || h.type != KMS_ABORT)
+	if (!in->mc_up ||
+	    mainchan_poll(&in->mc, &h, buf, sizeof(buf), 200, &e) != -ECONNABORTED)
 		return 0;
-	kms_reason_decode(buf, h.len, reason, n);
+	snprintf(why, n, "%s", e.msg);
 	return 1;
 }
 
 /* A signal, a timeout, our own session cancelled, or a data channel failed. */
 static int incoming_check(struct incoming *in)
 {
-	char msg[256], reason[KMS_MAX_REASON + 1];
+	char msg[256], why[sizeof(((struct kms_error *)0)->msg)];
 	int ret;
 
 	if (kmigctl_stop_signal) {
@@ -125,9 +136,8 @@ static int incoming_check(struct incoming *in)
 		 * A source that gives up sends ABORT on the main channel and
 		 * then closes the data channels: its reason beats ours.
 		 */
-		if (ret && incoming_peer_abort(in, reason, sizeof(reason)))
-			return incoming_fail(in, "the source aborted the migration: %s",
-					     reason);
+		if (ret && incoming_peer_abort(in, why, sizeof(why)))
+			return incoming_fail(in, "%s", why);
 		if (ret)
 			return incoming_fail(in, "%s", msg);
 	}
@@ -142,10 +152,22 @@ static void incoming_usage(FILE *fp)
 		"SOCKET (started with --incoming), listening at ADDRESS\n"
 		"(tcp:HOST:PORT or unix:PATH).\n"
 		"  -t, --timeout SEC   give up unless the migration completes in SEC s\n"
+		"                      (default: wait for a source for ever)\n"
+		"  -P, --peer-timeout SEC\n"
+		"                      the source is lost when silent for SEC s\n"
+		"                      (default %d; both ends send a keepalive\n"
+		"                      every second); also bounds each handshake\n"
+		"  -S, --step-timeout SEC\n"
+		"                      the data channels must connect, and GO come\n"
+		"                      after READY, within SEC s (default %d)\n"
 		"  -j, --json          the report as JSON\n"
 		"  -q, --quiet         no \"listening\" line on stderr\n"
+		"A connection that is not the awaited source's is refused and logged,\n"
+		"and the wait goes on. Once GO has started the VM here, nothing stops\n"
+		"it.\n"
 		"Exit status: 0 migrated (the VM runs here), 1 failed (the VMM was\n"
-		"told to quit), 2 usage, 3 cancelled.\n");
+		"told to quit), 2 usage, 3 cancelled.\n",
+		INCOMING_PEER_TIMEOUT_MS / 1000, INCOMING_STEP_TIMEOUT_MS / 1000);
 }
 
 static int incoming_parse(struct incoming_opts *o, int argc, char **argv)
@@ -154,6 +176,8 @@ static int incoming_parse(struct incoming_opts *o, int argc, char **argv)
 		{ "vmm", required_argument, NULL, 'v' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "peer-timeout", required_argument, NULL, 'P' },
+		{ "step-timeout", required_argument, NULL, 'S' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -164,9 +188,11 @@ static int incoming_parse(struct incoming_opts *o, int argc, char **argv)
 
 	memset(o, 0, sizeof(*o));
 	o->stall_ms = INCOMING_STALL_MS;
+	o->peer_timeout_ms = INCOMING_PEER_TIMEOUT_MS;
+	o->step_timeout_ms = INCOMING_STEP_TIMEOUT_MS;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":v:l:t:jqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":v:l:t:P:S:jqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'v':
 			o->vmm = optarg;
@@ -179,6 +205,18 @@ static int incoming_parse(struct incoming_opts *o, int argc, char **argv)
 				    31 * 24 * 3600, &v))
 				return -1;
 			o->timeout_ms = v * 1000;
+			break;
+		case 'P':
+			if (opt_u64("incoming", "--peer-timeout", optarg, 1,
+				    3600, &v))
+				return -1;
+			o->peer_timeout_ms = v * 1000;
+			break;
+		case 'S':
+			if (opt_u64("incoming", "--step-timeout", optarg, 1,
+				    24 * 3600, &v))
+				return -1;
+			o->step_timeout_ms = v * 1000;
 			break;
 		case 'j':
 			o->json = true;
@@ -223,6 +261,9 @@ static int incoming_attach(struct incoming *in)
 	if (!in->info.hello.incoming)
 		return incoming_fail(in, "the VMM at %s was not started with --incoming: its VM is not empty",
 				     in->o.vmm);
+	/* One migration at a time into this VMM; `kmigctl resume` waits. */
+	if (vmm_hold(&in->vmm, VMM_PHASE_MIGRATING, NULL, err, sizeof(err)))
+		return incoming_fail(in, "%s", err);
 
 	in->kfd = kmig_open();
 	if (in->kfd < 0)
@@ -278,52 +319,143 @@ static const char *incoming_fits(struct incoming *in, const struct kms_hello *h,
 	return NULL;
 }
 
-static int incoming_accept_main(struct incoming *in)
+/* Until this absolute time the migration may take (--timeout); 0: none. */
+static uint64_t incoming_overall_deadline(struct incoming *in)
 {
-	char why[256];
+	return in->o.timeout_ms ? in->begin_ns + in->o.timeout_ms * NSEC_PER_MSEC : 0;
+}
+
+/* A handshake may take this long: a real source sends its HELLO at once. */
+static uint64_t incoming_handshake_deadline(struct incoming *in)
+{
+	int ms = in->o.peer_timeout_ms < in->o.step_timeout_ms ?
+		 in->o.peer_timeout_ms : in->o.step_timeout_ms;
+	uint64_t d = now_ns() + (uint64_t)ms * NSEC_PER_MSEC;
+	uint64_t all = incoming_overall_deadline(in);
+
+	return all && all < d ? all : d;
+}
+
+/* Logs and counts a connection that was not let in; the wait goes on. */
+static void incoming_refused(struct incoming *in, int fd, const char *why)
+{
+	char peer[80];
+
+	addr_peer_name(fd, peer, sizeof(peer));
+	in->rep.refused++;
+	snprintf(in->rep.refused_last, sizeof(in->rep.refused_last), "%s: %.160s",
+		 peer, why);
+	fprintf(stderr, "kmig: incoming: refused a connection from %s: %s\n",
+		peer, why);
+}
+
+/*
+ * One connection's handshake on @c, bounded by a deadline whatever pace
+ * the peer sends at. 0 with the HELLO in @h; 1 refused (logged, the peer
+ * told why where it got that far); -1 the command must stop (a signal,
+ * --timeout).
+ */
+static int incoming_handshake(struct incoming *in, struct chan *c,
+			      struct kms_hello *h)
+{
 	struct kms_error e;
+	int ret;
+
+	c->deadline_ns = incoming_handshake_deadline(in);
+	ret = handshake_read_hello(c, h, &e);
+	c->deadline_ns = 0;
+	if (!ret)
+		return 0;
+	/* A signal or --timeout: the command ends, not just this peer. */
+	if (incoming_check(in))
+		return -1;
+	incoming_refused(in, c->fd, ret == -ETIME ?
+			 "no complete HELLO in time (deadline passed)" : e.msg);
+	return 1;
+}
+
+/* Accepts one connection, in short waits: a signal or --timeout ends it. */
+static int incoming_accept_one(struct incoming *in, uint64_t deadline,
+			       const char *what)
+{
 	int fd;
 
-	/* In short waits: a signal or --timeout must end the wait. */
 	do {
 		if (incoming_check(in))
 			return -1;
+		if (deadline && now_ns() >= deadline)
+			return incoming_fail(in, "%s", what);
 		fd = addr_accept(in->lfd, 200, NULL);
 	} while (fd == -ETIMEDOUT);
 	if (fd < 0)
 		return incoming_fail(in, "accept: %s", strerror(-fd));
-	in->start_ns = now_ns();
-	chan_init(&in->main, fd, "main channel", in->o.stall_ms, NULL);
+	addr_keepalive(fd, in->o.peer_timeout_ms);
+	return fd;
+}
 
-	if (handshake_read_hello(&in->main, &in->hello, &e))
-		return incoming_fail(in, "handshake with the source: %s", e.msg);
+/*
+ * The source's main channel: the first connection whose handshake is a
+ * main channel's HELLO that fits this VM. Anything else (a health check,
+ * a scanner, a data channel of another session, a VM of another shape) is
+ * refused and logged, and the wait goes on.
+ */
+static int incoming_accept_main(struct incoming *in)
+{
+	char why[256];
+	int fd, ret;
+
+	for (;;) {
+		fd = incoming_accept_one(in, 0, "");
+		if (fd < 0)
+			return -1;
+		chan_init(&in->main, fd, "main channel", in->o.stall_ms,
+			  &kmigctl_stopping);
+		ret = incoming_handshake(in, &in->main, &in->hello);
+		if (ret < 0)
+			return -1;
+		if (ret == 0 && in->hello.channel != 0) {
+			snprintf(why, sizeof(why),
+				 "data channel %u of session %016llx before any main channel",
+				 in->hello.channel,
+				 (unsigned long long)in->hello.session_id);
+			handshake_reject(&in->main, "the first connection must be the main channel");
+			incoming_refused(in, fd, why);
+			ret = 1;
+		}
+		if (ret == 0 && incoming_fits(in, &in->hello, why, sizeof(why))) {
+			handshake_reject(&in->main, why);
+			incoming_refused(in, fd, why);
+			ret = 1;
+		}
+		if (ret == 0)
+			break;
+		chan_close(&in->main);
+	}
+	in->start_ns = now_ns();
 	in->rep.session_id = in->hello.session_id;
-	if (in->hello.channel != 0) {
-		handshake_reject(&in->main, "the first connection must be the main channel");
-		return incoming_fail(in, "the source's first connection is data channel %u",
-				     in->hello.channel);
-	}
-	if (incoming_fits(in, &in->hello, why, sizeof(why))) {
-		handshake_reject(&in->main, why);
-		return incoming_fail(in, "the source's VM does not fit: %s", why);
-	}
 	if (handshake_accept(&in->main))
 		return incoming_fail(in, "main channel: sending ACCEPT failed");
+	in->state = DST_LOADING;
+	mainchan_init(&in->mc, &in->main, "the source", in->o.peer_timeout_ms);
+	in->mc_up = true;
+	if (mainchan_start_keepalive(&in->mc))
+		return incoming_fail(in, "starting the keepalive thread");
 	return 0;
 }
 
 /*
  * Data channels: only connections of this session are taken; another one
- * (a stale source, a scanner) is refused and the wait goes on.
+ * (a stale source, a scanner, a second main channel) is refused and the
+ * wait goes on, until --step-timeout.
  */
 static int incoming_accept_data(struct incoming *in)
 {
-	uint64_t since = now_ns();
+	uint64_t deadline = now_ns() + (uint64_t)in->o.step_timeout_ms * NSEC_PER_MSEC;
+	char name[24], why[64];
 	struct kms_hello h;
 	struct kms_error e;
-	char name[24];
 	struct chan c;
-	int fd;
+	int fd, ret;
 
 	in->data = calloc(in->hello.nr_channels, sizeof(*in->data));
 	if (!in->data)
@@ -332,31 +464,33 @@ static int incoming_accept_data(struct incoming *in)
 		in->data[i].fd = -1;
 
 	while (in->nr_data < in->hello.nr_channels) {
-		if (incoming_check(in))
-			return -1;
-		if (now_ns() - since > (uint64_t)in->o.stall_ms * NSEC_PER_MSEC)
-			return incoming_fail(in, "only %u of %u data channels connected",
-					     in->nr_data, in->hello.nr_channels);
-		fd = addr_accept(in->lfd, 200, NULL);
-		if (fd == -ETIMEDOUT)
-			continue;
+		snprintf(why, sizeof(why), "only %u of %u data channels connected",
+			 in->nr_data, in->hello.nr_channels);
+		fd = incoming_accept_one(in, deadline, why);
 		if (fd < 0)
-			return incoming_fail(in, "accept: %s", strerror(-fd));
-		chan_init(&c, fd, "data channel ?", in->o.stall_ms, NULL);
-		if (handshake_read_hello(&c, &h, &e)) {
-			fprintf(stderr, "kmig: incoming: refused a connection: %s\n",
-				e.msg);
+			return -1;
+		chan_init(&c, fd, "data channel ?", in->o.stall_ms, &kmigctl_stopping);
+		ret = incoming_handshake(in, &c, &h);
+		if (ret < 0) {
 			chan_close(&c);
-			continue;
+			return -1;
 		}
-		if (h.session_id != in->hello.session_id ||
-		    h.nr_channels != in->hello.nr_channels || !h.channel ||
-		    h.features != in->hello.features ||
-		    in->data[h.channel - 1].fd >= 0 ||
-		    kms_layout_compare(&h.layout, &in->hello.layout, &e)) {
+		if (ret == 0 &&
+		    (h.session_id != in->hello.session_id ||
+		     h.nr_channels != in->hello.nr_channels || !h.channel ||
+		     h.features != in->hello.features ||
+		     in->data[h.channel - 1].fd >= 0 ||
+		     kms_layout_compare(&h.layout, &in->hello.layout, &e))) {
+			char what[128];
+
 			handshake_reject(&c, "not a data channel this destination waits for");
-			fprintf(stderr, "kmig: incoming: refused a connection for channel %u of session %016llx\n",
-				h.channel, (unsigned long long)h.session_id);
+			snprintf(what, sizeof(what),
+				 "not a data channel of this migration (channel %u of session %016llx)",
+				 h.channel, (unsigned long long)h.session_id);
+			incoming_refused(in, fd, what);
+			ret = 1;
+		}
+		if (ret) {
 			chan_close(&c);
 			continue;
 		}
@@ -374,46 +508,43 @@ static int incoming_accept_data(struct incoming *in)
 	return 0;
 }
 
-/* The main thread's writes on main, beside the data threads' LOADED. */
-static int incoming_send(struct incoming *in, uint32_t type, const void *p,
-			 uint32_t len)
+/* No more connections: a latecomer now gets "connection refused". */
+static void incoming_stop_listening(struct incoming *in)
 {
-	int ret;
+	if (in->lfd < 0)
+		return;
+	close(in->lfd);
+	in->lfd = -1;
+	if (in->addr.family == AF_UNIX)
+		unlink(((struct sockaddr_un *)&in->addr.sa)->sun_path);
+}
 
-	pthread_mutex_lock(&in->main_lock);
-	ret = chan_send(&in->main, type, p, len);
-	pthread_mutex_unlock(&in->main_lock);
-	return ret;
+static int incoming_recv_check(void *arg)
+{
+	return incoming_check(arg);
 }
 
 /*
- * The main channel's next frame, waiting in ticks so that signals, the
- * timeout and data-channel failures are noticed meanwhile.
+ * The main channel's next frame: the one wait (mainchan_recv()), which
+ * also notices signals, --timeout and data-channel failures meanwhile.
+ * @timeout_ms bounds this step (0: only --timeout and the peer's
+ * liveness do).
  */
 static int incoming_recv_main(struct incoming *in, struct kms_frame_hdr *h,
-			      uint8_t *buf, size_t cap)
+			      uint8_t *buf, size_t cap, const char *what,
+			      int timeout_ms)
 {
-	char reason[KMS_MAX_REASON + 1];
+	uint64_t deadline = timeout_ms ?
+			    now_ns() + (uint64_t)timeout_ms * NSEC_PER_MSEC : 0;
 	struct kms_error e;
 	int ret;
 
-	for (;;) {
-		if (incoming_check(in))
-			return -1;
-		ret = chan_poll_in(&in->main, CHAN_TICK_MS);
-		if (ret < 0)
-			return incoming_fail(in, "main channel: %s", strerror(-ret));
-		if (ret > 0)
-			break;
-	}
-	ret = chan_recv(&in->main, h, buf, cap, &e);
+	ret = mainchan_recv(&in->mc, h, buf, cap, what, deadline,
+			    incoming_recv_check, in, &e);
+	if (ret == -1)		/* incoming_check() failed us already */
+		return -1;
 	if (ret)
 		return incoming_fail(in, "%s", e.msg);
-	if (h->type == KMS_ABORT) {
-		kms_reason_decode(buf, h->len, reason, sizeof(reason));
-		return incoming_fail(in, "the source aborted the migration: %s",
-				     reason);
-	}
 	return 0;
 }
 
@@ -428,20 +559,20 @@ static int incoming_precopy(struct incoming *in)
 	if (!buf)
 		return incoming_fail(in, "out of memory");
 	for (;;) {
-		if (incoming_recv_main(in, &h, buf, KMS_MAX_FRAME))
+		if (incoming_recv_main(in, &h, buf, KMS_MAX_FRAME, "END", 0))
 			break;
-		if (h.type == KMS_DEVICE_STATE && !in->state) {
-			in->state = malloc(h.len);
-			if (!in->state) {
+		if (h.type == KMS_DEVICE_STATE && !in->state_blob) {
+			in->state_blob = malloc(h.len);
+			if (!in->state_blob) {
 				incoming_fail(in, "out of memory");
 				break;
 			}
-			memcpy(in->state, buf, h.len);
+			memcpy(in->state_blob, buf, h.len);
 			in->state_len = h.len;
 			in->rep.state_bytes = h.len;
 			continue;
 		}
-		if (h.type == KMS_END && in->state)
+		if (h.type == KMS_END && in->state_blob)
 			ret = 0;
 		else
 			incoming_fail(in, "main channel: unexpected %s frame%s",
@@ -476,14 +607,16 @@ static int incoming_switchover(struct incoming *in)
 	char err[256];
 	int ret;
 
-	ret = vmm_call(&in->vmm, VMM_SET_STATE, in->state, in->state_len,
+	ret = vmm_call(&in->vmm, VMM_SET_STATE, in->state_blob, in->state_len,
 		       NULL, NULL, err, sizeof(err));
 	if (ret)
 		return incoming_fail(in, "%s", err);
-	if (incoming_send(in, KMS_READY, NULL, 0))
+	if (mainchan_send(&in->mc, KMS_READY, NULL, 0))
 		return incoming_fail(in, "main channel: sending READY failed");
+	in->state = DST_READY;
 
-	if (incoming_recv_main(in, &h, buf, sizeof(buf)))
+	if (incoming_recv_main(in, &h, buf, sizeof(buf), "GO",
+			       in->o.step_timeout_ms))
 		return -1;
 	t_go = now_ns();
 	if (h.type != KMS_GO)
@@ -493,18 +626,19 @@ static int incoming_switchover(struct incoming *in)
 	ret = vmm_call(&in->vmm, VMM_START, NULL, 0, NULL, NULL, err, sizeof(err));
 	if (ret)
 		return incoming_fail(in, "%s", err);
+	/* From here on the VM is ours: nothing below may stop it. */
+	in->state = DST_STARTED;
 	in->rep.start_ns = now_ns() - t_go;
-	in->started = true;
+	testhook_hold("started", NULL, NULL);
 
+	mainchan_stop_keepalive(&in->mc);
 	kms_ack_encode(ack, in->rep.start_ns);
-	if (incoming_send(in, KMS_ACK, ack, sizeof(ack))) {
-		/*
-		 * The source will not see the ACK and resumes its VM: ours
-		 * must not run too.
-		 */
-		in->started = false;
-		return incoming_fail(in, "main channel: sending ACK failed; stopping this VM, the source keeps running");
-	}
+	in->main.stop = NULL;	/* the ACK goes out even after a signal */
+	ret = mainchan_send(&in->mc, KMS_ACK, ack, sizeof(ack));
+	if (ret)
+		snprintf(in->rep.warning, sizeof(in->rep.warning),
+			 "the ACK did not reach the source (%s): the VM runs here, and the source stays paused with the outcome unknown until its operator resolves it",
+			 chan_strerror(ret));
 	return 0;
 }
 
@@ -529,11 +663,12 @@ static int incoming_run(struct incoming *in)
 
 	if (incoming_accept_main(in) || incoming_accept_data(in))
 		return -1;
+	incoming_stop_listening(in);
 	in->rep.channels = in->hello.nr_channels;
 	in->rep.setup_ns = now_ns() - in->start_ns;
 
 	ret = receiver_init(&in->r, in->kfd, &in->layout, in->hello.features,
-			    in->data, in->nr_data, &in->main, &in->main_lock);
+			    in->data, in->nr_data, &in->main, &in->mc.lock);
 	if (ret)
 		return incoming_fail(in, "%s", strerror(-ret));
 	in->receiver_up = true;
@@ -571,21 +706,27 @@ static void incoming_cleanup(struct incoming *in)
 		in->rep.bytes_received += atomic_load(&in->data[i].bytes_in);
 		chan_close(&in->data[i]);
 	}
-	/* After receiver_destroy(): no thread writes on main any more. */
+	/* After receiver_destroy() and this: nobody else writes on main. */
+	if (in->mc_up)
+		mainchan_stop_keepalive(&in->mc);
 	if (in->rep.error[0] && in->main.fd >= 0) {
 		in->main.stall_ms = 2000;
+		in->main.stop = NULL;	/* also after a signal */
 		handshake_abort(&in->main, in->rep.error);
 	}
+	if (in->mc_up)
+		mainchan_destroy(&in->mc);
 	chan_close(&in->main);
 	free(in->data);
-	free(in->state);
+	free(in->state_blob);
 	if (in->lfd >= 0) {
 		close(in->lfd);
 		if (in->addr.family == AF_UNIX)
 			unlink(((struct sockaddr_un *)&in->addr.sa)->sun_path);
 	}
 	/* A half-loaded VM is of no use: the VMM goes away. */
-	if (!in->started && in->vmm.fd >= 0 &&
+	in->rep.vm = in->state == DST_STARTED ? "running" : "not started";
+	if (in->state != DST_STARTED && in->vmm.fd >= 0 &&
 	    vmm_call(&in->vmm, VMM_QUIT, NULL, 0, NULL, NULL, err, sizeof(err)))
 		fprintf(stderr, "kmig: incoming: the VMM did not quit: %s\n", err);
 	if (in->kfd >= 0)
@@ -612,7 +753,6 @@ int cmd_incoming(int argc, char **argv)
 			incoming_usage(stderr);
 		return ret < 0 ? KMIGCTL_EXIT_USAGE : KMIGCTL_EXIT_OK;
 	}
-	pthread_mutex_init(&in.main_lock, NULL);
 	in.begin_ns = now_ns();
 	in.start_ns = in.begin_ns;
 	signals_setup();

@@ -27,6 +27,7 @@ int cmd_status(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_incoming(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
 #endif /* KMIGCTL_H */

@@ -17,6 +17,7 @@ static const struct kmigctl_cmd kmigctl_cmds[] = {
 	{ "incoming", "--vmm SOCK --listen ADDR ...",
 	  "receive a live migration (destination)", cmd_incoming },
 	{ "cancel",   "[SESSION_ID]", "cancel a running migration", cmd_cancel },
+	{ "resume",   "--vmm SOCK", "resume a source VM left paused", cmd_resume },
 	{ "version",  "",	  "show kmigctl and kmig.ko versions", cmd_version },
 };
 

@@ -25,43 +25,9 @@
 #define MIGRATE_RING_ENTRIES		1024
 #define MIGRATE_CONNECT_TIMEOUT_MS	30000
 #define MIGRATE_STALL_MS		60000
+#define MIGRATE_PEER_TIMEOUT_MS		10000
+#define MIGRATE_STEP_TIMEOUT_MS		60000
 #define MIGRATE_MAX_WORKERS_DEFAULT	8
-
-int migration_fail(struct migration *m, const char *result, const char *fmt,
-		   ...)
-{
-	va_list ap;
-
-	if (!m->rep.error[0]) {
-		m->rep.result = result;
-		va_start(ap, fmt);
-		vsnprintf(m->rep.error, sizeof(m->rep.error), fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
-bool migration_cancelled(struct migration *m)
-{
-	if (kmigctl_stop_signal)
-		return true;
-	if (m->sender_up && atomic_load(&m->s.cancelled))
-		return true;
-	/* A zero-timeout ring wait only reports the cancelled state. */
-	return m->rings && kmig_ring_wait(m->kfd, 0, 0, NULL) == -ECANCELED;
-}
-
-int migration_fail_cancelled(struct migration *m)
-{
-	m->cancelled = true;
-	if (kmigctl_stop_signal)
-		return migration_fail(m, "cancelled",
-				      "cancelled by signal %d (%s)",
-				      kmigctl_stop_signal,
-				      strsignal(kmigctl_stop_signal));
-	return migration_fail(m, "cancelled",
-			      "cancelled (kmigctl cancel %u)", m->rep.kmig_session);
-}
 
 static void migrate_usage(FILE *fp)
 {
@@ -83,12 +49,20 @@ static void migrate_usage(FILE *fp)
 		"  -r, --max-rounds N       switch over after N dirty rounds\n"
 		"  -t, --timeout SEC        switch over at the end of the round\n"
 		"                           during which SEC seconds have passed\n"
+		"  -P, --peer-timeout SEC   the destination is lost when silent for\n"
+		"                           SEC s (default %d; both ends send a\n"
+		"                           keepalive every second)\n"
+		"  -S, --step-timeout SEC   each step (a channel's handshake, a\n"
+		"                           round's LOADED, READY, ACK) must be done\n"
+		"                           within SEC s (default %d)\n"
 		"  -j, --json               the report as JSON\n"
 		"  -q, --quiet              no progress line (on a terminal) or\n"
 		"                           line per round (elsewhere) on stderr\n"
 		"Exit status: 0 migrated, 1 failed (the source VM runs), 2 usage,\n"
-		"3 cancelled (the source VM runs).\n",
-		MIGRATE_MAX_WORKERS_DEFAULT, KMIG_ZSTD_LEVEL_MAX);
+		"3 cancelled (the source VM runs), 4 outcome unknown (GO was sent\n"
+		"but no ACK came: the source VM stays paused; see kmigctl resume).\n",
+		MIGRATE_MAX_WORKERS_DEFAULT, KMIG_ZSTD_LEVEL_MAX,
+		MIGRATE_PEER_TIMEOUT_MS / 1000, MIGRATE_STEP_TIMEOUT_MS / 1000);
 }
 
 static int migrate_parse(struct migrate_opts *o, int argc, char **argv)
@@ -103,6 +77,8 @@ static int migrate_parse(struct migrate_opts *o, int argc, char **argv)
 		{ "compress", required_argument, NULL, 'z' },
 		{ "max-rounds", required_argument, NULL, 'r' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "peer-timeout", required_argument, NULL, 'P' },
+		{ "step-timeout", required_argument, NULL, 'S' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -118,11 +94,13 @@ static int migrate_parse(struct migrate_opts *o, int argc, char **argv)
 	o->policy.max_rounds = POLICY_NO_LIMIT;
 	o->connect_timeout_ms = MIGRATE_CONNECT_TIMEOUT_MS;
 	o->stall_ms = MIGRATE_STALL_MS;
+	o->peer_timeout_ms = MIGRATE_PEER_TIMEOUT_MS;
+	o->step_timeout_ms = MIGRATE_STEP_TIMEOUT_MS;
 	o->stream_version = KMS_VERSION;
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":v:o:c:w:d:b:z:r:t:jqh", opts,
+	while ((c = getopt_long(argc, argv, ":v:o:c:w:d:b:z:r:t:P:S:jqh", opts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'v':
@@ -171,6 +149,18 @@ static int migrate_parse(struct migrate_opts *o, int argc, char **argv)
 				return -1;
 			o->policy.timeout_ms = v * 1000;
 			break;
+		case 'P':
+			if (opt_u64("migrate", "--peer-timeout", optarg, 1,
+				    3600, &v))
+				return -1;
+			o->peer_timeout_ms = v * 1000;
+			break;
+		case 'S':
+			if (opt_u64("migrate", "--step-timeout", optarg, 1,
+				    24 * 3600, &v))
+				return -1;
+			o->step_timeout_ms = v * 1000;
+			break;
 		case 'j':
 			o->json = true;
 			break;
@@ -210,7 +200,6 @@ static int migrate_parse(struct migrate_opts *o, int argc, char **argv)
 	if (getenv("KMIG_TEST_STREAM_VERSION"))
 		o->stream_version = strtoul(getenv("KMIG_TEST_STREAM_VERSION"),
 					    NULL, 0);
-	o->hold_switchover = getenv("KMIG_TEST_HOLD_SWITCHOVER");
 	return 0;
 }
 
@@ -269,6 +258,8 @@ static int migrate_attach(struct migration *m)
 		return migration_fail(m, "failed",
 				      "the VMM at %s waits for an incoming migration: it cannot be a source",
 				      m->o.vmm);
+	if (commit_hold(m))
+		return -1;
 
 	m->kfd = kmig_open();
 	if (m->kfd < 0)
@@ -324,9 +315,15 @@ static int migrate_connect_one(struct migration *m, struct chan *c,
 	if (fd < 0)
 		return migration_fail(m, "failed", "connecting to %s: %s",
 				      m->o.to, strerror(-fd));
-	chan_init(c, fd, name, m->o.stall_ms, NULL);
+	addr_keepalive(fd, m->o.peer_timeout_ms);
+	/* A signal ends the channel's I/O in any phase. */
+	chan_init(c, fd, name, m->o.stall_ms, &kmigctl_stopping);
 	m->hello.channel = idx;
+	c->deadline_ns = migration_deadline(m->o.step_timeout_ms);
 	ret = handshake_connect(c, m->o.stream_version, &m->hello, &e);
+	c->deadline_ns = 0;
+	if (ret == -ESHUTDOWN)
+		return migration_fail_cancelled(m);
 	/* A kmigctl from before features calls them a reserved field. */
 	if (ret && m->hello.features && strstr(e.msg, "reserved field"))
 		return migration_fail(m, "failed",
@@ -358,6 +355,10 @@ static int migrate_connect(struct migration *m)
 	/* The main channel first: the destination learns the session there. */
 	if (migrate_connect_one(m, &m->main, 0))
 		return -1;
+	mainchan_init(&m->mc, &m->main, "the destination", m->o.peer_timeout_ms);
+	m->mc_up = true;
+	if (mainchan_start_keepalive(&m->mc))
+		return migration_fail(m, "failed", "starting the keepalive thread");
 	m->data = calloc(m->o.channels, sizeof(*m->data));
 	if (!m->data)
 		return migration_fail(m, "failed", "out of memory");
@@ -400,6 +401,7 @@ static int migrate_run(struct migration *m)
 
 	if (migrate_attach(m) || migrate_connect(m))
 		return -1;
+	commit_precopy(m);
 	m->rep.setup_ns = now_ns() - m->start_ns;
 	/*
 	 * Where no progress line can be drawn, a line per phase tells a log
@@ -418,11 +420,15 @@ static int migrate_run(struct migration *m)
 	return switchover_run(m);
 }
 
-/* Whatever happened, leave the source VM running unless it migrated. */
-static void migrate_cleanup(struct migration *m)
+/*
+ * Whatever happened: the threads stop, the commit protocol decides what
+ * becomes of the VM (commit_finish()), the destination hears why.
+ * Returns the exit status.
+ */
+static int migrate_cleanup(struct migration *m)
 {
-	char err[256];
 	uint32_t i;
+	int status;
 
 	if (m->prog.enabled)
 		progress_stop(&m->prog);
@@ -431,23 +437,16 @@ static void migrate_cleanup(struct migration *m)
 		sender_destroy(&m->s);
 		ratelimit_destroy(&m->rl);
 	}
-	if (m->paused) {
-		if (vmm_call(&m->vmm, VMM_RESUME, NULL, 0, NULL, NULL, err,
-			     sizeof(err))) {
-			size_t len = strlen(m->rep.error);
-
-			snprintf(m->rep.error + len, sizeof(m->rep.error) - len,
-				 "; and the source VM could not be resumed: %s",
-				 err);
-		} else {
-			m->rep.source_resumed = true;
+	status = commit_finish(m);
+	if (m->mc_up) {
+		mainchan_stop_keepalive(&m->mc);
+		/* Tell the destination why, so it does not wait for a stall. */
+		if (m->rep.error[0]) {
+			m->main.stall_ms = 2000;
+			m->main.stop = NULL;	/* also after a signal */
+			handshake_abort(&m->main, m->rep.error);
 		}
-		m->paused = false;
-	}
-	/* Tell the destination why, so it does not wait for a stall. */
-	if (m->rep.error[0] && m->main.fd >= 0) {
-		m->main.stall_ms = 2000;
-		handshake_abort(&m->main, m->rep.error);
+		mainchan_destroy(&m->mc);
 	}
 	for (i = 0; i < m->o.channels && m->data; i++) {
 		m->rep.channel_bytes[i] = atomic_load(&m->data[i].bytes_out);
@@ -462,6 +461,7 @@ static void migrate_cleanup(struct migration *m)
 		close(m->kfd);
 	vmm_info_free(&m->info);
 	vmm_close(&m->vmm);
+	return status;
 }
 
 int cmd_migrate(int argc, char **argv)
@@ -496,14 +496,12 @@ int cmd_migrate(int argc, char **argv)
 	if (!ret)
 		m.rep.result = "completed";
 	m.rep.total_ns = now_ns() - m.start_ns;
-	migrate_cleanup(&m);
+	ret = migrate_cleanup(&m);
 
 	if (ret)
 		fprintf(stderr, "kmig: migrate: %s\n", m.rep.error);
 	print_init(&p, stdout, m.o.json);
 	migrate_report_print(&p, &m.rep);
 	free(m.rep.rounds);
-	if (!ret)
-		return KMIGCTL_EXIT_OK;
-	return m.cancelled ? KMIGCTL_EXIT_CANCELLED : KMIGCTL_EXIT_FAILURE;
+	return ret;
 }

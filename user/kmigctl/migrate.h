@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * `kmigctl migrate`, the source: one struct migration carried through
- * setup (migrate.c), precopy (precopy.c) and the switchover (switchover.c).
+ * setup (migrate.c), precopy (precopy.c) and the switchover (switchover.c),
+ * whose states and failures belong to the commit protocol (commit.c).
  */
 #ifndef KMIGCTL_MIGRATE_H
 #define KMIGCTL_MIGRATE_H
@@ -11,6 +12,8 @@
 
 #include "addr.h"
 #include "chan.h"
+#include "commit.h"
+#include "mainchan.h"
 #include "policy.h"
 #include "progress.h"
 #include "ratelimit.h"
@@ -31,9 +34,10 @@ struct migrate_opts {
 	uint32_t zstd_level;		/* 0: the kernel's default */
 	bool json, quiet;
 	int connect_timeout_ms;
-	int stall_ms;
+	int stall_ms;			/* a channel making no progress */
+	int peer_timeout_ms;		/* --peer-timeout: a silent peer */
+	int step_timeout_ms;		/* --step-timeout: READY, ACK, LOADED */
 	uint32_t stream_version;	/* KMS_VERSION; tests may change it */
-	const char *hold_switchover;	/* test hook, see switchover.c */
 };
 
 struct migration {
@@ -49,7 +53,10 @@ struct migration {
 	struct kms_hello hello;
 	struct mig_addr addr;
 
+	enum src_state state;		/* commit.h: only commit.c moves it */
 	struct chan main;
+	struct mainchan mc;		/* main's waits and keepalive */
+	bool mc_up;
 	struct chan *data;		/* o.channels data channels */
 	uint32_t nr_data;		/* opened so far */
 	struct ratelimit rl;
@@ -58,30 +65,26 @@ struct migration {
 	struct progress prog;
 
 	bool log_rounds;		/* a line per round on stderr */
-	bool paused;			/* the source VM is paused by us */
-	bool committed;			/* GO sent: no going back */
 	bool cancelled;
 };
 
-/* Sets the outcome (the first error wins) and returns -1. */
-int migration_fail(struct migration *m, const char *result, const char *fmt,
-		   ...) __attribute__((format(printf, 3, 4)));
-
-/*
- * Has someone cancelled us: a signal, `kmigctl cancel` (the kernel then
- * answers -ECANCELED; this asks it without side effects)?
- */
-bool migration_cancelled(struct migration *m);
-/* Fails the migration as cancelled, with the reason. */
-int migration_fail_cancelled(struct migration *m);
+/* A deadline @ms from now, for a step's wait. */
+uint64_t migration_deadline(int ms);
 
 /*
  * After a sender failure: the destination usually said why on the main
- * channel (ABORT) before it closed the data channels. Returns 1 and fills
- * @reason if it did.
+ * channel (ABORT) before it closed the data channels. Fails the migration
+ * with its reason (-1) if it did, else 0.
  */
-int migration_peer_abort(struct migration *m, char *reason, size_t n,
-			 int wait_ms);
+int migration_peer_abort(struct migration *m, int wait_ms);
+
+/*
+ * The one wait for the destination's next frame on the main channel
+ * (mainchan_recv() with this migration's checks: a cancel counts until
+ * GO). 0, or -1 with the migration failed.
+ */
+int migration_recv(struct migration *m, struct kms_frame_hdr *h, uint8_t *buf,
+		   size_t cap, const char *what, int timeout_ms);
 
 /* Adds a round's line to the report; returns it. */
 struct round_stat *migration_add_round(struct migration *m);

@@ -29,34 +29,65 @@ struct round_stat *migration_add_round(struct migration *m)
 	return rs;
 }
 
-int migration_peer_abort(struct migration *m, char *reason, size_t n,
-			 int wait_ms)
+uint64_t migration_deadline(int ms)
+{
+	return ms > 0 ? now_ns() + (uint64_t)ms * NSEC_PER_MSEC : 0;
+}
+
+static int migration_recv_check(void *arg)
+{
+	struct migration *m = arg;
+
+	/* Before GO a cancel fails us; after it, only a signal ends the wait. */
+	if (migration_cancelled(m))
+		return migration_fail_cancelled(m);
+	return 0;
+}
+
+int migration_recv(struct migration *m, struct kms_frame_hdr *h, uint8_t *buf,
+		   size_t cap, const char *what, int timeout_ms)
+{
+	struct kms_error e;
+	int ret;
+
+	ret = mainchan_recv(&m->mc, h, buf, cap, what,
+			    migration_deadline(timeout_ms), migration_recv_check,
+			    m, &e);
+	if (ret == -1)		/* the check failed us already */
+		return -1;
+	if (ret)
+		return migration_fail(m, "failed", "%s", e.msg);
+	return 0;
+}
+
+int migration_peer_abort(struct migration *m, int wait_ms)
 {
 	uint8_t buf[KMS_MAX_REASON];
 	struct kms_frame_hdr h;
 	struct kms_error e;
 
-	if (m->main.fd < 0 || chan_poll_in(&m->main, wait_ms) <= 0)
+	if (!m->mc_up ||
+	    mainchan_poll(&m->mc, &h, buf, sizeof(buf), wait_ms, &e) != -ECONNABORTED)
 		return 0;
-	if (chan_recv(&m->main, &h, buf, sizeof(buf), &e) || h.type != KMS_ABORT)
-		return 0;
-	kms_reason_decode(buf, h.len, reason, n);
-	return 1;
+	return migration_fail(m, "failed", "%s", e.msg);
 }
 
 /* The destination closed or aborted while we were not looking. */
 static int migration_check_peer(struct migration *m)
 {
-	char reason[KMS_MAX_REASON + 1];
+	uint8_t buf[KMS_MAX_REASON];
+	struct kms_frame_hdr h;
+	struct kms_error e;
+	int ret;
 
-	if (chan_poll_in(&m->main, 0) <= 0)
+	ret = mainchan_poll(&m->mc, &h, buf, sizeof(buf), 0, &e);
+	if (!ret)
 		return 0;
-	if (migration_peer_abort(m, reason, sizeof(reason), 0))
-		return migration_fail(m, "failed",
-				      "the destination aborted the migration: %s",
-				      reason);
+	if (ret < 0)
+		return migration_fail(m, "failed", "%s", e.msg);
 	return migration_fail(m, "failed",
-			      "main channel: the destination closed it or sent an unexpected frame");
+			      "main channel: %s frame from the destination during precopy",
+			      kms_frame_name(h.type));
 }
 
 int migration_sync(struct migration *m, struct kmig_dirty_sync *sy)
@@ -85,49 +116,27 @@ int migration_sync(struct migration *m, struct kmig_dirty_sync *sy)
  */
 static int migration_wait_loaded(struct migration *m, uint32_t round)
 {
-	uint64_t since = now_ns();
 	uint8_t buf[KMS_MAX_REASON];
-	char reason[KMS_MAX_REASON + 1];
 	struct kms_frame_hdr h;
 	struct kms_error e;
+	char what[32];
 	uint32_t got;
-	int ret;
 
-	for (;;) {
-		if (migration_cancelled(m))
-			return migration_fail_cancelled(m);
-		ret = chan_poll_in(&m->main, CHAN_TICK_MS);
-		if (ret < 0)
-			return migration_fail(m, "failed", "main channel: %s",
-					      chan_strerror(ret));
-		if (!ret) {
-			if (now_ns() - since > (uint64_t)m->o.stall_ms * NSEC_PER_MSEC)
-				return migration_fail(m, "failed",
-						      "the destination did not load round %u within %d s",
-						      round, m->o.stall_ms / 1000);
-			continue;
-		}
-		if (chan_recv(&m->main, &h, buf, sizeof(buf), &e))
-			return migration_fail(m, "failed", "%s", e.msg);
-		if (h.type == KMS_ABORT) {
-			kms_reason_decode(buf, h.len, reason, sizeof(reason));
-			return migration_fail(m, "failed",
-					      "the destination aborted the migration: %s",
-					      reason);
-		}
-		if (h.type != KMS_LOADED || kms_sync_decode(buf, h.len, &got, &e) ||
-		    got != round)
-			return migration_fail(m, "failed",
-					      "main channel: %s frame where LOADED(%u) was due",
-					      kms_frame_name(h.type), round);
-		return 0;
-	}
+	snprintf(what, sizeof(what), "LOADED(%u)", round);
+	if (migration_recv(m, &h, buf, sizeof(buf), what, m->o.step_timeout_ms))
+		return -1;
+	if (h.type != KMS_LOADED || kms_sync_decode(buf, h.len, &got, &e) ||
+	    got != round)
+		return migration_fail(m, "failed",
+				      "main channel: %s frame where %s was due",
+				      kms_frame_name(h.type), what);
+	return 0;
 }
 
 int migration_round(struct migration *m, enum progress_phase phase,
 		    uint64_t pages, struct round_stat **out)
 {
-	char msg[256], reason[KMS_MAX_REASON + 1];
+	char msg[256];
 	struct kmig_send_round sr;
 	struct round_stat *rs;
 	uint64_t t0, bytes0;
@@ -171,10 +180,8 @@ int migration_round(struct migration *m, enum progress_phase phase,
 		return 0;
 	if (sender_error(&m->s, msg, sizeof(msg))) {
 		/* The destination's own words beat "connection reset". */
-		if (migration_peer_abort(m, reason, sizeof(reason), 500))
-			return migration_fail(m, "failed",
-					      "the destination aborted the migration: %s",
-					      reason);
+		if (migration_peer_abort(m, 500))
+			return -1;
 		return migration_fail(m, "failed", "%s", msg);
 	}
 	if (ret == -ECANCELED || (ret == -EINTR && kmigctl_stop_signal))

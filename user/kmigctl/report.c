@@ -96,9 +96,9 @@ void migrate_report_print(struct printer *p, const struct migrate_report *r)
 	if (r->error[0])
 		print_string(p, PRINT_ANY, "error", "  error:          %s\n",
 			     r->error);
-	if (r->source_resumed)
+	if (r->source_vm)
 		print_string(p, PRINT_ANY, "source_vm", "  source VM:      %s\n",
-			     "resumed");
+			     r->source_vm);
 	print_session(p, r->session_id);
 	print_uint(p, PRINT_ANY, "kmig_session", "  kmig session:   %u\n",
 		   r->kmig_session);
@@ -172,6 +172,17 @@ void incoming_report_print(struct printer *p, const struct incoming_report *r)
 	if (r->error[0])
 		print_string(p, PRINT_ANY, "error", "  error:          %s\n",
 			     r->error);
+	if (r->warning[0])
+		print_string(p, PRINT_ANY, "warning", "  warning:        %s\n",
+			     r->warning);
+	if (r->vm)
+		print_string(p, PRINT_ANY, "vm", "  VM here:        %s\n", r->vm);
+	print_uint(p, PRINT_ANY, "refused", "  refused:        %u connections",
+		   r->refused);
+	if (r->refused)
+		print_string(p, PRINT_ANY, "refused_last", " (last: %s)",
+			     r->refused_last);
+	print_string(p, PRINT_TEXT, NULL, "%s", "\n");
 	print_session(p, r->session_id);
 	print_uint(p, PRINT_ANY, "kmig_session", "  kmig session:   %u\n",
 		   r->kmig_session);

@@ -41,9 +41,11 @@ struct round_stat {
 };
 
 struct migrate_report {
-	const char *result;	/* "completed", "failed", "cancelled" */
-	char error[384];	/* why, when not completed */
-	bool source_resumed;	/* failed after the pause, resumed since */
+	/* "completed", "failed", "cancelled", "unknown" (GO sent, no ACK) */
+	const char *result;
+	char error[512];	/* why, when not completed */
+	/* The source VM at the end: running, resumed, paused or quit. */
+	const char *source_vm;
 	uint64_t session_id;	/* the stream's */
 	uint32_t kmig_session;	/* the kernel's session id */
 	const char *to;
@@ -74,7 +76,12 @@ struct migrate_report {
 
 struct incoming_report {
 	const char *result;
-	char error[384];
+	char error[512];
+	/* The VM here at the end: "running" (it migrated) or "not started". */
+	const char *vm;
+	char warning[256];	/* started, but something went wrong after */
+	uint32_t refused;	/* connections refused (strays, bad handshakes) */
+	char refused_last[256];	/* who and why, for the last one */
 	uint64_t session_id;
 	uint32_t kmig_session;
 	const char *listen;

@@ -80,6 +80,7 @@ static const char *const kms_frame_names[] = {
 	[KMS_ACK] = "ACK",
 	[KMS_ABORT] = "ABORT",
 	[KMS_LOADED] = "LOADED",
+	[KMS_KEEPALIVE] = "KEEPALIVE",
 };
 
 const char *kms_frame_name(uint32_t type)
@@ -137,6 +138,7 @@ static const struct {
 	[KMS_ACK] = { KMS_ACK_LEN, KMS_ACK_LEN },
 	[KMS_ABORT] = { 1, KMS_MAX_REASON },
 	[KMS_LOADED] = { KMS_SYNC_LEN, KMS_SYNC_LEN },
+	[KMS_KEEPALIVE] = { 0, 0 },
 };
 
 int kms_frame_hdr_decode(const uint8_t in[KMS_FRAME_HDR_LEN],

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The kmig migration stream, version 1 (Documentation/stream-format.md):
+ * The kmig migration stream, version 2 (Documentation/stream-format.md):
  * encoders and, above all, the decoders that check everything a peer sends
  * before anything acts on it. Pure functions over byte buffers; no I/O.
  *
@@ -21,7 +21,12 @@
 #include <linux/kmig.h>
 
 #define KMS_MAGIC		"KMIGSTRM"	/* 8 bytes, no NUL on the wire */
-#define KMS_VERSION		1
+/*
+ * 2: KEEPALIVE, and the commit protocol's rules (a destination that got GO
+ * never stops the VM for a network problem); a version-1 peer would take
+ * a KEEPALIVE for a broken stream, so the preamble keeps them apart.
+ */
+#define KMS_VERSION		2
 #define KMS_PAGE_SIZE		4096
 #define KMS_PREAMBLE_LEN	16
 #define KMS_FRAME_HDR_LEN	8
@@ -54,7 +59,8 @@ enum kms_frame_type {
 	KMS_ACK = 10,		/* destination -> source, main: it runs */
 	KMS_ABORT = 11,		/* either way, main channel: giving up */
 	KMS_LOADED = 12,	/* destination -> source, main: round loaded */
-	KMS_FRAME_TYPE_MAX = KMS_LOADED,
+	KMS_KEEPALIVE = 13,	/* either way, main: "still here", no payload */
+	KMS_FRAME_TYPE_MAX = KMS_KEEPALIVE,
 };
 
 /* Page record kinds on the wire (the same values as enum kmig_rec_kind). */

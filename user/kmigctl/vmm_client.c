@@ -42,6 +42,7 @@ const char *vmm_msg_name(uint32_t type)
 		[VMM_RESUME] = "VMM_RESUME", [VMM_GET_STATE] = "VMM_GET_STATE",
 		[VMM_SET_STATE] = "VMM_SET_STATE", [VMM_START] = "VMM_START",
 		[VMM_CHECK] = "VMM_CHECK", [VMM_QUIT] = "VMM_QUIT",
+		[VMM_STATUS] = "VMM_STATUS", [VMM_HOLD] = "VMM_HOLD",
 	};
 
 	if (type < sizeof(names) / sizeof(names[0]) && names[type])
@@ -244,9 +245,10 @@ int vmm_get_hello(struct vmm_client *v, struct vmm_info *info, char *err,
 		goto bad;
 	memcpy(&info->hello, p, sizeof(info->hello));
 	info->hello.workload[sizeof(info->hello.workload) - 1] = 0;
-	if (info->hello.version != VMM_CONTROL_VERSION) {
+	/* Newer VMMs answer every request of ours the same way. */
+	if (info->hello.version < VMM_CONTROL_VERSION) {
 		ret = vmm_fail(err, n, -EPROTONOSUPPORT,
-			       "the VMM speaks control protocol %u, kmigctl %d",
+			       "the VMM speaks control protocol %u, kmigctl needs %d or later (VMM_HOLD keeps the VM on exactly one side)",
 			       info->hello.version, VMM_CONTROL_VERSION);
 		goto fail;
 	}
@@ -276,6 +278,45 @@ fail:
 	free(p);
 	vmm_info_free(info);
 	return ret;
+}
+
+/* A fixed-size reply of @size bytes into @out. */
+static int vmm_call_fixed(struct vmm_client *v, uint32_t type, const void *in,
+			  uint32_t in_len, void *out, uint32_t size, char *err,
+			  size_t n)
+{
+	uint32_t len = 0;
+	void *p = NULL;
+	int ret;
+
+	ret = vmm_call(v, type, in, in_len, &p, &len, err, n);
+	if (ret)
+		return ret;
+	if (len != size) {
+		free(p);
+		return vmm_fail(err, n, -EBADMSG,
+				"%s: malformed reply (%u bytes, %u expected)",
+				vmm_msg_name(type), len, size);
+	}
+	memcpy(out, p, size);
+	free(p);
+	return 0;
+}
+
+int vmm_status(struct vmm_client *v, struct vmm_status *st, char *err,
+	       size_t n)
+{
+	return vmm_call_fixed(v, VMM_STATUS, NULL, 0, st, sizeof(*st), err, n);
+}
+
+int vmm_hold(struct vmm_client *v, uint32_t phase, struct vmm_status *st,
+	     char *err, size_t n)
+{
+	struct vmm_hold h = { .phase = phase };
+	struct vmm_status tmp;
+
+	return vmm_call_fixed(v, VMM_HOLD, &h, sizeof(h), st ? st : &tmp,
+			      sizeof(*st), err, n);
 }
 
 void vmm_info_free(struct vmm_info *info)

@@ -41,6 +41,13 @@ int vmm_get_hello(struct vmm_client *v, struct vmm_info *info, char *err,
 		  size_t n);
 void vmm_info_free(struct vmm_info *info);
 
+/* VMM_STATUS: the VMM's run state, its holder and the guest's progress. */
+int vmm_status(struct vmm_client *v, struct vmm_status *st, char *err,
+	       size_t n);
+/* VMM_HOLD(@phase): take, commit or release the VMM; *@st (may be NULL) after. */
+int vmm_hold(struct vmm_client *v, uint32_t phase, struct vmm_status *st,
+	     char *err, size_t n);
+
 /* "VMM_PAUSE" etc., for messages. */
 const char *vmm_msg_name(uint32_t type);
 

@@ -295,11 +295,11 @@ TEST_F(pair, handshake_rejects_other_version_with_reason)
 	struct kms_error e;
 	struct dest d;
 
-	EXPECT_EQ(-ECONNREFUSED, handshake_with(&self->a, &self->b, 2, &l, &d, &e));
+	EXPECT_EQ(-ECONNREFUSED, handshake_with(&self->a, &self->b, 1, &l, &d, &e));
 	EXPECT_EQ(-EPROTONOSUPPORT, d.ret);
-	EXPECT_STREQ("data channel 1: stream version 2 is not supported (this kmigctl speaks version 1)",
+	EXPECT_STREQ("data channel 1: stream version 1 is not supported (this kmigctl speaks version 2)",
 		     d.msg);
-	EXPECT_STREQ("the destination rejected the migration: stream version 2 is not supported (this kmigctl speaks version 1)",
+	EXPECT_STREQ("the destination rejected the migration: stream version 1 is not supported (this kmigctl speaks version 2)",
 		     e.msg);
 }
 

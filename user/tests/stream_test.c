@@ -117,10 +117,11 @@ TEST(preamble_other_version)
 	struct kms_error e;
 	uint32_t v = 0;
 
-	kms_preamble_encode(pre, 2);
+	/* A kmigctl of the previous version. */
+	kms_preamble_encode(pre, 1);
 	EXPECT_EQ(-EPROTONOSUPPORT, kms_preamble_decode(pre, &v, &e));
-	EXPECT_EQ(2U, v);	/* still reported, for the message */
-	EXPECT_STREQ("stream version 2 is not supported (this kmigctl speaks version 1)",
+	EXPECT_EQ(1U, v);	/* still reported, for the message */
+	EXPECT_STREQ("stream version 1 is not supported (this kmigctl speaks version 2)",
 		     e.msg);
 	kms_preamble_encode(pre, 0);
 	EXPECT_EQ(-EPROTONOSUPPORT, kms_preamble_decode(pre, &v, &e));
@@ -172,6 +173,10 @@ TEST(frame_header_bounds)
 	EXPECT_EQ(0, kms_frame_hdr_decode(hdr, &h, &e));
 	kms_frame_hdr_encode(hdr, KMS_LOADED, 0);
 	EXPECT_EQ(-EMSGSIZE, kms_frame_hdr_decode(hdr, &h, &e));
+	kms_frame_hdr_encode(hdr, KMS_KEEPALIVE, 0);
+	EXPECT_EQ(0, kms_frame_hdr_decode(hdr, &h, &e));
+	kms_frame_hdr_encode(hdr, KMS_KEEPALIVE, 1);
+	EXPECT_EQ(-EMSGSIZE, kms_frame_hdr_decode(hdr, &h, &e));
 	kms_frame_hdr_encode(hdr, KMS_REJECT, KMS_MAX_REASON + 1);
 	EXPECT_EQ(-EMSGSIZE, kms_frame_hdr_decode(hdr, &h, &e));
 }
@@ -186,7 +191,7 @@ TEST(frame_header_unknown_type)
 	EXPECT_EQ(-EPROTO, kms_frame_hdr_decode(hdr, &h, &e));
 	kms_frame_hdr_encode(hdr, KMS_FRAME_TYPE_MAX + 1, 0);
 	EXPECT_EQ(-EPROTO, kms_frame_hdr_decode(hdr, &h, &e));
-	EXPECT_STREQ("unknown frame type 13", e.msg);
+	EXPECT_STREQ("unknown frame type 14", e.msg);
 	EXPECT_STREQ("unknown", kms_frame_name(99));
 	EXPECT_STREQ("DEVICE_STATE", kms_frame_name(KMS_DEVICE_STATE));
 }

@@ -44,6 +44,8 @@ enum vmm_msg_type {
 	VMM_START,
 	VMM_CHECK,
 	VMM_QUIT,
+	VMM_STATUS,
+	VMM_HOLD,
 };
 
 struct vmm_msg {
@@ -73,6 +75,29 @@ struct vmm_check {
 	int32_t ok;		/* 1: memory passed the workload's checker */
 	uint32_t pages;		/* pages checked */
 	char verdict[248];	/* one line for the user */
+};
+
+struct vmm_status {
+	uint32_t flags;		/* VMM_ST_* */
+	uint32_t phase;		/* the holder's VMM_PHASE_*; VMM_PHASE_NONE if none */
+	int32_t holder_pid;	/* the holding client's pid (SO_PEERCRED), 0: none */
+	uint32_t reserved;	/* 0 */
+	uint64_t guest_progress; /* pages the guest's workload wrote so far */
+};
+#define VMM_ST_STARTED	(1U << 0)
+#define VMM_ST_PAUSED	(1U << 1)
+#define VMM_ST_INCOMING	(1U << 2)
+#define VMM_ST_ORPHANED	(1U << 3)
+
+enum vmm_phase {
+	VMM_PHASE_NONE = 0,
+	VMM_PHASE_MIGRATING = 1,
+	VMM_PHASE_COMMITTED = 2,
+};
+
+struct vmm_hold {
+	uint32_t phase;
+	uint32_t reserved;
 };
 
 #endif /* KMIG_VMM_CONTROL_H */
