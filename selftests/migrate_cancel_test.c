@@ -7,6 +7,7 @@
  * kmigctls must say what happened.
  */
 #include "kselftest_harness.h"
+#include "test_util.h"
 #include "migrate_harness.h"
 
 FIXTURE(cancel) {
@@ -18,7 +19,7 @@ FIXTURE_SETUP(cancel)
 	const char *why = mh_unavailable();
 
 	if (why)
-		SKIP(return, "%s", why);
+		SETUP_SKIP("%s", why);
 	ASSERT_EQ(0, mh_setup(&self->m));
 	mh_set_addr(&self->m, false);
 }

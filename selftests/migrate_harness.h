@@ -490,7 +490,9 @@ static inline void mh_set_addr(struct mh_mig *m, bool unix_socket)
 			 20000 + getpid() % 20000);
 }
 
-static inline int mh_start_incoming(struct mh_mig *m, const char *const extra[])
+static inline int mh_start_incoming_env(struct mh_mig *m,
+					const char *const extra[],
+					char *const env[])
 {
 	char *argv[MH_MAX_ARGS];
 	int i = 0;
@@ -505,7 +507,12 @@ static inline int mh_start_incoming(struct mh_mig *m, const char *const extra[])
 	for (; extra && *extra && i < MH_MAX_ARGS - 1; extra++)
 		argv[i++] = (char *)*extra;
 	argv[i] = NULL;
-	return mh_spawn(&m->in, m->dir, "incoming", argv, NULL);
+	return mh_spawn(&m->in, m->dir, "incoming", argv, env);
+}
+
+static inline int mh_start_incoming(struct mh_mig *m, const char *const extra[])
+{
+	return mh_start_incoming_env(m, extra, NULL);
 }
 
 static inline int mh_start_migrate(struct mh_mig *m, const char *const extra[],
@@ -592,6 +599,31 @@ static inline void mh_dump(struct mh_mig *m)
 	mh_log_tail(m->in.out, 1500);
 	mh_log_tail(m->src.proc.err, 800);
 	mh_log_tail(m->dst.proc.err, 800);
+}
+
+/* VMM_STATUS: 0 and *@st, or -errno (the VMM is gone). */
+static inline int mh_vmm_status(struct mh_vmm *v, struct vmm_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	return mh_vmm_request(v->sock, VMM_STATUS, st, sizeof(*st), NULL, 0);
+}
+
+/*
+ * Does the guest run? What a user would look at: the counter the guest
+ * keeps in its own memory advances across two looks a second apart
+ * (VMM_STATUS reads it without pausing the guest). 1 runs, 0 does not
+ * (paused, never started, or its VMM gone).
+ */
+static inline int mh_guest_runs(struct mh_vmm *v)
+{
+	struct vmm_status a, b;
+
+	if (!mh_running(&v->proc) || mh_vmm_status(v, &a))
+		return 0;
+	mh_sleep_ms(1000);
+	if (mh_vmm_status(v, &b))
+		return 0;
+	return b.guest_progress > a.guest_progress;
 }
 
 #endif /* KMIG_MIGRATE_HARNESS_H */
