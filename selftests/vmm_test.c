@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kmig-vmm, the reference VMM: its control protocol (user/vmm/control.h),
- * every workload and its checker, pause/resume, the dirty ring hand-off,
- * and a cold migration through kmig's load path:
+ * kmig-vmm, the reference VMM: its control protocol
+ * (user/include/kmig_vmm.h), every workload and its checker, pause/resume,
+ * the migration hold, the dirty ring hand-off, and a cold migration through
+ * kmig's load path:
  *
  *   source (paused) --/proc/PID/mem--> test --KMIG_LOAD--> destination
  *
@@ -33,7 +34,7 @@
 #include <linux/kmig.h>
 #include <linux/kvm.h>
 
-#include "../user/vmm/control.h"
+#include "kmig_vmm.h"
 #include "kselftest_harness.h"
 
 #define VMM_DEFAULT_PATH	"build/vmm/kmig-vmm"

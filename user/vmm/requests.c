@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * What each control request (control.h) does.
+ * What each control request (kmig_vmm.h) does.
  */
 #include <errno.h>
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What each control request (control.h) does. server.c receives and
+ * What each control request (kmig_vmm.h) does. server.c receives and
  * frames them; the handlers here act on the VMM and build the reply.
  */
 #ifndef KMIG_VMM_REQUESTS_H
@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "control.h"
+#include "kmig_vmm.h"
 
 struct vmm;
 

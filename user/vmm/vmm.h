@@ -19,7 +19,7 @@
  *   state_save.c    VMM_GET_STATE's blob (layout in state.h)
  *   state_load.c    VMM_SET_STATE
  *   server.c        the control socket and the main thread's event loop
- *   requests.c      what each control request does (control.h)
+ *   requests.c      what each control request does (kmig_vmm.h)
  *   util.c          diagnostics and clocks
  */
 #ifndef KMIG_VMM_VMM_H

@@ -27,8 +27,8 @@
  * xcrs, MSRs, LAPIC, events, mp_state; the VM's clock; the workload's
  * parameters. Its first 8 bytes are the magic "KMIGVMM1".
  */
-#ifndef KMIG_VMM_CONTROL_H
-#define KMIG_VMM_CONTROL_H
+#ifndef KMIG_VMM_H
+#define KMIG_VMM_H
 
 #include <stdint.h>
 
@@ -75,4 +75,4 @@ struct vmm_check {
 	char verdict[248];	/* one line for the user */
 };
 
-#endif /* KMIG_VMM_CONTROL_H */
+#endif /* KMIG_VMM_H */
