@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "kmig_vmm.h"
 
@@ -16,6 +17,7 @@ struct vmm;
 
 struct request_client {
 	int fd;
+	pid_t pid;		/* SO_PEERCRED's, 0 if unknown */
 	bool claimed;		/* got VMM_HELLO: holds the VM fd (ring.h) */
 };
 
@@ -29,8 +31,13 @@ struct request_reply {
 	char msg[256];		/* the payload of an error reply */
 	union {			/* small payloads live here */
 		struct vmm_check check;
+		struct vmm_status status;
 	} small;
 };
+
+/* Makes @r an error reply with a message for the user; returns @status. */
+int request_error(struct request_reply *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 void request_handle(struct vmm *vmm, struct request_client *cl,
 		    uint32_t type, const void *payload, size_t len,
