@@ -33,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../user/vmm/control.h"
+#include "kmig_vmm.h"
 
 #define MH_VMM		"build/vmm/kmig-vmm"
 #define MH_KMIGCTL	"build/user/kmigctl"

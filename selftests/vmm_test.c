@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kmig-vmm, the reference VMM: its control protocol (user/vmm/control.h),
- * every workload and its checker, pause/resume, the dirty ring hand-off,
- * and a cold migration through kmig's load path:
+ * kmig-vmm, the reference VMM: its control protocol
+ * (user/include/kmig_vmm.h), every workload and its checker, pause/resume,
+ * the migration hold, the dirty ring hand-off, and a cold migration through
+ * kmig's load path:
  *
  *   source (paused) --/proc/PID/mem--> test --KMIG_LOAD--> destination
  *
@@ -33,8 +34,9 @@
 #include <linux/kmig.h>
 #include <linux/kvm.h>
 
-#include "../user/vmm/control.h"
+#include "kmig_vmm.h"
 #include "kselftest_harness.h"
+#include "test_util.h"
 
 #define VMM_DEFAULT_PATH	"build/vmm/kmig-vmm"
 #define TEST_MEM_MIB		64
@@ -144,6 +146,25 @@ static bool wait_line(struct vmm_proc *p, const char *prefix, char *line,
 	}
 }
 
+/* A new connection to the control socket at @sock: the fd, or -errno. */
+static int ctl_connect(const char *sock)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd, ret;
+
+	strcpy(addr.sun_path, sock);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	set_buffers(fd);
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
 /*
  * Starts kmig-vmm with @args (NULL-terminated) and connects to its control
  * socket once it printed its ready line. 0 or -errno.
@@ -151,7 +172,6 @@ static bool wait_line(struct vmm_proc *p, const char *prefix, char *line,
 static int vmm_spawn(struct vmm_proc *p, const char *const *args)
 {
 	static int seq;
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	const char *argv[MAX_ARGS];
 	char line[256];
 	int pipefd[2], n = 0, i;
@@ -183,14 +203,28 @@ static int vmm_spawn(struct vmm_proc *p, const char *const *args)
 	if (!p->out || !wait_line(p, "kmig-vmm: ready", line, sizeof(line),
 				  READY_TIMEOUT_MS))
 		return -EIO;
-	strcpy(addr.sun_path, p->sock);
-	p->ctl = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (p->ctl < 0)
-		return -errno;
-	set_buffers(p->ctl);
-	if (connect(p->ctl, (struct sockaddr *)&addr, sizeof(addr)))
-		return -errno;
-	return 0;
+	p->ctl = ctl_connect(p->sock);
+	return p->ctl < 0 ? p->ctl : 0;
+}
+
+/*
+ * A second control client of @p's VMM, in @c: requests go through @c's
+ * own connection; nothing else of @c is used. 0 or -errno.
+ */
+static int vmm_client(const struct vmm_proc *p, struct vmm_proc *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->vm_fd = -1;
+	snprintf(c->sock, sizeof(c->sock), "%s", p->sock);
+	c->ctl = ctl_connect(p->sock);
+	return c->ctl < 0 ? c->ctl : 0;
+}
+
+static void vmm_client_close(struct vmm_proc *c)
+{
+	if (c->ctl >= 0)
+		close(c->ctl);
+	c->ctl = -1;
 }
 
 /*
@@ -806,6 +840,401 @@ TEST(check_after)
 	p.pid = 0;
 	close(p.ctl);
 	fclose(p.out);
+}
+
+/* --------------------------------------------------------------------- */
+/* Version 2: VMM_STATUS and the migration hold.                          */
+
+static int ctl_status(struct vmm_proc *p, struct vmm_status *st)
+{
+	size_t len;
+	void *reply;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	ret = ctl_call(p, VMM_STATUS, NULL, 0, &reply, &len, NULL);
+	if (!ret && len == sizeof(*st))
+		memcpy(st, reply, sizeof(*st));
+	else if (!ret)
+		ret = -EPROTO;
+	free(reply);
+	return ret;
+}
+
+/*
+ * VMM_HOLD(@phase): the status after it in @st, or an error reply's
+ * message in @msg (both may be NULL).
+ */
+static int ctl_hold(struct vmm_proc *p, uint32_t phase, uint32_t reserved,
+		    struct vmm_status *st, char *msg, size_t msg_len)
+{
+	struct vmm_hold hold = { .phase = phase, .reserved = reserved };
+	size_t len;
+	void *reply;
+	int ret;
+
+	ret = ctl_call(p, VMM_HOLD, &hold, sizeof(hold), &reply, &len, NULL);
+	if (!ret && len != sizeof(*st))
+		ret = -EPROTO;
+	if (!ret && st)
+		memcpy(st, reply, sizeof(*st));
+	if (ret && msg)
+		snprintf(msg, msg_len, "%s", reply ? (char *)reply : "");
+	free(reply);
+	return ret;
+}
+
+/* VMM_HOLD(@phase), when only the status matters. */
+static int ctl_hold_phase(struct vmm_proc *p, uint32_t phase)
+{
+	return ctl_hold(p, phase, 0, NULL, NULL, 0);
+}
+
+/* An error reply's message, for checking what it says. */
+static int ctl_simple_msg(struct vmm_proc *p, uint32_t type, char *msg,
+			  size_t msg_len)
+{
+	void *reply;
+	int ret;
+
+	ret = ctl_call(p, type, NULL, 0, &reply, NULL, NULL);
+	snprintf(msg, msg_len, "%s", ret && reply ? (char *)reply : "");
+	free(reply);
+	return ret;
+}
+
+/*
+ * How far the guest got in @ms, by two VMM_STATUS looks: > 0 when it runs,
+ * 0 when it stands still; -1 when a look failed.
+ */
+static int64_t progress_in(struct vmm_proc *p, unsigned int ms)
+{
+	struct vmm_status a, b;
+
+	if (ctl_status(p, &a))
+		return -1;
+	msleep(ms);
+	if (ctl_status(p, &b))
+		return -1;
+	return (int64_t)(b.guest_progress - a.guest_progress);
+}
+
+/* Waits until the VMM has seen its holder go; the status then, in @st. */
+static int wait_unheld(struct vmm_proc *p, struct vmm_status *st)
+{
+	int i, ret;
+
+	for (i = 0; i < 200; i++) {
+		ret = ctl_status(p, st);
+		if (ret || !st->holder_pid)
+			return ret;
+		msleep(50);
+	}
+	return -ETIMEDOUT;
+}
+
+/*
+ * A running counter guest and two control clients of its VMM: the
+ * fixture's own (self->vmm.ctl), playing the operator or a second
+ * kmigctl, and self->mig, the migration that takes the hold.
+ */
+FIXTURE(hold) {
+	struct vmm_proc vmm;
+	struct vmm_proc mig;
+};
+
+FIXTURE_SETUP(hold)
+{
+	static const char * const args[] = {
+		"--mem", "32", "--workload", "counter", NULL,
+	};
+	const char *why = missing_prereq();
+
+	self->mig.ctl = -1;
+	if (why)
+		SETUP_SKIP("%s", why);
+	ASSERT_EQ(0, vmm_spawn(&self->vmm, args));
+	ASSERT_EQ(0, vmm_client(&self->vmm, &self->mig));
+}
+
+FIXTURE_TEARDOWN(hold)
+{
+	vmm_client_close(&self->mig);
+	if (self->vmm.pid > 0)
+		EXPECT_EQ(0, vmm_stop(&self->vmm));
+}
+
+TEST_F_TIMEOUT(hold, status_progress, 60)
+{
+	struct vmm_status st;
+
+	ASSERT_EQ(0, ctl_status(&self->vmm, &st));
+	EXPECT_EQ(VMM_ST_STARTED, st.flags);
+	EXPECT_EQ(VMM_PHASE_NONE, (int)st.phase);
+	EXPECT_EQ(0, st.holder_pid);
+	EXPECT_EQ(0, (int)st.reserved);
+	EXPECT_LT(0, progress_in(&self->vmm, 1000));
+
+	ASSERT_EQ(0, ctl_simple(&self->vmm, VMM_PAUSE));
+	ASSERT_EQ(0, ctl_status(&self->vmm, &st));
+	EXPECT_EQ(VMM_ST_STARTED | VMM_ST_PAUSED, st.flags);
+	TH_LOG("paused at %llu pages", (unsigned long long)st.guest_progress);
+	EXPECT_LT((uint64_t)0, st.guest_progress);
+	EXPECT_EQ(0, progress_in(&self->vmm, 1000));
+
+	ASSERT_EQ(0, ctl_simple(&self->vmm, VMM_RESUME));
+	ASSERT_EQ(0, ctl_status(&self->vmm, &st));
+	EXPECT_EQ(VMM_ST_STARTED, st.flags);
+	EXPECT_LT(0, progress_in(&self->vmm, 1000));
+	/* VMM_STATUS takes no payload. */
+	EXPECT_EQ(-EINVAL, ctl_call(&self->vmm, VMM_STATUS, "x", 1, NULL, NULL,
+				    NULL));
+}
+
+TEST_F_TIMEOUT(hold, second_client_busy, 60)
+{
+	char msg[256], pid[32];
+	struct vmm_status st;
+
+	ASSERT_EQ(0, ctl_hold(&self->mig, VMM_PHASE_MIGRATING, 0, &st,
+			      NULL, 0));
+	EXPECT_EQ(VMM_PHASE_MIGRATING, (int)st.phase);
+	/* SO_PEERCRED: both clients are this process. */
+	EXPECT_EQ(getpid(), st.holder_pid);
+	EXPECT_EQ(VMM_ST_STARTED, st.flags);
+	/* Idempotent for the holder. */
+	ASSERT_EQ(0, ctl_hold(&self->mig, VMM_PHASE_MIGRATING, 0, &st,
+			      NULL, 0));
+	EXPECT_EQ(VMM_PHASE_MIGRATING, (int)st.phase);
+
+	EXPECT_EQ(-EBUSY, ctl_hold(&self->vmm, VMM_PHASE_MIGRATING, 0, NULL,
+				   msg, sizeof(msg)));
+	TH_LOG("second client: %s", msg);
+	snprintf(pid, sizeof(pid), "pid %d", getpid());
+	EXPECT_NE(NULL, strstr(msg, pid));
+	/* Nor may it commit or release another client's hold. */
+	EXPECT_EQ(-EPERM, ctl_hold(&self->vmm, VMM_PHASE_COMMITTED, 0, NULL,
+				   msg, sizeof(msg)));
+	EXPECT_EQ(-EPERM, ctl_hold(&self->vmm, VMM_PHASE_NONE, 0, NULL, msg,
+				   sizeof(msg)));
+	ASSERT_EQ(0, ctl_status(&self->vmm, &st));
+	EXPECT_EQ(VMM_PHASE_MIGRATING, (int)st.phase);
+	EXPECT_EQ(getpid(), st.holder_pid);
+
+	/* Released, the VM is free for the next migration. */
+	ASSERT_EQ(0, ctl_hold(&self->mig, VMM_PHASE_NONE, 0, &st,
+			      NULL, 0));
+	EXPECT_EQ(VMM_PHASE_NONE, (int)st.phase);
+	EXPECT_EQ(0, st.holder_pid);
+	ASSERT_EQ(0, ctl_hold(&self->vmm, VMM_PHASE_MIGRATING, 0, &st,
+			      NULL, 0));
+	EXPECT_EQ(VMM_PHASE_MIGRATING, (int)st.phase);
+	EXPECT_EQ(-EBUSY, ctl_hold(&self->mig, VMM_PHASE_MIGRATING, 0, NULL,
+				   msg, sizeof(msg)));
+}
+
+/* While held, only the holder pauses or resumes; others may look. */
+TEST_F_TIMEOUT(hold, non_holder_run_state, 60)
+{
+	struct vmm_check check;
+	struct vmm_status st;
+	char msg[256];
+
+	ASSERT_EQ(0, ctl_hold_phase(&self->mig, VMM_PHASE_MIGRATING));
+	EXPECT_EQ(-EBUSY, ctl_simple_msg(&self->vmm, VMM_PAUSE, msg,
+					 sizeof(msg)));
+	TH_LOG("pause: %s", msg);
+	EXPECT_NE(NULL, strstr(msg, "kmigctl cancel"));
+	/* The refused pause did not pause it. */
+	EXPECT_LT(0, progress_in(&self->vmm, 1000));
+	EXPECT_EQ(-EBUSY, ctl_simple(&self->vmm, VMM_RESUME));
+
+	ASSERT_EQ(0, ctl_simple(&self->mig, VMM_PAUSE));
+	EXPECT_EQ(-EBUSY, ctl_simple(&self->vmm, VMM_RESUME));
+	EXPECT_EQ(-EBUSY, ctl_simple(&self->vmm, VMM_PAUSE));
+	/* Still paused: the refused resume did not resume it. */
+	EXPECT_EQ(0, progress_in(&self->vmm, 1000));
+	/* Looking is for anyone. */
+	ASSERT_EQ(0, ctl_check(&self->vmm, &check));
+	EXPECT_EQ(1, check.ok);
+	ASSERT_EQ(0, ctl_status(&self->vmm, &st));
+	EXPECT_EQ(VMM_ST_STARTED | VMM_ST_PAUSED, st.flags);
+
+	ASSERT_EQ(0, ctl_simple(&self->mig, VMM_RESUME));
+	EXPECT_LT(0, progress_in(&self->vmm, 1000));
+	/* Released, anyone may again. */
+	ASSERT_EQ(0, ctl_hold_phase(&self->mig, VMM_PHASE_NONE));
+	EXPECT_EQ(0, ctl_simple(&self->vmm, VMM_PAUSE));
+	EXPECT_EQ(0, ctl_simple(&self->vmm, VMM_RESUME));
+}
+
+TEST_F_TIMEOUT(hold, bad_requests, 60)
+{
+	struct vmm_hold hold = { .phase = VMM_PHASE_MIGRATING };
+	struct vmm_status st;
+	char msg[256];
+
+	EXPECT_EQ(-EINVAL, ctl_hold(&self->mig, VMM_PHASE_MIGRATING, 1, NULL,
+				    msg, sizeof(msg)));
+	TH_LOG("reserved: %s", msg);
+	EXPECT_EQ(-EINVAL, ctl_hold(&self->mig, 3, 0, NULL, NULL, 0));
+	EXPECT_EQ(-EINVAL, ctl_call(&self->mig, VMM_HOLD, &hold, 4, NULL, NULL,
+				    NULL));
+	EXPECT_EQ(-EINVAL, ctl_call(&self->mig, VMM_HOLD, NULL, 0, NULL, NULL,
+				    NULL));
+	/* None of that took a hold. */
+	ASSERT_EQ(0, ctl_status(&self->vmm, &st));
+	EXPECT_EQ(0, st.holder_pid);
+	EXPECT_EQ(VMM_PHASE_NONE, (int)st.phase);
+	/* Commit or release without a hold. */
+	EXPECT_EQ(-EPERM, ctl_hold_phase(&self->mig, VMM_PHASE_COMMITTED));
+	EXPECT_EQ(-EPERM, ctl_hold_phase(&self->mig, VMM_PHASE_NONE));
+
+	ASSERT_EQ(0, ctl_hold_phase(&self->mig, VMM_PHASE_MIGRATING));
+	/* Committing a running guest would let it run on both hosts. */
+	EXPECT_EQ(-EBUSY, ctl_hold(&self->mig, VMM_PHASE_COMMITTED, 0, NULL,
+				   msg, sizeof(msg)));
+	TH_LOG("commit while running: %s", msg);
+	ASSERT_EQ(0, ctl_simple(&self->mig, VMM_PAUSE));
+	ASSERT_EQ(0, ctl_hold(&self->mig, VMM_PHASE_COMMITTED, 0, &st,
+			      NULL, 0));
+	EXPECT_EQ(VMM_PHASE_COMMITTED, (int)st.phase);
+	EXPECT_EQ(-EINVAL, ctl_hold_phase(&self->mig, VMM_PHASE_MIGRATING));
+	/* An explicit release changes the hold, not the guest. */
+	ASSERT_EQ(0, ctl_hold(&self->mig, VMM_PHASE_NONE, 0, &st,
+			      NULL, 0));
+	EXPECT_EQ(VMM_ST_STARTED | VMM_ST_PAUSED, st.flags);
+	EXPECT_EQ(0, st.holder_pid);
+	EXPECT_EQ(0, progress_in(&self->vmm, 500));
+	EXPECT_EQ(0, ctl_simple(&self->vmm, VMM_RESUME));
+}
+
+/*
+ * A child process takes the hold and pauses the guest, as kmigctl migrate
+ * does for its last round, then dies before committing: GO was never sent,
+ * so the guest must run here again.
+ */
+static pid_t spawn_holder(const struct vmm_proc *p, int *ready_fd)
+{
+	int pipefd[2];
+	struct vmm_proc c;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (pid) {
+		close(pipefd[1]);
+		*ready_fd = pipefd[0];
+		return pid;
+	}
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (vmm_client(p, &c) || ctl_hold_phase(&c, VMM_PHASE_MIGRATING) ||
+	    ctl_simple(&c, VMM_PAUSE))
+		_exit(1);
+	if (write(pipefd[1], "r", 1) != 1)
+		_exit(1);
+	for (;;)
+		pause();
+}
+
+TEST_F_TIMEOUT(hold, holder_dies_before_commit, 60)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	struct vmm_status st;
+	pid_t child;
+	char c;
+
+	child = spawn_holder(&self->vmm, &pfd.fd);
+	ASSERT_LT(0, child);
+	ASSERT_EQ(1, poll(&pfd, 1, 20000));
+	ASSERT_EQ(1, read(pfd.fd, &c, 1));
+	close(pfd.fd);
+	ASSERT_EQ(0, ctl_status(&self->vmm, &st));
+	EXPECT_EQ(child, st.holder_pid);
+	EXPECT_EQ(VMM_PHASE_MIGRATING, (int)st.phase);
+	EXPECT_EQ(VMM_ST_STARTED | VMM_ST_PAUSED, st.flags);
+	EXPECT_EQ(0, progress_in(&self->vmm, 1000));
+
+	ASSERT_EQ(0, kill(child, SIGKILL));
+	ASSERT_EQ(child, waitpid(child, NULL, 0));
+	ASSERT_EQ(0, wait_unheld(&self->vmm, &st));
+	EXPECT_EQ(VMM_PHASE_NONE, (int)st.phase);
+	EXPECT_EQ(VMM_ST_STARTED, st.flags);
+	EXPECT_LT(0, progress_in(&self->vmm, 1000));
+	/* Nothing is left over: the next migration may start. */
+	EXPECT_EQ(0, ctl_hold_phase(&self->vmm, VMM_PHASE_MIGRATING));
+}
+
+/*
+ * After the commit the destination may be running the guest: the source's
+ * stays paused when its client goes, until an operator decides.
+ */
+TEST_F_TIMEOUT(hold, holder_leaves_after_commit, 60)
+{
+	struct vmm_status st;
+	char msg[256];
+
+	ASSERT_EQ(0, ctl_hold_phase(&self->mig, VMM_PHASE_MIGRATING));
+	ASSERT_EQ(0, ctl_simple(&self->mig, VMM_PAUSE));
+	ASSERT_EQ(0, ctl_hold_phase(&self->mig, VMM_PHASE_COMMITTED));
+	vmm_client_close(&self->mig);
+
+	ASSERT_EQ(0, wait_unheld(&self->vmm, &st));
+	EXPECT_EQ(VMM_PHASE_NONE, (int)st.phase);
+	EXPECT_EQ(VMM_ST_STARTED | VMM_ST_PAUSED | VMM_ST_ORPHANED, st.flags);
+	EXPECT_EQ(0, progress_in(&self->vmm, 1000));
+	/* No second migration of a guest that may run elsewhere. */
+	EXPECT_EQ(-EBUSY, ctl_hold(&self->vmm, VMM_PHASE_MIGRATING, 0, NULL,
+				   msg, sizeof(msg)));
+	TH_LOG("orphaned: %s", msg);
+	EXPECT_NE(NULL, strstr(msg, "kmigctl resume"));
+
+	/* The operator's call: the guest runs here. */
+	ASSERT_EQ(0, ctl_simple(&self->vmm, VMM_RESUME));
+	ASSERT_EQ(0, ctl_status(&self->vmm, &st));
+	EXPECT_EQ(VMM_ST_STARTED, st.flags);
+	EXPECT_LT(0, progress_in(&self->vmm, 1000));
+	EXPECT_EQ(0, ctl_hold_phase(&self->vmm, VMM_PHASE_MIGRATING));
+}
+
+/* A destination, not started: held, loaded and started by its holder only. */
+TEST(hold_incoming)
+{
+	static const char * const args[] = {
+		"--mem", "32", "--incoming", NULL,
+	};
+	struct vmm_proc dst, mig;
+	struct vmm_status st;
+	void *reply;
+
+	if (!spawn_or_skip(_metadata, &dst, args))
+		return;
+	ASSERT_EQ(0, vmm_client(&dst, &mig));
+	ASSERT_EQ(0, ctl_status(&dst, &st));
+	EXPECT_EQ(VMM_ST_INCOMING, st.flags);
+	/* No workload before VMM_SET_STATE: nothing to count. */
+	EXPECT_EQ((uint64_t)0, st.guest_progress);
+
+	ASSERT_EQ(0, ctl_hold(&mig, VMM_PHASE_MIGRATING, 0, &st, NULL, 0));
+	EXPECT_EQ(VMM_ST_INCOMING, st.flags);
+	EXPECT_EQ(-EBUSY, ctl_call(&dst, VMM_SET_STATE, "KMIGVMM1", 8, &reply,
+				   NULL, NULL));
+	TH_LOG("set-state: %s", (char *)reply);
+	free(reply);
+	EXPECT_EQ(-EBUSY, ctl_simple(&dst, VMM_START));
+	/* The holder gets past the hold (and fails on what it sent). */
+	EXPECT_EQ(-EINVAL, ctl_call(&mig, VMM_SET_STATE, "KMIGVMM1", 8, NULL,
+				    NULL, NULL));
+	EXPECT_EQ(-EINVAL, ctl_simple(&mig, VMM_START));
+
+	/* Its holder gone, a destination that never started stays as it is. */
+	vmm_client_close(&mig);
+	ASSERT_EQ(0, wait_unheld(&dst, &st));
+	EXPECT_EQ(VMM_ST_INCOMING, st.flags);
+	EXPECT_EQ(VMM_PHASE_NONE, (int)st.phase);
+	EXPECT_EQ(-EINVAL, ctl_simple(&dst, VMM_START));
+	EXPECT_EQ(0, vmm_stop(&dst));
 }
 
 /* --------------------------------------------------------------------- */

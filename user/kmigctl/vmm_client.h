@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * kmigctl's side of a VMM's control socket (user/vmm/control.h): one
+ * kmigctl's side of a VMM's control socket (user/include/kmig_vmm.h): one
  * request, one reply, over SOCK_SEQPACKET.
  */
 #ifndef KMIGCTL_VMM_CLIENT_H
@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "control.h"
+#include "kmig_vmm.h"
 
 struct vmm_client {
 	int fd;

@@ -9,7 +9,7 @@
 
 #include "boot.h"
 #include "check.h"
-#include "control.h"
+#include "kmig_vmm.h"
 #include "util.h"
 #include "vmm.h"
 

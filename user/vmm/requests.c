@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * What each control request (control.h) does.
+ * What each control request (kmig_vmm.h) does; the migration hold is
+ * hold.c's, VMM_STATUS's reply status.c's.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -9,18 +10,16 @@
 #include <string.h>
 
 #include "check.h"
+#include "hold.h"
 #include "requests.h"
 #include "ring.h"
 #include "runctl.h"
 #include "state.h"
+#include "status.h"
 #include "util.h"
 #include "vmm.h"
 
-static void reply_error(struct request_reply *r, int status, const char *fmt,
-			...) __attribute__((format(printf, 3, 4)));
-
-static void reply_error(struct request_reply *r, int status, const char *fmt,
-			...)
+int request_error(struct request_reply *r, int status, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -30,6 +29,7 @@ static void reply_error(struct request_reply *r, int status, const char *fmt,
 	r->status = status;
 	r->payload = r->msg;
 	r->len = strlen(r->msg) + 1;
+	return status;
 }
 
 static void do_hello(struct vmm *vmm, struct request_client *cl,
@@ -42,7 +42,7 @@ static void do_hello(struct vmm *vmm, struct request_client *cl,
 	int i;
 
 	if (!hello) {
-		reply_error(r, -ENOMEM, "out of memory");
+		request_error(r, -ENOMEM, "out of memory");
 		return;
 	}
 	hello->version = VMM_CONTROL_VERSION;
@@ -79,10 +79,12 @@ static void do_pause(struct vmm *vmm, struct request_reply *r)
 
 static void do_resume(struct vmm *vmm, struct request_reply *r)
 {
-	if (!vmm->started)
-		reply_error(r, -EINVAL, "not started yet: send VMM_START");
-	else
-		runctl_resume(vmm);
+	if (!vmm->started) {
+		request_error(r, -EINVAL, "not started yet: send VMM_START");
+		return;
+	}
+	runctl_resume(vmm);
+	hold_resumed(vmm);
 }
 
 static void do_get_state(struct vmm *vmm, struct request_reply *r)
@@ -93,16 +95,16 @@ static void do_get_state(struct vmm *vmm, struct request_reply *r)
 	int ret;
 
 	if (!vmm->have_workload) {
-		reply_error(r, -ENODATA, "no guest state yet: this VMM waits for VMM_SET_STATE");
+		request_error(r, -ENODATA, "no guest state yet: this VMM waits for VMM_SET_STATE");
 		return;
 	}
 	if (runctl_running(vmm)) {
-		reply_error(r, -EBUSY, "the guest is running: send VMM_PAUSE first");
+		request_error(r, -EBUSY, "the guest is running: send VMM_PAUSE first");
 		return;
 	}
 	ret = state_save(vmm, &blob, &len, err, sizeof(err));
 	if (ret) {
-		reply_error(r, ret, "%s", err);
+		request_error(r, ret, "%s", err);
 		return;
 	}
 	r->payload = r->to_free = blob;
@@ -116,14 +118,14 @@ static void do_set_state(struct vmm *vmm, const void *payload, size_t len,
 	int ret;
 
 	if (!vmm->opt.incoming || vmm->started) {
-		reply_error(r, -EBUSY, "%s",
-			    vmm->opt.incoming ? "the guest already runs here" :
-			    "not a destination: start kmig-vmm with --incoming");
+		request_error(r, -EBUSY, "%s",
+			      vmm->opt.incoming ? "the guest already runs here" :
+			      "not a destination: start kmig-vmm with --incoming");
 		return;
 	}
 	ret = state_load(vmm, payload, len, err, sizeof(err));
 	if (ret) {
-		reply_error(r, ret, "%s", err);
+		request_error(r, ret, "%s", err);
 		return;
 	}
 	vmm_warn("state loaded: workload %s, %d vCPUs", vmm->wl.spec,
@@ -133,9 +135,9 @@ static void do_set_state(struct vmm *vmm, const void *payload, size_t len,
 static void do_start(struct vmm *vmm, struct request_reply *r)
 {
 	if (vmm->started)
-		reply_error(r, -EALREADY, "the guest already runs");
+		request_error(r, -EALREADY, "the guest already runs");
 	else if (!vmm->state_loaded)
-		reply_error(r, -EINVAL, "no state loaded: send VMM_SET_STATE first");
+		request_error(r, -EINVAL, "no state loaded: send VMM_SET_STATE first");
 	else
 		runctl_start(vmm);
 }
@@ -154,12 +156,26 @@ void request_check(struct vmm *vmm, struct vmm_check *out)
 static void do_check(struct vmm *vmm, struct request_reply *r)
 {
 	if (!vmm->have_workload) {
-		reply_error(r, -ENODATA, "no workload to check yet: send VMM_SET_STATE first");
+		request_error(r, -ENODATA, "no workload to check yet: send VMM_SET_STATE first");
 		return;
 	}
 	request_check(vmm, &r->small.check);
 	r->payload = &r->small.check;
 	r->len = sizeof(r->small.check);
+}
+
+static void do_status(struct vmm *vmm, struct request_reply *r)
+{
+	status_read(vmm, &r->small.status);
+	r->payload = &r->small.status;
+	r->len = sizeof(r->small.status);
+}
+
+/* What a migration that holds the VM keeps for itself (hold.h). */
+static bool run_state_request(uint32_t type)
+{
+	return type == VMM_PAUSE || type == VMM_RESUME ||
+	       type == VMM_SET_STATE || type == VMM_START;
 }
 
 void request_handle(struct vmm *vmm, struct request_client *cl,
@@ -168,10 +184,12 @@ void request_handle(struct vmm *vmm, struct request_client *cl,
 {
 	memset(r, 0, sizeof(*r));
 	r->pass_fd = -1;
-	if (type != VMM_SET_STATE && len) {
-		reply_error(r, -EINVAL, "request %u takes no payload", type);
+	if (type != VMM_SET_STATE && type != VMM_HOLD && len) {
+		request_error(r, -EINVAL, "request %u takes no payload", type);
 		return;
 	}
+	if (run_state_request(type) && !hold_permits(vmm, cl, r))
+		return;
 	switch (type) {
 	case VMM_HELLO:
 		do_hello(vmm, cl, r);
@@ -197,7 +215,13 @@ void request_handle(struct vmm *vmm, struct request_client *cl,
 	case VMM_QUIT:
 		r->quit = true;
 		break;
+	case VMM_STATUS:
+		do_status(vmm, r);
+		break;
+	case VMM_HOLD:
+		hold_request(vmm, cl, payload, len, r);
+		break;
 	default:
-		reply_error(r, -EOPNOTSUPP, "unknown request type %u", type);
+		request_error(r, -EOPNOTSUPP, "unknown request type %u", type);
 	}
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What each control request (control.h) does. server.c receives and
+ * What each control request (kmig_vmm.h) does. server.c receives and
  * frames them; the handlers here act on the VMM and build the reply.
  */
 #ifndef KMIG_VMM_REQUESTS_H
@@ -9,13 +9,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
-#include "control.h"
+#include "kmig_vmm.h"
 
 struct vmm;
 
 struct request_client {
 	int fd;
+	pid_t pid;		/* SO_PEERCRED's, 0 if unknown */
 	bool claimed;		/* got VMM_HELLO: holds the VM fd (ring.h) */
 };
 
@@ -29,8 +31,13 @@ struct request_reply {
 	char msg[256];		/* the payload of an error reply */
 	union {			/* small payloads live here */
 		struct vmm_check check;
+		struct vmm_status status;
 	} small;
 };
+
+/* Makes @r an error reply with a message for the user; returns @status. */
+int request_error(struct request_reply *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 void request_handle(struct vmm *vmm, struct request_client *cl,
 		    uint32_t type, const void *payload, size_t len,

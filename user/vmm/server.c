@@ -15,6 +15,7 @@
 #include <sys/timerfd.h>
 #include <sys/un.h>
 
+#include "hold.h"
 #include "requests.h"
 #include "ring.h"
 #include "server.h"
@@ -84,6 +85,17 @@ static void set_buffers(int fd)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 }
 
+/* The client's pid, which names a migration in messages; 0 if unknown. */
+static pid_t peer_pid(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		return 0;
+	return cred.pid;
+}
+
 static void accept_client(struct server *s)
 {
 	int fd = accept4(s->pfd[FD_LISTEN].fd, NULL, NULL, SOCK_CLOEXEC), i;
@@ -96,7 +108,9 @@ static void accept_client(struct server *s)
 		if (s->client[i].fd >= 0)
 			continue;
 		set_buffers(fd);
-		s->client[i] = (struct request_client) { .fd = fd };
+		s->client[i] = (struct request_client) {
+			.fd = fd, .pid = peer_pid(fd),
+		};
 		s->pfd[FD_CLIENT0 + i] = (struct pollfd) {
 			.fd = fd, .events = POLLIN,
 		};
@@ -110,6 +124,9 @@ static void drop_client(struct server *s, int i)
 {
 	struct request_client *cl = &s->client[i];
 
+	/* Quitting, the guest stops here anyway: nothing to resume. */
+	if (!s->quit)
+		hold_client_gone(s->vmm, cl);
 	if (cl->claimed)
 		ring_release(s->vmm);
 	close(cl->fd);

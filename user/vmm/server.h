@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The control socket (control.h): a unix SOCK_SEQPACKET listener and the
+ * The control socket (kmig_vmm.h): a unix SOCK_SEQPACKET listener and the
  * main thread's event loop, which also handles SIGINT/SIGTERM and the
  * --check-after timer.
  */

@@ -19,7 +19,9 @@
  *   state_save.c    VMM_GET_STATE's blob (layout in state.h)
  *   state_load.c    VMM_SET_STATE
  *   server.c        the control socket and the main thread's event loop
- *   requests.c      what each control request does (control.h)
+ *   requests.c      what each control request does (kmig_vmm.h)
+ *   hold.c          the migration hold: who migrates, what if it goes away
+ *   status.c        VMM_STATUS: run state and the guest's progress
  *   util.c          diagnostics and clocks
  */
 #ifndef KMIG_VMM_VMM_H
@@ -31,6 +33,7 @@
 #include <linux/kvm.h>
 
 #include "guest_layout.h"
+#include "hold.h"
 #include "options.h"
 #include "pace.h"
 #include "ram.h"
@@ -94,6 +97,9 @@ struct vmm {
 	 */
 	pthread_mutex_t ring_lock;
 	int ring_claims;
+
+	/* The migration hold (hold.c); the main thread's only. */
+	struct hold hold;
 };
 
 #endif /* KMIG_VMM_VMM_H */
