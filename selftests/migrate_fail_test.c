@@ -29,7 +29,17 @@ FIXTURE_SETUP(fail)
 
 FIXTURE_TEARDOWN(fail)
 {
+	char sock[PATH_MAX];
+
 	mh_kill(&self->proxy);
+	/*
+	 * A killed proxy leaves its socket; the teardown's copy of the logs
+	 * onto the sandbox's 9p share would try to recreate it there.
+	 */
+	if (self->m.dir[0]) {
+		snprintf(sock, sizeof(sock), "%s/proxy.sock", self->m.dir);
+		unlink(sock);
+	}
 	mh_teardown(&self->m);
 }
 
