@@ -37,6 +37,7 @@
 
 #define MH_VMM		"build/vmm/kmig-vmm"
 #define MH_KMIGCTL	"build/user/kmigctl"
+#define MH_PROXY	"build/selftests/fault_proxy"
 #define MH_MAX_ARGS	40
 
 static inline uint64_t mh_now_ms(void)
@@ -385,6 +386,37 @@ static inline bool mh_wait_line(const char *path, const char *what,
 		mh_sleep_ms(50);
 	} while (mh_now_ms() < end);
 	return false;
+}
+
+/*
+ * Starts fault_proxy (selftests/fault_proxy.c) between @listen, where the
+ * source connects, and @to, the destination's address, injecting @fault
+ * ("drop@GO", "corrupt-gpa@RAM", ...); its frame log goes to DIR/proxy.log.
+ * Returns once it listens, or -errno (killed again if it never does).
+ * It says "fault_proxy: fired ..." in @p->out when the fault happened.
+ */
+static inline int mh_start_proxy(struct mh_proc *p, const char *dir,
+				 const char *listen, const char *to,
+				 const char *fault)
+{
+	char log[PATH_MAX], line[256];
+	char *argv[] = { MH_PROXY, "--listen", (char *)listen, "--to",
+			 (char *)to, "--fault", (char *)fault, "--log", log,
+			 NULL };
+	int ret;
+
+	if (access(MH_PROXY, X_OK))
+		return -ENOENT;
+	snprintf(log, sizeof(log), "%s/proxy.log", dir);
+	ret = mh_spawn(p, dir, "proxy", argv, NULL);
+	if (ret)
+		return ret;
+	if (!mh_wait_line(p->out, "fault_proxy: listening on ", line,
+			  sizeof(line), 10000)) {
+		mh_kill(p);
+		return -ETIMEDOUT;
+	}
+	return 0;
 }
 
 /*
