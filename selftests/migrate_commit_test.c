@@ -495,7 +495,7 @@ TEST_F_TIMEOUT(door, slow_hello_is_cut_off, 300)
 	close(fd);
 	EXPECT_GT(200, i) TH_LOG("the destination took a HELLO for 50 s");
 	/* --peer-timeout 4 bounds a handshake; generous for the sandbox. */
-	EXPECT_GT(20000, took);
+	EXPECT_GT(20000ULL, (unsigned long long)took);
 	EXPECT_TRUE(mh_wait_line(m->in.err, "no complete HELLO in time", line,
 				 sizeof(line), 1000));
 	mh_wait_both(m, 120000);

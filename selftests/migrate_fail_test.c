@@ -5,8 +5,10 @@
  * size, and a stream damaged on the way by fault_proxy
  * (selftests/fault_proxy.c: a record's address moved outside guest RAM, a
  * frame length inflated, a data channel cut mid-frame). Each time both
- * kmigctls must exit non-zero with a message that names the problem, the
- * destination VMM must be told to quit, and the source VM must run on,
+ * kmigctls must exit non-zero with a message that names the problem (a
+ * destination that refuses a source in the handshake logs it and waits on
+ * for the real one, until its --timeout), the destination VMM must be
+ * told to quit, and the source VM must run on (its memory counter moves),
  * its memory intact (its own checker says so).
  */
 #include "kselftest_harness.h"
@@ -65,7 +67,9 @@ static void source_survives(struct __test_metadata *_metadata,
 {
 	char verdict[256];
 
-	EXPECT_TRUE(mh_running(&m->src.proc));
+	/* Runs: the counter in its memory moves (a paused one would not). */
+	EXPECT_EQ(1, mh_guest_runs(&m->src))
+		TH_LOG("the source guest does not run");
 	EXPECT_EQ(1, mh_vmm_check(&m->src, verdict, sizeof(verdict)))
 		TH_LOG("source checker: %s", verdict);
 	EXPECT_EQ(0, mh_wait(&m->dst.proc, 20000))
@@ -78,12 +82,30 @@ static bool has(const char *doc, const char *what)
 	return doc && strstr(doc, what);
 }
 
+/* A destination that refuses a source keeps waiting, up to --timeout. */
+static const char *const in_timeout[] = { "--timeout", "8", NULL };
+
+static void refused_then_gave_up(struct __test_metadata *_metadata,
+				 struct mh_mig *m, const char *why)
+{
+	char buf[512];
+
+	EXPECT_EQ(1, m->in.status);
+	EXPECT_EQ(1, mh_json_num(m->in_json, "refused")) TH_LOG("%s", m->in_json);
+	EXPECT_TRUE(has(mh_json_str(m->in_json, "refused_last", buf, sizeof(buf)),
+			why))
+		TH_LOG("last refused: %s", buf);
+	EXPECT_TRUE(has(mh_json_str(m->in_json, "error", buf, sizeof(buf)),
+			"no complete migration within 8 s (--timeout)"))
+		TH_LOG("%s", buf);
+}
+
 TEST_F_TIMEOUT(fail, destination_killed_mid_stream, 240)
 {
 	const char *args[] = { "--channels", "2", "--max-bandwidth", "2", NULL };
-	char res[32], line[256];
+	char res[32], line[256], err[512];
 
-	ASSERT_EQ(0, start_vmms(&self->m, "random", "64", "64"));
+	ASSERT_EQ(0, start_vmms(&self->m, "counter", "64", "64"));
 	mh_set_addr(&self->m, false);
 	ASSERT_EQ(0, mh_start_incoming(&self->m, NULL));
 	ASSERT_EQ(0, mh_start_migrate(&self->m, args, NULL));
@@ -99,8 +121,9 @@ TEST_F_TIMEOUT(fail, destination_killed_mid_stream, 240)
 	EXPECT_EQ(128 + SIGKILL, self->m.in.status);
 	EXPECT_STREQ("failed", mh_json_str(self->m.mig_json, "result", res,
 					   sizeof(res)));
-	EXPECT_TRUE(has(self->m.mig_json, "channel"))
-		TH_LOG("error does not name the channel: %s", self->m.mig_json);
+	EXPECT_TRUE(has(mh_json_str(self->m.mig_json, "error", err, sizeof(err)),
+			"channel"))
+		TH_LOG("the error does not name the channel: %s", err);
 	/* Nobody told the destination VMM to quit: its kmigctl died. */
 	mh_vmm_stop(&self->m.dst);
 	source_survives(_metadata, &self->m);
@@ -108,21 +131,20 @@ TEST_F_TIMEOUT(fail, destination_killed_mid_stream, 240)
 
 TEST_F_TIMEOUT(fail, wrong_stream_version, 240)
 {
-	char *env[] = { "KMIG_TEST_STREAM_VERSION=2", NULL };
+	char *env[] = { "KMIG_TEST_STREAM_VERSION=1", NULL };
 	const char *args[] = { "--quiet", NULL };
-	const char *msg = "stream version 2 is not supported (this kmigctl speaks version 1)";
+	const char *msg = "stream version 1 is not supported (this kmigctl speaks version 2)";
 
 	ASSERT_EQ(0, start_vmms(&self->m, "counter", "32", "32"));
 	mh_set_addr(&self->m, true);
-	ASSERT_EQ(0, mh_start_incoming(&self->m, NULL));
+	ASSERT_EQ(0, mh_start_incoming(&self->m, in_timeout));
 	ASSERT_EQ(0, mh_start_migrate(&self->m, args, env));
 	mh_wait_both(&self->m, 60000);
 	EXPECT_EQ(1, self->m.mig.status);
-	EXPECT_EQ(1, self->m.in.status);
 	EXPECT_TRUE(has(self->m.mig_json, "the destination rejected the migration: "))
 		TH_LOG("%s", self->m.mig_json);
 	EXPECT_TRUE(has(self->m.mig_json, msg));
-	EXPECT_TRUE(has(self->m.in_json, msg)) TH_LOG("%s", self->m.in_json);
+	refused_then_gave_up(_metadata, &self->m, msg);
 	source_survives(_metadata, &self->m);
 }
 
@@ -130,16 +152,16 @@ TEST_F_TIMEOUT(fail, different_ram_size, 240)
 {
 	const char *args[] = { "--quiet", NULL };
 
+	const char *msg = "guest RAM layouts differ: source 0x0+64M, destination 0x0+32M";
+
 	ASSERT_EQ(0, start_vmms(&self->m, "counter", "64", "32"));
 	mh_set_addr(&self->m, false);
-	ASSERT_EQ(0, mh_start_incoming(&self->m, NULL));
+	ASSERT_EQ(0, mh_start_incoming(&self->m, in_timeout));
 	ASSERT_EQ(0, mh_start_migrate(&self->m, args, NULL));
 	mh_wait_both(&self->m, 60000);
 	EXPECT_EQ(1, self->m.mig.status);
-	EXPECT_EQ(1, self->m.in.status);
-	EXPECT_TRUE(has(self->m.mig_json,
-			"guest RAM layouts differ: source 0x0+64M, destination 0x0+32M"))
-		TH_LOG("%s", self->m.mig_json);
+	EXPECT_TRUE(has(self->m.mig_json, msg)) TH_LOG("%s", self->m.mig_json);
+	refused_then_gave_up(_metadata, &self->m, msg);
 	source_survives(_metadata, &self->m);
 }
 
@@ -153,7 +175,7 @@ static void run_damaged(struct __test_metadata *_metadata, FIXTURE_DATA(fail) *s
 	const char *args[] = { "--channels", "2", "--quiet", NULL };
 	char listen[160], line[256];
 
-	ASSERT_EQ(0, start_vmms(&self->m, "random", "32", "32"));
+	ASSERT_EQ(0, start_vmms(&self->m, "counter", "32", "32"));
 	mh_set_addr(&self->m, true);		/* the destination: mig.sock */
 	ASSERT_EQ(0, mh_start_incoming(&self->m, NULL));
 	ASSERT_TRUE(mh_wait_line(self->m.in.err, "listening on", line,

@@ -702,6 +702,8 @@ static void incoming_cleanup(struct incoming *in)
 	}
 	in->rep.bytes_received = in->main.fd >= 0 ?
 				 atomic_load(&in->main.bytes_in) : 0;
+	if (in->mc_up)
+		in->rep.bytes_received -= in->mc.ka_in;
 	for (i = 0; in->data && i < in->hello.nr_channels; i++) {
 		in->rep.bytes_received += atomic_load(&in->data[i].bytes_in);
 		chan_close(&in->data[i]);

@@ -21,6 +21,7 @@ void mainchan_init(struct mainchan *mc, struct chan *c, const char *peer,
 	pthread_mutex_init(&mc->lock, NULL);
 	atomic_init(&mc->ka_stop, 0);
 	atomic_init(&mc->ka_err, 0);
+	atomic_init(&mc->ka_out, 0);
 }
 
 int mainchan_send(struct mainchan *mc, uint32_t type, const void *payload,
@@ -54,6 +55,7 @@ static void *mainchan_keepalive(void *arg)
 			atomic_store(&mc->ka_err, ret);
 			break;
 		}
+		atomic_fetch_add(&mc->ka_out, KMS_FRAME_HDR_LEN);
 	}
 	return NULL;
 }
@@ -100,8 +102,10 @@ static int mainchan_read(struct mainchan *mc, struct kms_frame_hdr *h,
 	if (ret)
 		return ret;
 	mc->last_rx_ns = now_ns();
-	if (h->type == KMS_KEEPALIVE)
+	if (h->type == KMS_KEEPALIVE) {
+		mc->ka_in += KMS_FRAME_HDR_LEN;
 		return 0;
+	}
 	if (h->type == KMS_ABORT) {
 		kms_reason_decode(buf, h->len, reason, sizeof(reason));
 		kms_errorf(e, "%s aborted the migration: %s", mc->peer, reason);

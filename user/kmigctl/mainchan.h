@@ -33,6 +33,13 @@ struct mainchan {
 	bool ka_up;
 	atomic_int ka_stop;
 	atomic_int ka_err;		/* the keepalive's send failed: -errno */
+	/*
+	 * KEEPALIVE bytes sent and read: the reports leave them out, so that
+	 * what one side sent still equals what the other received, although
+	 * the last keepalives may cross the end of the migration unread.
+	 */
+	atomic_uint_fast64_t ka_out;
+	uint64_t ka_in;			/* reader only */
 };
 
 /*

@@ -455,6 +455,8 @@ static int migrate_cleanup(struct migration *m)
 	}
 	free(m->data);
 	m->rep.bytes_sent += atomic_load(&m->main.bytes_out);
+	if (m->mc_up)
+		m->rep.bytes_sent -= atomic_load(&m->mc.ka_out);
 	chan_close(&m->main);
 	kmig_rings_unmap(m->rings, m->o.workers);
 	if (m->kfd >= 0)
