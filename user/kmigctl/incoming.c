@@ -207,16 +207,10 @@ static int incoming_parse(struct incoming_opts *o, int argc, char **argv)
 			o->timeout_ms = v * 1000;
 			break;
 		case 'P':
-			if (opt_u64("incoming", "--peer-timeout", optarg, 1,
-				    3600, &v))
-				return -1;
-			o->peer_timeout_ms = v * 1000;
-			break;
 		case 'S':
-			if (opt_u64("incoming", "--step-timeout", optarg, 1,
-				    24 * 3600, &v))
+			if (opt_deadline("incoming", c, optarg, &o->peer_timeout_ms,
+					 &o->step_timeout_ms))
 				return -1;
-			o->step_timeout_ms = v * 1000;
 			break;
 		case 'j':
 			o->json = true;

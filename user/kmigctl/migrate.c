@@ -150,16 +150,10 @@ static int migrate_parse(struct migrate_opts *o, int argc, char **argv)
 			o->policy.timeout_ms = v * 1000;
 			break;
 		case 'P':
-			if (opt_u64("migrate", "--peer-timeout", optarg, 1,
-				    3600, &v))
-				return -1;
-			o->peer_timeout_ms = v * 1000;
-			break;
 		case 'S':
-			if (opt_u64("migrate", "--step-timeout", optarg, 1,
-				    24 * 3600, &v))
+			if (opt_deadline("migrate", c, optarg, &o->peer_timeout_ms,
+					 &o->step_timeout_ms))
 				return -1;
-			o->step_timeout_ms = v * 1000;
 			break;
 		case 'j':
 			o->json = true;

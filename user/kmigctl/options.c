@@ -56,6 +56,19 @@ int opt_compress(const char *cmd, const char *arg, uint32_t max_level,
 	return 0;
 }
 
+int opt_deadline(const char *cmd, int c, const char *arg, int *peer_ms,
+		 int *step_ms)
+{
+	bool peer = c == 'P';
+	uint64_t v;
+
+	if (opt_u64(cmd, peer ? "--peer-timeout" : "--step-timeout", arg, 1,
+		    peer ? 3600 : 24 * 3600, &v))
+		return -1;
+	*(peer ? peer_ms : step_ms) = v * 1000;
+	return 0;
+}
+
 void opt_unknown(const char *cmd, int c, char **argv)
 {
 	/* ':' (optstring starts with it): a known option without its value. */

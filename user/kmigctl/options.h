@@ -17,6 +17,14 @@ int opt_u64(const char *cmd, const char *name, const char *arg, uint64_t min,
 	    uint64_t max, uint64_t *v);
 
 /*
+ * --peer-timeout and --step-timeout, the same for migrate and incoming:
+ * whole seconds (1 s .. an hour, and a day) into *@peer_ms or *@step_ms
+ * by @c, the option's short letter ('P' or 'S'). -1 with a message.
+ */
+int opt_deadline(const char *cmd, int c, const char *arg, int *peer_ms,
+		 int *step_ms);
+
+/*
  * --compress: "none", "zstd" or "zstd:LEVEL" (1..@max_level). Sets *@on
  * and *@level (0 for the default level). On error prints why and returns
  * -1.

@@ -114,6 +114,24 @@ incoming_without_vmm() {
 	grep -q '"role":"destination","result":"failed"' "$out"
 }
 
+# The commit protocol's knobs and its way out.
+deadline_usage_errors() {
+	run 2 migrate --vmm x --to unix:/x --peer-timeout 0 &&
+		grep -q "bad --peer-timeout '0'" "$err" &&
+	run 2 incoming --vmm x --listen unix:/x --step-timeout 99999999 &&
+		grep -q "bad --step-timeout" "$err" &&
+	run 0 migrate --help && grep -q -- '--peer-timeout SEC' "$out" &&
+		grep -q '4 outcome unknown' "$out"
+}
+
+resume_usage_and_failure() {
+	run 2 resume && grep -q -- '--vmm is required' "$err" &&
+	run 0 resume --help && grep -q 'outcome unknown' "$out" &&
+	run 0 --help && grep -q '^  resume ' "$out" &&
+	run 1 resume --vmm /nonexistent/vmm.sock &&
+		grep -q "kmig: resume: cannot connect to the VMM at /nonexistent/vmm.sock" "$err"
+}
+
 cancel_bad_ids() {
 	run 2 cancel 12 13 && run 2 cancel abc
 }
@@ -136,6 +154,8 @@ check "migrate, incoming, cancel: --help" help_texts
 check "migrate without a VMM: exit 1, report says failed" migrate_without_vmm
 check "incoming without a VMM: exit 1, report says failed" incoming_without_vmm
 check "cancel: bad session ids exit 2" cancel_bad_ids
+check "--peer-timeout, --step-timeout: usage errors exit 2" deadline_usage_errors
+check "resume: usage, and a VMM that is not there" resume_usage_and_failure
 if [ -e /dev/kmig ]; then
 	skip "cancel without the family: exit 1" "kmig.ko is loaded here"
 else
