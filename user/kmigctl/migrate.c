@@ -316,6 +316,12 @@ static int migrate_connect_one(struct migration *m, struct chan *c,
 	c->deadline_ns = migration_deadline(m->o.step_timeout_ms);
 	ret = handshake_connect(c, m->o.stream_version, &m->hello, &e);
 	c->deadline_ns = 0;
+	/*
+	 * From here a data channel stops when the sender does (a signal
+	 * cancels the round in the kernel, and the report says cancelled).
+	 */
+	if (idx)
+		c->stop = NULL;
 	if (ret == -ESHUTDOWN)
 		return migration_fail_cancelled(m);
 	/* A kmigctl from before features calls them a reserved field. */
