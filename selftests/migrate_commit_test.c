@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include "kselftest_harness.h"
 #include "test_util.h"
@@ -555,6 +556,84 @@ TEST_F_TIMEOUT(door, resume_refused_while_migrating, 300)
 	unlink(self->c.hold);
 	mh_wait_both(m, 120000);
 	expect_migrated(_metadata, m);
+}
+
+/* A well-formed HELLO for the door tests' VM: 32 MiB at 0, 1 vCPU. */
+static bool send_hello(int fd, uint64_t session, uint32_t channel)
+{
+	uint32_t pre[4] = { 0, 0, 2, 0 }, hdr[2] = { 1, 56 };	/* v2; HELLO */
+	struct {
+		uint64_t session;
+		uint32_t channel, nr_channels, page_size, nr_regions;
+		uint64_t ram_bytes;
+		uint32_t nr_vcpus, features;
+		uint64_t gpa, size;
+	} __attribute__((packed)) h = {
+		session, channel, 2, 4096, 1, 32 << 20, 1, 0, 0, 32 << 20,
+	};
+	uint8_t b[sizeof(pre) + sizeof(hdr) + sizeof(h)];
+
+	memcpy(pre, "KMIGSTRM", 8);
+	memcpy(b, pre, sizeof(pre));
+	memcpy(b + sizeof(pre), hdr, sizeof(hdr));
+	memcpy(b + sizeof(pre) + sizeof(hdr), &h, sizeof(h));
+	return send(fd, b, sizeof(b), MSG_NOSIGNAL) == (ssize_t)sizeof(b);
+}
+
+/* The answer's frame type: 2 ACCEPT, 3 REJECT; -1 none within 10 s. */
+static int answer(int fd)
+{
+	struct timeval tv = { .tv_sec = 10 };
+	uint8_t b[16 + 8];
+	size_t got = 0;
+	uint32_t type;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (got < sizeof(b)) {
+		ssize_t n = recv(fd, b + got, sizeof(b) - got, 0);
+
+		if (n <= 0)
+			return -1;
+		got += n;
+	}
+	memcpy(&type, b + 16, 4);
+	return type;
+}
+
+/* A second main channel, of another session or the same: refused. */
+TEST_F_TIMEOUT(door, duplicate_main_channel, 120)
+{
+	struct mh_mig *m = &self->c.m;
+	char line[256];
+	int a, b, c;
+
+	ASSERT_EQ(0, start_vmms(m));
+	mh_set_addr(m, false);
+	ASSERT_EQ(0, mh_start_incoming(m, in_args));
+	a = door_connect(m);
+	ASSERT_LE(0, a);
+	ASSERT_TRUE(send_hello(a, 0x1111, 0));
+	ASSERT_EQ(2, answer(a));	/* well-formed: taken as the main channel */
+
+	b = door_connect(m);
+	ASSERT_LE(0, b);
+	ASSERT_TRUE(send_hello(b, 0x2222, 0));
+	EXPECT_EQ(3, answer(b));
+	c = door_connect(m);
+	ASSERT_LE(0, c);
+	ASSERT_TRUE(send_hello(c, 0x1111, 0));
+	EXPECT_EQ(3, answer(c));
+	EXPECT_TRUE(mh_wait_line(m->in.err, "not a data channel of this migration (channel 0",
+				 line, sizeof(line), 1000));
+	close(b);
+	close(c);
+	close(a);
+	/* No data channels ever come: the step's deadline ends it. */
+	EXPECT_EQ(1, mh_wait(&m->in, 60000));
+	free(m->in_json);
+	m->in_json = mh_slurp(m->in.out);
+	EXPECT_EQ(2, mh_json_num(m->in_json, "refused")) TH_LOG("%s", m->in_json);
+	EXPECT_EQ(0, mh_wait(&m->dst.proc, 20000));
 }
 
 TEST_HARNESS_MAIN
