@@ -15,7 +15,7 @@
 # status is 0 only when nothing failed.
 #
 # Environment:
-#   KMIG_TEST_TIMEOUT  seconds per binary (300)
+#   KMIG_TEST_TIMEOUT  seconds per binary (600)
 #   KMIG_MODULE        module to load (./kmig.ko); "none" loads nothing,
 #                      for testing this script without a module
 #   KMIG_TEST_DIR      where the test binaries are (build/selftests)
@@ -25,7 +25,7 @@
 set -uo pipefail
 shopt -s nullglob lastpipe
 
-timeout_s=${KMIG_TEST_TIMEOUT:-300}
+timeout_s=${KMIG_TEST_TIMEOUT:-600}
 module=${KMIG_MODULE:-./kmig.ko}
 test_dir=${KMIG_TEST_DIR:-build/selftests}
 extra=${KMIG_EXTRA_TESTS:-selftests/extra_tests}
