@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "kmig_vmm.h"
 
 #define MH_VMM		"build/vmm/kmig-vmm"
@@ -178,52 +179,91 @@ static inline char *mh_slurp(const char *path)
 }
 
 /*
- * A number from one of kmigctl's JSON reports, by a dotted path of keys
- * ("pages.normal"): each key is looked up after the previous one. The
- * reports print top-level fields before the round list, so the first
- * match is the top-level one. NaN when absent or null.
+ * The value at @path in @doc, one of kmigctl's --json documents: the whole
+ * document is parsed, strictly, and the path followed from its top
+ * (include/json.h): "pages.normal" is the top-level object's "pages"
+ * member's "normal", "round_stats.0.pages" the first round's. NULL when
+ * the document does not parse or holds no such value; *@root is the tree
+ * to json_free() either way.
  */
-static inline double mh_json_num(const char *doc, const char *path)
+static inline const struct json_value *mh_json_at(const char *doc,
+						  const char *path,
+						  struct json_value **root)
 {
-	char key[64], pat[72];
-	const char *p = doc, *dot;
-	size_t n;
+	struct json_error err;
 
-	while (p && *path) {
-		dot = strchr(path, '.');
-		n = dot ? (size_t)(dot - path) : strlen(path);
-		if (n >= sizeof(key))
-			return NAN;
-		memcpy(key, path, n);
-		key[n] = 0;
-		snprintf(pat, sizeof(pat), "\"%s\":", key);
-		p = strstr(p, pat);
-		if (p)
-			p += strlen(pat);
-		path += n + (dot ? 1 : 0);
+	*root = NULL;
+	if (!doc)
+		return NULL;
+	if (json_parse(doc, strlen(doc), root, &err)) {
+		/*
+		 * No report is a kmigctl that died early, which the test sees
+		 * by itself; a report that is not JSON would only read as
+		 * absent fields.
+		 */
+		if (doc[strspn(doc, " \t\r\n")])
+			fprintf(stderr, "# not a JSON document (%s at byte %zu): %.200s\n",
+				err.msg, err.offset, doc);
+		return NULL;
 	}
-	if (!p || !strncmp(p, "null", 4))
-		return NAN;
-	return strtod(p, NULL);
+	return json_get(*root, path);
 }
 
-/* A string field; "" when absent. Escapes are kept as they are. */
-static inline const char *mh_json_str(const char *doc, const char *key,
+/* The number at @path in @doc; NaN when absent, null or not a number. */
+static inline double mh_json_num(const char *doc, const char *path)
+{
+	struct json_value *root;
+	const struct json_value *v = mh_json_at(doc, path, &root);
+	double num = v && v->type == JSON_NUMBER ? v->number : NAN;
+
+	json_free(root);
+	return num;
+}
+
+/* The string at @path, decoded, into @out; "" when absent or no string. */
+static inline const char *mh_json_str(const char *doc, const char *path,
 				      char *out, size_t n)
 {
-	char pat[72];
-	const char *p, *q;
+	struct json_value *root;
+	const struct json_value *v = mh_json_at(doc, path, &root);
 
-	out[0] = 0;
-	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-	p = strstr(doc, pat);
-	if (!p)
-		return out;
-	p += strlen(pat);
-	for (q = p; *q && (*q != '"' || q[-1] == '\\'); q++)
-		;
-	snprintf(out, n, "%.*s", (int)(q - p), p);
+	if (n)
+		snprintf(out, n, "%s", v && v->type == JSON_STRING ? v->string : "");
+	json_free(root);
 	return out;
+}
+
+/* The length of the array at @path ("" for the document); -1 if none. */
+static inline int mh_json_len(const char *doc, const char *path)
+{
+	struct json_value *root;
+	const struct json_value *v = mh_json_at(doc, path, &root);
+	int len = v && v->type == JSON_ARRAY ? (int)v->count : -1;
+
+	json_free(root);
+	return len;
+}
+
+/* The type (enum json_type) of the value at @path; -1 if there is none. */
+static inline int mh_json_type(const char *doc, const char *path)
+{
+	struct json_value *root;
+	const struct json_value *v = mh_json_at(doc, path, &root);
+	int type = v ? (int)v->type : -1;
+
+	json_free(root);
+	return type;
+}
+
+/* The boolean at @path: 1 true, 0 false, -1 absent or not a boolean. */
+static inline int mh_json_bool(const char *doc, const char *path)
+{
+	struct json_value *root;
+	const struct json_value *v = mh_json_at(doc, path, &root);
+	int b = v && v->type == JSON_BOOL ? v->boolean : -1;
+
+	json_free(root);
+	return b;
 }
 
 /* A kmig-vmm and its control socket. */
@@ -437,38 +477,44 @@ static inline unsigned int mh_announced_session(const char *path,
 }
 
 /*
- * `kmigctl status --json` of the first kmig session in state @state
- * ("tracking": a source, "attached": a destination); NULL if none. The
- * result points into *@doc (free it).
+ * `kmigctl status --json` into *@doc (free it): an array of session
+ * objects (user/kmigctl/status.c). Returns the index there of the first
+ * session whose "state" is @state ("tracking": a source, "attached": a
+ * destination), or -1 if none.
  */
-static inline const char *mh_session(const char *dir, const char *state,
-				     char **doc)
+static inline int mh_session(const char *dir, const char *state, char **doc)
 {
 	const char *const args[] = { "status", "--json", NULL };
-	const char *p, *obj;
-	char pat[48];
+	char path[32], st[32];
+	int i, n;
 
 	*doc = NULL;
 	if (mh_kmigctl(dir, "status", args, doc, 30000) != 0 || !*doc)
-		return NULL;
-	snprintf(pat, sizeof(pat), "\"state\":\"%s\"", state);
-	p = strstr(*doc, pat);
-	if (!p)
-		return NULL;
-	/* The object starts at the last '{' before the state. */
-	for (obj = p; obj > *doc && *obj != '{'; obj--)
-		;
-	return obj;
+		return -1;
+	n = mh_json_len(*doc, "");
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%d.state", i);
+		if (!strcmp(mh_json_str(*doc, path, st, sizeof(st)), state))
+			return i;
+	}
+	return -1;
 }
 
-/* A number of that session ("id", "syncs"); NaN if there is none. */
+/*
+ * The number at @path ("id", "syncs") in that session's object; NaN if
+ * there is no such session.
+ */
 static inline double mh_session_num(const char *dir, const char *state,
-				    const char *key)
+				    const char *path)
 {
-	char *doc;
-	const char *s = mh_session(dir, state, &doc);
-	double v = s ? mh_json_num(s, key) : NAN;
+	char *doc, at[96];
+	int i = mh_session(dir, state, &doc);
+	double v = NAN;
 
+	if (i >= 0) {
+		snprintf(at, sizeof(at), "%d.%s", i, path);
+		v = mh_json_num(doc, at);
+	}
 	free(doc);
 	return v;
 }

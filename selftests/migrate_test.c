@@ -152,26 +152,19 @@ TEST_F_TIMEOUT(migrate, completes, 240)
 	EXPECT_GT(mh_json_num(mj, "throughput_mib_s"), 0);
 	EXPECT_EQ(ram_pages, mh_json_num(mj, "ram_bytes") / 4096);
 	/* The bulk round takes every page; later rounds fewer. */
-	EXPECT_EQ(ram_pages, mh_json_num(mj, "round_stats.pages"));
+	EXPECT_EQ(ram_pages, mh_json_num(mj, "round_stats.0.pages"));
 	EXPECT_GE(mh_json_num(mj, "pages.normal") + mh_json_num(mj, "pages.zero") +
 		  mh_json_num(mj, "pages.hole"), ram_pages);
 	/* Fair channel selection: every data channel carried frames. */
 	nch = atoi(variant->channels);
 	EXPECT_EQ(nch, mh_json_num(mj, "channels"));
+	EXPECT_EQ(nch, mh_json_len(mj, "channel_bytes"));
 	for (i = 0; i < nch; i++) {
 		char key[32];
-		const char *p = strstr(mj, "\"channel_bytes\":[");
 
-		ASSERT_NE(NULL, p);
-		p += strlen("\"channel_bytes\":[");
-		for (int k = 0; k < i && p; k++) {
-			p = strchr(p, ',');
-			if (p)
-				p++;
-		}
-		ASSERT_NE(NULL, p);
-		snprintf(key, sizeof(key), "channel %d", i + 1);
-		EXPECT_GT(strtod(p, NULL), 0) TH_LOG("%s carried nothing", key);
+		snprintf(key, sizeof(key), "channel_bytes.%d", i);
+		EXPECT_GT(mh_json_num(mj, key), 0)
+			TH_LOG("channel %d carried nothing", i + 1);
 	}
 
 	/* The destination received exactly what the source sent. */
@@ -201,7 +194,8 @@ TEST_F_TIMEOUT(migrate, completes, 240)
 		double before = mh_json_num(mj, "compression.bytes_before");
 		double after = mh_json_num(mj, "compression.bytes_after");
 
-		EXPECT_STREQ("zstd", mh_json_str(mj, "algorithm", res, sizeof(res)));
+		EXPECT_STREQ("zstd", mh_json_str(mj, "compression.algorithm", res,
+						    sizeof(res)));
 		EXPECT_GT(mh_json_num(mj, "compression.pages_compressed"), 0);
 		/* Text: well under half of its size on the wire. */
 		EXPECT_LT(after * 2, before);
