@@ -41,7 +41,7 @@ static void print_pages(struct printer *p, uint64_t normal, uint64_t zero,
 	print_close_object(p);
 }
 
-/* After "pages": the tests look keys up by their first occurrence. */
+/* The "compression" object, the same on both sides. */
 static void print_compression(struct printer *p, const struct compress_stat *c,
 			      uint64_t normal)
 {
