@@ -98,9 +98,9 @@ static void source_cancelled(struct __test_metadata *_metadata,
 	EXPECT_EQ(3, m->mig.status);
 	EXPECT_STREQ("cancelled", mh_json_str(m->mig_json, "result", res,
 					      sizeof(res)));
-	EXPECT_TRUE(has(m->mig_json, why)) TH_LOG("%s", m->mig_json);
+	EXPECT_TRUE(mh_json_has(m->mig_json, "error", why)) TH_LOG("%s", m->mig_json);
 	EXPECT_EQ(1, m->in.status);
-	EXPECT_TRUE(has(m->in_json, "the source aborted the migration: cancelled"))
+	EXPECT_TRUE(mh_json_has(m->in_json, "error", "the source aborted the migration: cancelled"))
 		TH_LOG("%s", m->in_json);
 
 	EXPECT_TRUE(mh_running(&m->src.proc));
@@ -214,9 +214,9 @@ TEST_F_TIMEOUT(cancel, destination_session, 240)
 	if (self->m.in.status != 3)
 		mh_dump(&self->m);
 	EXPECT_EQ(3, self->m.in.status);
-	EXPECT_TRUE(has(self->m.in_json, "cancelled (kmigctl cancel ")) TH_LOG("%s", self->m.in_json);
+	EXPECT_TRUE(mh_json_has(self->m.in_json, "error", "cancelled (kmigctl cancel ")) TH_LOG("%s", self->m.in_json);
 	EXPECT_EQ(1, self->m.mig.status);
-	EXPECT_TRUE(has(self->m.mig_json, "the destination aborted the migration: cancelled"))
+	EXPECT_TRUE(mh_json_has(self->m.mig_json, "error", "the destination aborted the migration: cancelled"))
 		TH_LOG("%s", self->m.mig_json);
 	EXPECT_TRUE(mh_running(&self->m.src.proc));
 	EXPECT_EQ(1, mh_vmm_check(&self->m.src, verdict, sizeof(verdict)))

@@ -679,6 +679,15 @@ static inline void mh_dump(struct mh_mig *m)
 	mh_log_tail(m->dst.proc.err, 800);
 }
 
+/* Does the string at @path of a report (its "error") contain @what? */
+static inline bool mh_json_has(const char *doc, const char *path,
+			       const char *what)
+{
+	char buf[1024];
+
+	return strstr(mh_json_str(doc, path, buf, sizeof(buf)), what) != NULL;
+}
+
 /* VMM_STATUS: 0 and *@st, or -errno (the VMM is gone). */
 static inline int mh_vmm_status(struct mh_vmm *v, struct vmm_status *st)
 {
