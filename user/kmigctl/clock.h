@@ -32,6 +32,12 @@ static inline void sleep_ns(uint64_t ns)
 		;
 }
 
+/* A deadline @ms from now, for a wait; 0 (none) when @ms is not positive. */
+static inline uint64_t deadline_after_ms(int64_t ms)
+{
+	return ms > 0 ? now_ns() + (uint64_t)ms * NSEC_PER_MSEC : 0;
+}
+
 static inline double ns_to_ms(uint64_t ns)
 {
 	return ns / 1e6;

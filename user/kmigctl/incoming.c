@@ -92,24 +92,11 @@ static int incoming_fail(struct incoming *in, const char *fmt, ...)
 	return -1;
 }
 
-/* An ABORT waiting on the main channel (within a moment): 1 and its words. */
-static int incoming_peer_abort(struct incoming *in, char *why, size_t n)
-{
-	uint8_t buf[KMS_MAX_REASON];
-	struct kms_frame_hdr h;
-	struct kms_error e;
-
-	if (!in->mc_up ||
-	    mainchan_poll(&in->mc, &h, buf, sizeof(buf), 200, &e) != -ECONNABORTED)
-		return 0;
-	snprintf(why, n, "%s", e.msg);
-	return 1;
-}
-
 /* A signal, a timeout, our own session cancelled, or a data channel failed. */
 static int incoming_check(struct incoming *in)
 {
-	char msg[256], why[sizeof(((struct kms_error *)0)->msg)];
+	struct kms_error why;
+	char msg[256];
 	int ret;
 
 	if (kmigctl_stop_signal) {
@@ -136,8 +123,8 @@ static int incoming_check(struct incoming *in)
 		 * A source that gives up sends ABORT on the main channel and
 		 * then closes the data channels: its reason beats ours.
 		 */
-		if (ret && incoming_peer_abort(in, why, sizeof(why)))
-			return incoming_fail(in, "%s", why);
+		if (ret && in->mc_up && mainchan_peer_abort(&in->mc, 200, &why))
+			return incoming_fail(in, "%s", why.msg);
 		if (ret)
 			return incoming_fail(in, "%s", msg);
 	}
@@ -322,9 +309,8 @@ static uint64_t incoming_overall_deadline(struct incoming *in)
 /* A handshake may take this long: a real source sends its HELLO at once. */
 static uint64_t incoming_handshake_deadline(struct incoming *in)
 {
-	int ms = in->o.peer_timeout_ms < in->o.step_timeout_ms ?
-		 in->o.peer_timeout_ms : in->o.step_timeout_ms;
-	uint64_t d = now_ns() + (uint64_t)ms * NSEC_PER_MSEC;
+	uint64_t d = deadline_after_ms(in->o.peer_timeout_ms < in->o.step_timeout_ms ?
+				       in->o.peer_timeout_ms : in->o.step_timeout_ms);
 	uint64_t all = incoming_overall_deadline(in);
 
 	return all && all < d ? all : d;
@@ -444,7 +430,7 @@ static int incoming_accept_main(struct incoming *in)
  */
 static int incoming_accept_data(struct incoming *in)
 {
-	uint64_t deadline = now_ns() + (uint64_t)in->o.step_timeout_ms * NSEC_PER_MSEC;
+	uint64_t deadline = deadline_after_ms(in->o.step_timeout_ms);
 	char name[24], why[64];
 	struct kms_hello h;
 	struct kms_error e;
@@ -513,9 +499,9 @@ static void incoming_stop_listening(struct incoming *in)
 		unlink(((struct sockaddr_un *)&in->addr.sa)->sun_path);
 }
 
-static int incoming_recv_check(void *arg)
+static bool incoming_recv_check(void *arg)
 {
-	return incoming_check(arg);
+	return incoming_check(arg) != 0;
 }
 
 /*
@@ -528,14 +514,13 @@ static int incoming_recv_main(struct incoming *in, struct kms_frame_hdr *h,
 			      uint8_t *buf, size_t cap, const char *what,
 			      int timeout_ms)
 {
-	uint64_t deadline = timeout_ms ?
-			    now_ns() + (uint64_t)timeout_ms * NSEC_PER_MSEC : 0;
 	struct kms_error e;
 	int ret;
 
-	ret = mainchan_recv(&in->mc, h, buf, cap, what, deadline,
-			    incoming_recv_check, in, &e);
-	if (ret == -1)		/* incoming_check() failed us already */
+	ret = mainchan_recv(&in->mc, h, buf, cap, what,
+			    deadline_after_ms(timeout_ms), incoming_recv_check,
+			    in, &e);
+	if (ret == -ECANCELED)	/* incoming_check() failed us already */
 		return -1;
 	if (ret)
 		return incoming_fail(in, "%s", e.msg);
@@ -715,11 +700,7 @@ static void incoming_cleanup(struct incoming *in)
 	chan_close(&in->main);
 	free(in->data);
 	free(in->state_blob);
-	if (in->lfd >= 0) {
-		close(in->lfd);
-		if (in->addr.family == AF_UNIX)
-			unlink(((struct sockaddr_un *)&in->addr.sa)->sun_path);
-	}
+	incoming_stop_listening(in);
 	/* A half-loaded VM is of no use: the VMM goes away. */
 	in->rep.vm = in->state == DST_STARTED ? "running" : "not started";
 	if (in->state != DST_STARTED && in->vmm.fd >= 0 &&

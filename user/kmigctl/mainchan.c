@@ -137,6 +137,14 @@ int mainchan_poll(struct mainchan *mc, struct kms_frame_hdr *h, uint8_t *buf,
 	}
 }
 
+int mainchan_peer_abort(struct mainchan *mc, int wait_ms, struct kms_error *e)
+{
+	uint8_t buf[KMS_MAX_REASON];
+	struct kms_frame_hdr h;
+
+	return mainchan_poll(mc, &h, buf, sizeof(buf), wait_ms, e) == -ECONNABORTED;
+}
+
 int mainchan_recv(struct mainchan *mc, struct kms_frame_hdr *h, uint8_t *buf,
 		  size_t cap, const char *what, uint64_t deadline_ns,
 		  mainchan_check_fn check, void *arg, struct kms_error *e)
@@ -145,12 +153,9 @@ int mainchan_recv(struct mainchan *mc, struct kms_frame_hdr *h, uint8_t *buf,
 	int ret;
 
 	for (;;) {
-		if (check) {
-			ret = check(arg);
-			if (ret) {
-				kms_errorf(e, "stopped waiting for %s", what);
-				return ret;
-			}
+		if (check && check(arg)) {
+			kms_errorf(e, "stopped waiting for %s", what);
+			return -ECANCELED;
 		}
 		ret = mainchan_poll(mc, h, buf, cap, CHAN_TICK_MS, e);
 		if (ret > 0)

@@ -43,11 +43,10 @@ struct mainchan {
 };
 
 /*
- * The caller's own reasons to stop waiting, asked every tick: 0 to go on,
- * anything else ends the wait with that value (the caller has recorded
- * why).
+ * The caller's own reasons to stop waiting, asked every tick: true ends
+ * the wait with -ECANCELED (the caller has recorded why).
  */
-typedef int (*mainchan_check_fn)(void *arg);
+typedef bool (*mainchan_check_fn)(void *arg);
 
 void mainchan_init(struct mainchan *mc, struct chan *c, const char *peer,
 		   int peer_timeout_ms);
@@ -70,7 +69,7 @@ int mainchan_send(struct mainchan *mc, uint32_t type, const void *payload,
  *   -ETIME        the deadline passed
  *   -ENOLINK      the peer was silent for peer_timeout_ms
  *   -ECONNABORTED the peer sent ABORT (its reason in @e)
- *   what @check returned
+ *   -ECANCELED    @check said stop
  *   another -errno: the channel failed
  * Every error has its message in @e.
  */
@@ -84,5 +83,12 @@ int mainchan_recv(struct mainchan *mc, struct kms_frame_hdr *h, uint8_t *buf,
  */
 int mainchan_poll(struct mainchan *mc, struct kms_frame_hdr *h, uint8_t *buf,
 		  size_t cap, int wait_ms, struct kms_error *e);
+
+/*
+ * After another channel failed: did the peer say why (an ABORT within
+ * @wait_ms)? 1 with its words in @e ("the source aborted the migration:
+ * ..."), else 0; other frames are dropped, the migration is failing.
+ */
+int mainchan_peer_abort(struct mainchan *mc, int wait_ms, struct kms_error *e);
 
 #endif /* KMIGCTL_MAINCHAN_H */

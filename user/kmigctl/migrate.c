@@ -313,7 +313,7 @@ static int migrate_connect_one(struct migration *m, struct chan *c,
 	/* A signal ends the channel's I/O in any phase. */
 	chan_init(c, fd, name, m->o.stall_ms, &kmigctl_stopping);
 	m->hello.channel = idx;
-	c->deadline_ns = migration_deadline(m->o.step_timeout_ms);
+	c->deadline_ns = deadline_after_ms(m->o.step_timeout_ms);
 	ret = handshake_connect(c, m->o.stream_version, &m->hello, &e);
 	c->deadline_ns = 0;
 	/*

@@ -68,9 +68,6 @@ struct migration {
 	bool cancelled;
 };
 
-/* A deadline @ms from now, for a step's wait. */
-uint64_t migration_deadline(int ms);
-
 /*
  * After a sender failure: the destination usually said why on the main
  * channel (ABORT) before it closed the data channels. Fails the migration

@@ -29,19 +29,15 @@ struct round_stat *migration_add_round(struct migration *m)
 	return rs;
 }
 
-uint64_t migration_deadline(int ms)
-{
-	return ms > 0 ? now_ns() + (uint64_t)ms * NSEC_PER_MSEC : 0;
-}
-
-static int migration_recv_check(void *arg)
+static bool migration_recv_check(void *arg)
 {
 	struct migration *m = arg;
 
 	/* Before GO a cancel fails us; after it, only a signal ends the wait. */
-	if (migration_cancelled(m))
-		return migration_fail_cancelled(m);
-	return 0;
+	if (!migration_cancelled(m))
+		return false;
+	migration_fail_cancelled(m);
+	return true;
 }
 
 int migration_recv(struct migration *m, struct kms_frame_hdr *h, uint8_t *buf,
@@ -51,9 +47,9 @@ int migration_recv(struct migration *m, struct kms_frame_hdr *h, uint8_t *buf,
 	int ret;
 
 	ret = mainchan_recv(&m->mc, h, buf, cap, what,
-			    migration_deadline(timeout_ms), migration_recv_check,
+			    deadline_after_ms(timeout_ms), migration_recv_check,
 			    m, &e);
-	if (ret == -1)		/* the check failed us already */
+	if (ret == -ECANCELED)	/* the check failed us already */
 		return -1;
 	if (ret)
 		return migration_fail(m, "failed", "%s", e.msg);
@@ -62,12 +58,9 @@ int migration_recv(struct migration *m, struct kms_frame_hdr *h, uint8_t *buf,
 
 int migration_peer_abort(struct migration *m, int wait_ms)
 {
-	uint8_t buf[KMS_MAX_REASON];
-	struct kms_frame_hdr h;
 	struct kms_error e;
 
-	if (!m->mc_up ||
-	    mainchan_poll(&m->mc, &h, buf, sizeof(buf), wait_ms, &e) != -ECONNABORTED)
+	if (!m->mc_up || !mainchan_peer_abort(&m->mc, wait_ms, &e))
 		return 0;
 	return migration_fail(m, "failed", "%s", e.msg);
 }

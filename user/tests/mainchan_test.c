@@ -162,11 +162,11 @@ TEST_F(pair, abort_brings_the_reason)
 	mainchan_destroy(&mc);
 }
 
-static int stop_third(void *arg)
+static bool stop_third(void *arg)
 {
 	int *n = arg;
 
-	return ++*n >= 3 ? -1 : 0;
+	return ++*n >= 3;
 }
 
 TEST_F(pair, the_callers_check_ends_the_wait)
@@ -178,8 +178,8 @@ TEST_F(pair, the_callers_check_ends_the_wait)
 	int n = 0;
 
 	mainchan_init(&mc, &self->b, "the source", 5000);
-	EXPECT_EQ(-1, mainchan_recv(&mc, &h, buf, sizeof(buf), "END", 0,
-				    stop_third, &n, &e));
+	EXPECT_EQ(-ECANCELED, mainchan_recv(&mc, &h, buf, sizeof(buf), "END",
+					    0, stop_third, &n, &e));
 	EXPECT_EQ(3, n);
 	mainchan_destroy(&mc);
 }
