@@ -27,7 +27,7 @@ selftests: user
 unit:
 	$(MAKE) -C user O=$(BUILD)/user-san SANITIZE=1 unit
 	$(MAKE) -C user/vmm O=$(BUILD)/vmm-san SANITIZE=1
-	$(MAKE) -C selftests O=$(BUILD)/selftests-san json-check
+	$(MAKE) -C selftests O=$(BUILD)/selftests-san json-check proxy-check
 
 uapi-check:
 	$(CC) -std=c90 -Wall -Wextra -Werror -fsyntax-only -Iuapi \

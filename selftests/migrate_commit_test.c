@@ -212,19 +212,18 @@ FIXTURE_VARIANT_ADD(fault, silence_after_go) {
 
 TEST_F_TIMEOUT(fault, main_channel, 300)
 {
-	char to[160], listen[160], line[256], err[512];
-	const char *const *extra = in_args;
+	char listen[160], line[256], err[512];
 
 	ASSERT_EQ(0, start_vmms(&self->c.m));
 	mh_set_addr(&self->c.m, true);
 	snprintf(listen, sizeof(listen), "unix:%s/proxy.sock", self->c.m.dir);
-	ASSERT_EQ(0, mh_start_incoming(&self->c.m, extra));
+	ASSERT_EQ(0, mh_start_incoming(&self->c.m, in_args));
 	ASSERT_TRUE(mh_wait_line(self->c.m.in.err, "listening on", line,
 				 sizeof(line), 30000));
 	ASSERT_EQ(0, mh_start_proxy(&self->c.proxy, self->c.m.dir, listen,
 				    self->c.m.addr, variant->fault));
-	snprintf(to, sizeof(to), "%s", listen);
-	snprintf(self->c.m.addr, sizeof(self->c.m.addr), "%s", to);
+	/* The source goes through the proxy. */
+	snprintf(self->c.m.addr, sizeof(self->c.m.addr), "%s", listen);
 	ASSERT_EQ(0, mh_start_migrate(&self->c.m, mig_args, NULL));
 	mh_wait_both(&self->c.m, 120000);
 
