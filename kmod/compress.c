@@ -59,6 +59,7 @@ struct kmig_zcomp *kmig_zcomp_create(u32 level)
 	/* kmig_zcomp_destroy() undoes any part of this (vfree(NULL) is fine). */
 	z->wksp = vmalloc(bound);
 	z->cctx = z->wksp ? zstd_init_cctx(z->wksp, bound) : NULL;
+	kmig_obj_inc(KMIG_OBJ_ZSTD);
 	if (!z->cctx) {
 		kmig_zcomp_destroy(z);
 		return ERR_PTR(-ENOMEM);
@@ -72,6 +73,7 @@ void kmig_zcomp_destroy(struct kmig_zcomp *z)
 		return;
 	vfree(z->wksp);
 	kfree(z);
+	kmig_obj_dec(KMIG_OBJ_ZSTD);
 }
 
 /*
@@ -102,6 +104,7 @@ struct kmig_zdec *kmig_zdec_create(void)
 	/* kmig_zdec_destroy() undoes any part of this (vfree(NULL) is fine). */
 	z->wksp = vmalloc(bound);
 	z->dctx = z->wksp ? zstd_init_dctx(z->wksp, bound) : NULL;
+	kmig_obj_inc(KMIG_OBJ_ZSTD);
 	if (!z->dctx) {
 		kmig_zdec_destroy(z);
 		return ERR_PTR(-ENOMEM);
@@ -115,6 +118,7 @@ void kmig_zdec_destroy(struct kmig_zdec *z)
 		return;
 	vfree(z->wksp);
 	kfree(z);
+	kmig_obj_dec(KMIG_OBJ_ZSTD);
 }
 
 /*
