@@ -111,6 +111,7 @@ struct kmig_report {
 	struct kmig_stats stats;
 };
 
+struct cred;
 struct kmig_send;
 struct kmig_zcomp;
 struct kmig_zdec;
@@ -131,6 +132,9 @@ struct kmig_session {
 	struct kmig_stats stats;
 	spinlock_t report_lock;		/* protects @report */
 	struct kmig_report report;
+	/* Set at open, constant: who may see and cancel it over netlink. */
+	struct net *net;		/* the opener's network namespace */
+	const struct cred *cred;	/* the opener's credentials (f_cred) */
 };
 
 /*

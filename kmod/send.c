@@ -343,7 +343,8 @@ int kmig_send_setup(struct kmig_session *s, struct kmig_send_setup *arg,
 	    (arg->zstd_level && !(arg->flags & KMIG_SEND_F_ZSTD)))
 		return -EINVAL;
 
-	send = kzalloc(struct_size(send, w, arg->nr_workers), GFP_KERNEL);
+	send = kzalloc(struct_size(send, w, arg->nr_workers),
+		       GFP_KERNEL_ACCOUNT);
 	if (!send)
 		return -ENOMEM;
 	send->kvm = s->vm->kvm;
@@ -398,7 +399,7 @@ static int kmig_send_plan(struct kmig_send *send, struct kmig_slots *slots)
 
 	kfree(send->chunk_start);
 	send->chunk_start = kcalloc(max_t(u32, slots->nr, 1), sizeof(u64),
-				    GFP_KERNEL);
+				    GFP_KERNEL_ACCOUNT);
 	if (!send->chunk_start)
 		return -ENOMEM;
 	for (i = 0; i < slots->nr; i++) {

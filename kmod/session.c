@@ -3,12 +3,15 @@
  * /dev/kmig: one session per open file description, and the ioctl
  * dispatcher that enforces the extensible-struct rules of uapi/linux/kmig.h.
  */
+#include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/idr.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/nsproxy.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <net/net_namespace.h>
 
 #include "kmig.h"
 
@@ -81,23 +84,45 @@ void kmig_session_cancel(struct kmig_session *s)
 		kmig_send_wake(send);
 }
 
+/*
+ * Sessions open at once, over all users and namespaces. Each may hold up
+ * to KMIG_MAX_WORKERS + 1 kthreads and their rings, charged to the
+ * opener's memory cgroup; the kthreads are not, so they are bounded here.
+ */
+static unsigned int max_sessions = 256;
+module_param(max_sessions, uint, 0644);
+MODULE_PARM_DESC(max_sessions,
+		 "Most /dev/kmig sessions open at once; open() fails with ENFILE beyond (default 256)");
+static atomic_t kmig_nr_sessions = ATOMIC_INIT(0);
+
 static int kmig_open(struct inode *inode, struct file *file)
 {
 	struct kmig_session *s, *pos;
-	int id;
+	int id, ret;
+
+	/* System-wide, as the file table's ENFILE: not this process's. */
+	if (atomic_inc_return(&kmig_nr_sessions) > READ_ONCE(max_sessions)) {
+		ret = -ENFILE;
+		goto err_count;
+	}
 
 	s = kzalloc(sizeof(*s), GFP_KERNEL_ACCOUNT);
-	if (!s)
-		return -ENOMEM;
+	if (!s) {
+		ret = -ENOMEM;
+		goto err_count;
+	}
 
 	id = ida_alloc_min(&kmig_session_ida, 1, GFP_KERNEL);
 	if (id < 0) {
-		kfree(s);
-		return id;
+		ret = id;
+		goto err_free;
 	}
 	s->id = id;
 	mutex_init(&s->lock);
 	spin_lock_init(&s->report_lock);
+	/* Netlink shows the session only there, and to its owner or admin. */
+	s->net = get_net(current->nsproxy->net_ns);
+	s->cred = get_cred(file->f_cred);
 
 	/* Kept sorted by id: netlink dumps resume after the last id sent. */
 	mutex_lock(&kmig_sessions_lock);
@@ -110,6 +135,12 @@ static int kmig_open(struct inode *inode, struct file *file)
 	file->private_data = s;
 	kmig_obj_inc(KMIG_OBJ_SESSIONS);
 	return 0;
+
+err_free:
+	kfree(s);
+err_count:
+	atomic_dec(&kmig_nr_sessions);
+	return ret;
 }
 
 static int kmig_release(struct inode *inode, struct file *file)
@@ -128,9 +159,12 @@ static int kmig_release(struct inode *inode, struct file *file)
 	kmig_zdec_destroy(s->zdec);
 	if (s->vm)
 		kmig_vm_detach(s->vm);
+	put_cred(s->cred);
+	put_net(s->net);
 	ida_free(&kmig_session_ida, s->id);
 	mutex_destroy(&s->lock);
 	kfree(s);
+	atomic_dec(&kmig_nr_sessions);
 	kmig_obj_dec(KMIG_OBJ_SESSIONS);
 	return 0;
 }

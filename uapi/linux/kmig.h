@@ -20,7 +20,8 @@
  * A session is one open file description of /dev/kmig. It attaches to at
  * most one KVM VM, and a VM is attached to at most one session at a time
  * (harvesting KVM's dirty log is destructive: two harvesters would steal
- * each other's pages).
+ * each other's pages). open() fails with -ENFILE while the module's
+ * max_sessions sessions (default 256) are open system-wide.
  */
 #ifndef _UAPI_LINUX_KMIG_H
 #define _UAPI_LINUX_KMIG_H
@@ -406,8 +407,11 @@ struct kmig_ring_offsets {
  * KMIG_ZSTD_MAX_LEN bytes, else raw as KMIG_REC_PAGE. A module without
  * KMIG_FEATURE_ZSTD refuses the flag with -EOPNOTSUPP.
  *
+ * The rings and zstd contexts are charged to the caller's memory cgroup.
+ *
  * Errors: -ENOTCONN no VM; -EINVAL bad counts or level; -EBUSY already
- * set up; -ENOMEM.
+ * set up; -ENOMEM, also when they exceed the caller's memory cgroup limit
+ * (the session is then as before the call).
  */
 struct kmig_send_setup {
 	__u32 size;
@@ -621,7 +625,12 @@ struct kmig_dirty_mark {
 
 /*
  * Generic netlink control plane (Documentation/netlink/specs/kmig.yaml).
- * Reading is open to all; KMIG_NL_CMD_SESSION_CANCEL needs CAP_NET_ADMIN.
+ * A session belongs to the network namespace it was opened in. The
+ * KMIG_NL_CMD_SESSION_GET dump lists it only to requesters in that
+ * namespace that own it (same euid as its opener) or have CAP_NET_ADMIN
+ * over the namespace; KMIG_NL_CMD_SESSION_CANCEL needs CAP_NET_ADMIN over
+ * the requester's namespace (-EPERM) and finds only that namespace's
+ * sessions (-ENOENT).
  *
  * Cancelling a session makes KMIG_DIRTY_SYNC, KMIG_SEND_ROUND,
  * KMIG_RING_WAIT and KMIG_LOAD fail with -ECANCELED (a blocked
@@ -635,7 +644,7 @@ enum kmig_nl_cmd {
 	KMIG_NL_CMD_UNSPEC,
 	/* dump, one message per session; KMIG_A_SESSION_ID lists one */
 	KMIG_NL_CMD_SESSION_GET,
-	/* admin: cancel the migration of session KMIG_A_SESSION_ID */
+	/* netns admin: cancel the migration of session KMIG_A_SESSION_ID */
 	KMIG_NL_CMD_SESSION_CANCEL,
 
 	__KMIG_NL_CMD_MAX,
