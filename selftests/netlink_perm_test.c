@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -518,6 +519,72 @@ TEST_F(perm, owner_sees_own_session)
 		TH_LOG("uid %d sees %d sessions, root's among them", NOBODY,
 		       o.own.sessions);
 	EXPECT_FALSE(o.seen.found);
+}
+
+struct restarter {
+	int fd;
+	volatile bool stop;
+	unsigned long starts;
+};
+
+static void *restart_loop(void *arg)
+{
+	struct restarter *r = arg;
+
+	while (!r->stop)
+		if (!__kmig_start(r->fd, NULL))
+			r->starts++;
+	return NULL;
+}
+
+/*
+ * A cancel racing a restart (KMIG_DIRTY_START) must leave one answer: what
+ * the netlink dump says the session is and what its ioctls do agree. The
+ * module once kept two flags, and the race could leave the dump saying
+ * "tracking" while every ring wait failed with ECANCELED until the next
+ * restart. Each try races a burst of cancels against a restart loop, then
+ * compares the dump's state with KMIG_RING_WAIT's answer.
+ */
+TEST_F(perm, cancel_racing_restart_agrees)
+{
+	struct kmig_send_setup setup = KMIG_ARG(kmig_send_setup,
+						.nr_workers = 1,
+						.ring_entries = 16);
+	struct kmig_ring_wait wait = KMIG_ARG(kmig_ring_wait);
+	struct restarter r = { .fd = self->kmig_fd };
+	unsigned long cancels = 0, tries;
+	pthread_t thread;
+	struct seen s;
+	int i, ret;
+
+	ASSERT_EQ(0, __kmig_start(self->kmig_fd, NULL));
+	kmig_ioctl(self->kmig_fd, KMIG_SEND_SETUP, &setup);
+	for (tries = 0; tries < 40; tries++) {
+		r.stop = false;
+		ASSERT_EQ(0, pthread_create(&thread, NULL, restart_loop, &r));
+		for (i = 0; i < 50; i++)
+			cancels += !cancel(self->id);
+		r.stop = true;
+		pthread_join(thread, NULL);
+
+		s = dump(self->id);
+		ASSERT_EQ(0, s.err);
+		ASSERT_TRUE(s.found);
+		ret = __kmig_ioctl(self->kmig_fd, KMIG_RING_WAIT, &wait);
+		if (s.state == KMIG_SESSION_CANCELLED) {
+			ASSERT_EQ(-ECANCELED, ret)
+				TH_LOG("try %lu: cancelled, yet the ring wait says %s",
+				       tries, kmig_errname(ret));
+		} else {
+			ASSERT_EQ((__u32)KMIG_SESSION_TRACKING, s.state);
+			ASSERT_EQ(0, ret)
+				TH_LOG("try %lu: the dump says tracking, the ring wait %s",
+				       tries, kmig_errname(ret));
+		}
+	}
+	TH_LOG("%lu tries, %lu cancels, %lu restarts", tries, cancels, r.starts);
+	ASSERT_NE(0UL, cancels);
+	ASSERT_NE(0UL, r.starts);
 }
 
 TEST_HARNESS_MAIN
