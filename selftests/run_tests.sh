@@ -37,7 +37,7 @@ test_dir=${KMIG_TEST_DIR:-build/selftests}
 extra=${KMIG_EXTRA_TESTS:-selftests/extra_tests}
 objects=${KMIG_OBJECTS:-/sys/kernel/debug/kmig/objects}
 out=${KMIG_OUT:-$(mktemp -d /tmp/kmig-selftests.XXXXXX)}
-bad_re='BUG:|WARNING:|Oops|general protection|possible recursive locking|leak|Call Trace'
+bad_re='BUG:|WARNING:|Oops|general protection|possible recursive locking|leak|Call Trace|soft lockup|hard LOCKUP|rcu_.*stall|blocked for more than|Poison overwritten|Redzone|Object padding|Freepointer'
 
 mkdir -p "$out"
 tap=$out/selftests.tap
