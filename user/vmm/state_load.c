@@ -181,6 +181,14 @@ static int check_parsed(struct load_ctx *c, struct state_parsed *p,
 			    vmm->nr_vcpus);
 	if (!memchr(cfg->workload, 0, sizeof(cfg->workload)))
 		return fail(c, -EINVAL, "the state blob's workload is not a string");
+	/*
+	 * workload_parse() quotes a spec it does not know in its message,
+	 * which reaches the destination's terminal: no control bytes.
+	 */
+	for (i = 0; cfg->workload[i]; i++)
+		if (cfg->workload[i] < 0x20 || cfg->workload[i] > 0x7e)
+			return fail(c, -EINVAL,
+				    "the state blob's workload is not printable text");
 	ret = workload_parse(cfg->workload, wl, c->err, c->errlen);
 	if (!ret)
 		ret = workload_fits(wl, vmm->ram.size, c->err, c->errlen);
