@@ -41,7 +41,8 @@ fi
 
 declare -A max_len=([fuzz_hello]=2048 [fuzz_frames]=65536
 		    [fuzz_ram]=16400 [fuzz_state]=32768)
-harnesses=(fuzz_hello fuzz_frames fuzz_ram fuzz_state)
+# FUZZ_HARNESSES="fuzz_ram fuzz_state": only those.
+read -r -a harnesses <<<"${FUZZ_HARNESSES:-fuzz_hello fuzz_frames fuzz_ram fuzz_state}"
 common=(-timeout=5 -rss_limit_mb=512 -malloc_limit_mb=64
 	-dict="$here/kmig.dict")
 
