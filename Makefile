@@ -29,6 +29,18 @@ unit:
 	$(MAKE) -C user/vmm O=$(BUILD)/vmm-san SANITIZE=1
 	$(MAKE) -C selftests O=$(BUILD)/selftests-san json-check proxy-check
 
+# libFuzzer harnesses for the decoders the destination runs on the peer's
+# bytes (user/fuzz/run.sh): quick replays the corpus and fuzzes each for
+# 30 s (part of make check); fuzz-stream fuzzes each FUZZ_SECONDS (600)
+# and merges what found new coverage into user/fuzz/corpus/.
+FUZZ_SECONDS ?= 600
+
+fuzz-stream-quick:
+	$(MAKE) -C user/fuzz O=$(BUILD)/fuzz quick
+
+fuzz-stream:
+	$(MAKE) -C user/fuzz O=$(BUILD)/fuzz long FUZZ_SECONDS=$(FUZZ_SECONDS)
+
 uapi-check:
 	$(CC) -std=c90 -Wall -Wextra -Werror -fsyntax-only -Iuapi \
 		-x c uapi/linux/kmig.h
@@ -46,6 +58,7 @@ check:
 	$(MAKE) all uapi-check
 	$(MAKE) style
 	$(MAKE) unit
+	$(MAKE) fuzz-stream-quick
 	$(MAKE) bench-peer-test
 	scripts/sandbox/run.sh --timeout 1500 -- selftests/run_tests.sh
 
@@ -105,6 +118,6 @@ clean:
 	rm -rf $(BUILD)
 
 help:
-	@echo "make [all|kmod|user|vmm|selftests|unit|style|sparse|check|soak|demo|bench|bench-peer|bench-peer-test|clean]"
+	@echo "make [all|kmod|user|vmm|selftests|unit|fuzz|fuzz-stream-quick|fuzz-stream|style|sparse|check|soak|demo|bench|bench-peer|bench-peer-test|clean]"
 
-.PHONY: all kmod user vmm selftests unit uapi-check style sparse check soak demo bench bench-tools bench-peer bench-peer-test clean help
+.PHONY: all kmod user vmm selftests unit fuzz fuzz-stream-quick fuzz-stream uapi-check style sparse check soak demo bench bench-tools bench-peer bench-peer-test clean help

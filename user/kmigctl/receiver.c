@@ -100,18 +100,47 @@ static int receiver_barrier(struct receiver *r, uint32_t idx, uint32_t round)
 	return ret;
 }
 
-static int receiver_ram(struct receiver *r, struct chan *c,
-			const uint8_t *buf, uint32_t len, struct kms_ram *ram)
+int receiver_decode(const struct kms_layout *l, uint32_t features,
+		    uint32_t expect, const struct kms_frame_hdr *h,
+		    const uint8_t *buf, struct kms_ram *ram, uint32_t *round,
+		    struct kms_error *e)
 {
-	struct kmig_load out;
-	struct kms_error e;
+	struct kms_error de;
 	int ret;
 
-	ret = kms_ram_decode(buf, len, r->layout, r->features, ram, &e);
-	if (ret) {
-		receiver_fail(r, ret, "%s: bad RAM frame: %s", c->name, e.msg);
-		return ret;
+	switch (h->type) {
+	case KMS_RAM:
+		ret = kms_ram_decode(buf, h->len, l, features, ram, &de);
+		if (ret) {
+			kms_errorf(e, "bad RAM frame: %s", de.msg);
+			return ret;
+		}
+		return RECV_RAM;
+	case KMS_SYNC:
+		ret = kms_sync_decode(buf, h->len, round, e);
+		if (ret)
+			return ret;
+		if (*round != expect) {
+			kms_errorf(e, "SYNC for round %u where round %u was due",
+				   *round, expect);
+			return -EPROTO;
+		}
+		return RECV_SYNC;
+	case KMS_END:
+		return RECV_END;
+	default:
+		kms_errorf(e, "unexpected %s frame", kms_frame_name(h->type));
+		return -EPROTO;
 	}
+}
+
+/* Hands a RAM frame that receiver_decode() checked to KMIG_LOAD. */
+static int receiver_load(struct receiver *r, struct chan *c,
+			 struct kms_ram *ram)
+{
+	struct kmig_load out;
+	int ret;
+
 	ret = kmig_load(r->kfd, ram->recs, ram->nr, ram->data, ram->data_len,
 			&out);
 	if (ret) {
@@ -157,34 +186,24 @@ static void *recv_main(void *p)
 				receiver_fail(r, ret, "%s", e.msg);
 			break;
 		}
-		switch (h.type) {
-		case KMS_RAM:
-			ret = receiver_ram(r, c, buf, h.len, ram);
+		ret = receiver_decode(r->layout, r->features, expect, &h, buf,
+				      ram, &round, &e);
+		switch (ret) {
+		case RECV_RAM:
+			ret = receiver_load(r, c, ram);
 			break;
-		case KMS_SYNC:
-			ret = kms_sync_decode(buf, h.len, &round, &e);
-			if (!ret && round != expect) {
-				kms_errorf(&e, "SYNC for round %u where round %u was due",
-					   round, expect);
-				ret = -EPROTO;
-			}
-			if (ret) {
-				receiver_fail(r, ret, "%s: %s", c->name, e.msg);
-				break;
-			}
+		case RECV_SYNC:
 			ret = receiver_barrier(r, a->idx, round);
 			expect++;
 			break;
-		case KMS_END:
+		case RECV_END:
 			pthread_mutex_lock(&r->lock);
 			r->ended++;
 			pthread_cond_broadcast(&r->cond);
 			pthread_mutex_unlock(&r->lock);
 			goto out;
 		default:
-			receiver_fail(r, -EPROTO, "%s: unexpected %s frame",
-				      c->name, kms_frame_name(h.type));
-			ret = -EPROTO;
+			receiver_fail(r, ret, "%s: %s", c->name, e.msg);
 		}
 		if (ret)
 			break;

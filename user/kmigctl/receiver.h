@@ -47,6 +47,24 @@ struct receiver {
 	atomic_uint_fast64_t frames;
 };
 
+/* What a data channel does with a frame that receiver_decode() passed. */
+enum recv_action {
+	RECV_RAM = 1,		/* hand @ram to KMIG_LOAD */
+	RECV_SYNC,		/* round *@round ended: the barrier */
+	RECV_END,		/* the channel's last frame */
+};
+
+/*
+ * A data channel's frame @h/@buf (as chan_recv() read it) checked against
+ * the layout @l, the HELLO's @features and the round due (@expect): an
+ * enum recv_action, or -errno with the reason in @e. Pure: no I/O, no
+ * ioctl, so the fuzzer (user/fuzz) runs exactly what the receiver does.
+ */
+int receiver_decode(const struct kms_layout *l, uint32_t features,
+		    uint32_t expect, const struct kms_frame_hdr *h,
+		    const uint8_t *buf, struct kms_ram *ram, uint32_t *round,
+		    struct kms_error *e);
+
 /* @features: the source's HELLO features, which RAM frames may use. */
 int receiver_init(struct receiver *r, int kfd, const struct kms_layout *l,
 		  uint32_t features, struct chan *chans, uint32_t nr_chans,

@@ -41,8 +41,11 @@
 				 (KMS_REC_LEN + KMS_PAGE_SIZE))
 #define KMS_HELLO_LEN(nr)	(40 + 16 * (nr))
 #define KMS_MAX_REASON		512
-/* The VMM's device-state blob: at most one control packet (VMM_MSG_MAX). */
-#define KMS_MAX_STATE		(16 << 20)
+/*
+ * The VMM's device-state blob: what fits one control packet, VMM_MSG_MAX
+ * less the 16-byte struct vmm_msg (switchover.c checks both).
+ */
+#define KMS_MAX_STATE		((16 << 20) - 16)
 /* The largest frame payload of any type. */
 #define KMS_MAX_FRAME		KMS_MAX_STATE
 

@@ -12,9 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "kmig_vmm.h"
 #include "clock.h"
 #include "migrate.h"
 #include "testhook.h"
+
+_Static_assert(KMS_MAX_STATE + sizeof(struct vmm_msg) == VMM_MSG_MAX,
+	       "a device-state frame must fit one VMM control packet");
 
 static bool switchover_hold_stop(void *arg)
 {

@@ -150,7 +150,7 @@ void options_parse(int argc, char **argv, struct vmm_options *opt)
 			opt->workload = optarg;
 			break;
 		case OPT_RATE:
-			opt->rate_mib = parse_u64("--rate", optarg, 0, 1 << 20);
+			opt->rate_mib = parse_u64("--rate", optarg, 0, MAX_RATE_MIB);
 			opt->rate_given = true;
 			break;
 		case OPT_INCOMING:

@@ -8,6 +8,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* The largest --rate, MiB/s (also the bound on a state blob's rate). */
+#define MAX_RATE_MIB	(1U << 20)
+
 struct vmm_options {
 	const char *control;	/* --control: the control socket's path */
 	uint64_t ram_size;	/* --mem, in bytes */

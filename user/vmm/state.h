@@ -36,6 +36,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "guest_layout.h"
+
 #define STATE_MAGIC		"KMIGVMM1"	/* 8 bytes, no NUL */
 #define STATE_VERSION		1
 
@@ -81,6 +83,23 @@ struct state_config {
 };
 
 struct vmm;
+struct workload;
+
+/* A checked blob: where each section's payload is in it (NULL: absent). */
+#define STATE_NR_IRQCHIPS	3
+#define STATE_NR_VCPU_TYPES	(__STATE_VCPU_END - STATE_CPUID)
+
+struct state_part {
+	const void *data;	/* NULL: absent */
+	uint32_t len;
+};
+
+struct state_parsed {
+	const struct state_config *config;
+	struct state_part clock;
+	struct state_part irqchip[STATE_NR_IRQCHIPS];
+	struct state_part vcpu[GUEST_MAX_VCPUS][STATE_NR_VCPU_TYPES];
+};
 
 /*
  * The vCPUs must be parked. Returns 0 and a malloc'ed blob, or -errno with
@@ -95,5 +114,14 @@ int state_save(struct vmm *vmm, void **blob, size_t *len, char *err,
  */
 int state_load(struct vmm *vmm, const void *blob, size_t len, char *err,
 	       size_t errlen);
+
+/*
+ * state_load()'s checks alone, without KVM (@vmm is only read): 0 when the
+ * blob would be loaded, with its sections in @p (pointers into @blob) and
+ * its workload in @wl. Pure, for the fuzzer (user/fuzz/fuzz_state.c).
+ */
+int state_parse(struct vmm *vmm, const void *blob, size_t len,
+		struct state_parsed *p, struct workload *wl, char *err,
+		size_t errlen);
 
 #endif /* KMIG_VMM_STATE_H */
