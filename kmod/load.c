@@ -148,7 +148,9 @@ struct kmig_load_ctx {
 
 /*
  * The memslot the record lies in, as KVM has it now (kvm->srcu held), and
- * the session's bitmap for it, refreshed if the memslot changed.
+ * the session's bitmap for it; -ESTALE if the session's snapshot predates
+ * the memslot. The snapshot cannot be refreshed here: it takes
+ * kvm->slots_lock, under which KVM waits for SRCU readers (us).
  */
 static int kmig_load_slot(struct kmig_load_ctx *c, const struct kmig_rec *r,
 			  struct kvm_memory_slot **msp, struct kmig_slot **kp)
@@ -157,7 +159,6 @@ static int kmig_load_slot(struct kmig_load_ctx *c, const struct kmig_rec *r,
 	u64 gfn = r->gpa >> PAGE_SHIFT;
 	struct kvm_memory_slot *ms;
 	struct kmig_slot *k;
-	int ret;
 
 	ms = __gfn_to_memslot(__kvm_memslots(kvm, r->as_id), gfn);
 	if (!ms || ms->id >= KVM_USER_MEM_SLOTS ||
@@ -167,16 +168,8 @@ static int kmig_load_slot(struct kmig_load_ctx *c, const struct kmig_rec *r,
 		return -EINVAL;
 	k = c->s->loaded ? kmig_slots_find(c->s->loaded, r->as_id, ms->id) :
 			   NULL;
-	if (!k || k->kslot != ms) {
-		/* SRCU readers may sleep: the snapshot can be taken here. */
-		ret = kmig_load_refresh(c->s);
-		if (ret)
-			return ret;
-		k = kmig_slots_find(c->s->loaded, r->as_id, ms->id);
-		/* Changed again meanwhile: the caller may retry. */
-		if (!k || k->kslot != ms)
-			return -EAGAIN;
-	}
+	if (!k || k->kslot != ms)
+		return -ESTALE;
 	*msp = ms;
 	*kp = k;
 	return 0;
@@ -215,13 +208,22 @@ static int kmig_load_rec(struct kmig_load_ctx *c, const struct kmig_rec *r,
 	struct kvm_memory_slot *ms;
 	struct kmig_slot *k;
 	unsigned long hva;
+	int idx, ret, tries = 0;
 	u64 first;
-	int idx, ret;
 
-	idx = srcu_read_lock(&kvm->srcu);
-	ret = kmig_load_slot(c, r, &ms, &k);
-	if (ret == -EAGAIN)
+	for (;;) {
+		idx = srcu_read_lock(&kvm->srcu);
 		ret = kmig_load_slot(c, r, &ms, &k);
+		if (ret != -ESTALE)
+			break;
+		srcu_read_unlock(&kvm->srcu, idx);
+		/* The VMM keeps editing: let the caller retry. */
+		if (++tries > 2)
+			return -EAGAIN;
+		ret = kmig_load_refresh(c->s);
+		if (ret)
+			return ret;
+	}
 	if (ret)
 		goto out;
 	first = (r->gpa >> PAGE_SHIFT) - ms->base_gfn;

@@ -551,7 +551,9 @@ struct kmig_ring_wait {
  * misaligned gpa, a bad length, npages 0 or past its memslot, data past
  * @data_len, or a zstd frame that is corrupt or does not decompress to
  * exactly one page; -ENOENT a gpa in no memslot; -ESRCH the VM's process
- * exited; -ENOMEM.
+ * exited; -ENOMEM; -EAGAIN the VMM kept editing memslots during the
+ * load (@done says how far it got: call again with the rest); -EINTR a
+ * fatal signal.
  */
 struct kmig_load {
 	__u32 size;
