@@ -52,6 +52,7 @@
  * --no-netlink, --no-rmmod, --no-ring-chaos, --no-session-close,
  * --no-vm-close, --big-slot-mib N (0: none; default 1024).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -602,11 +603,11 @@ static void pick_size(struct fuzzer *f, void *buf, size_t ksize, size_t min)
 
 	memset(b + ksize, 0, ARG_BYTES - ksize);
 	switch (rn(r, 100)) {
-	case 0 ... 79: break;
-	case 80 ... 83: size = min - 1 - rn(r, min > 8 ? 8 : min); break;
-	case 84 ... 86: size = min; break;
-	case 87 ... 90: size = ksize + 8 * (1 + rn(r, 8)); break;
-	case 91 ... 94:
+	case 0 ... 87: break;
+	case 88 ... 89: size = min - 1 - rn(r, min > 8 ? 8 : min); break;
+	case 90: size = min; break;
+	case 91 ... 92: size = ksize + 8 * (1 + rn(r, 8)); break;
+	case 93 ... 94:
 		size = ksize + 1 + rn(r, 64);
 		b[ksize + rn(r, size - ksize)] = 1 + rn(r, 255);
 		break;
@@ -622,7 +623,7 @@ static void pick_size(struct fuzzer *f, void *buf, size_t ksize, size_t min)
 /* Flags: mostly @valid (0 or known bits), sometimes unknown bits. */
 static __u32 pick_flags(struct fuzzer *f, __u32 valid)
 {
-	if (pct(&f->r, 92))
+	if (pct(&f->r, 95))
 		return valid;
 	return pct(&f->r, 50) ? 1U << rn(&f->r, 32) : (__u32)rnd(&f->r);
 }
@@ -644,16 +645,16 @@ static int fuzz_ioctl(struct fuzzer *f, int c, int fd, unsigned long cmd)
 	int ret;
 
 	switch (rn(&f->r, 100)) {
-	case 0 ... 89: break;
-	case 90 ... 93:
+	case 0 ... 93: break;
+	case 94 ... 95:
 		memcpy(f->ro_arg, f->arg, PG);
 		mprotect(f->ro_arg, PG, PROT_READ);
 		arg = f->ro_arg;
 		ro = true;
 		break;
-	case 94: arg = NULL; break;
-	case 95 ... 96: arg = g_unmapped; break;
-	case 97 ... 98:	/* size readable, the rest in the guard page */
+	case 96: arg = NULL; break;
+	case 97: arg = g_unmapped; break;
+	case 98:	/* size readable, the rest in the guard page */
 		arg = f->arg + ARG_BYTES - 4 - 4 * rn(&f->r, 4);
 		memcpy(arg, f->arg, 4);
 		break;
@@ -1351,11 +1352,11 @@ static void *chaos_thread(void *p)
 	rng_init(&r, 300);
 	while (!stop) {
 		switch (rn(&r, 100)) {
-		case 0 ... 14:
+		case 0 ... 3:
 			if (!opt.no_session_close)
 				chaos_reopen(&r);
 			break;
-		case 15 ... 24:
+		case 4 ... 24:
 			if (!opt.no_vm_close)
 				chaos_vm_fd(&r);
 			break;
@@ -1447,7 +1448,13 @@ static void churn_once(struct fvm *v, struct rng *r)
 	}
 }
 
-/* munmap guest RAM behind a memslot, map it again, or drop its pages. */
+/*
+ * munmap guest RAM behind a memslot, map it again, or drop its pages. The
+ * "munmap" maps PROT_NONE over the RAM (MAP_FIXED unmaps the old pages
+ * first, as munmap does: the same MMU notifier calls for KVM), so no hole
+ * is ever left for malloc or a ring mapping to land in while the memslot,
+ * the guest and KMIG_LOAD still point there.
+ */
 static void remap_once(struct fvm *v, struct rng *r)
 {
 	struct myslot *s = &v->slots[pct(r, 60) ? SLOT_DATA :
@@ -1459,21 +1466,15 @@ static void remap_once(struct fvm *v, struct rng *r)
 		return;
 	busy("remap guest RAM");
 	if (s->unmapped) {
-		/* Only where nothing else got mapped meanwhile. */
-		void *p = mmap(s->hva, len, PROT_READ | PROT_WRITE,
-			       s->memfd >= 0 ? MAP_SHARED | MAP_FIXED_NOREPLACE :
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
-			       MAP_FIXED_NOREPLACE, s->memfd, 0);
-
-		if (p == s->hva)
+		if (map_ram(s, s->hva))
 			s->unmapped = false;
-		else if (p != MAP_FAILED)
-			munmap(p, len);
 	} else {
 		switch (rn(r, 3)) {
 		case 0:
-			munmap(s->hva, len);
-			s->unmapped = true;
+			if (mmap(s->hva, len, PROT_NONE, MAP_PRIVATE |
+				 MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+				 -1, 0) != MAP_FAILED)
+				s->unmapped = true;
 			break;
 		case 1:
 			map_ram(s, s->hva);	/* fresh pages, same place */
@@ -1503,7 +1504,7 @@ static void *churn_thread(void *p)
 		else if (remap)
 			remap_once(v, &r);
 		pthread_mutex_unlock(&v->lock);
-		sleep_ms(2 + rn(&r, 20));
+		sleep_ms(rn(&r, 8));
 	}
 	return NULL;
 }
@@ -1621,7 +1622,7 @@ static void *netlink_thread(void *p)
 			    rn(&r, 8), KMIG_GENL_VERSION);
 		if (pct(&r, dump ? 30 : 90))
 			nla_put_u32(msg, KMIG_A_SESSION_ID, sid);
-		if (pct(&r, 5))	/* the wrong size */
+		if (pct(&r, 1))	/* the wrong size */
 			nla_put(msg, KMIG_A_SESSION_ID, 1 + rn(&r, 3), &sid);
 		busy(dump ? "netlink dump" : "netlink cancel");
 		ret = nl_send_auto(sk, msg);
@@ -1638,18 +1639,47 @@ static void *netlink_thread(void *p)
 
 /* ---- the watchdog ---- */
 
-static void dump_stack_of(pid_t tid)
+static void dump_stack_of(const char *path)
 {
-	char path[64], line[256];
+	char line[256];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stack", tid);
 	f = fopen(path, "r");
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f))
 		printf("ioctl_fuzz:     %s", line);
 	fclose(f);
+}
+
+/* The module's kthreads (kmig/<session>[:<worker>]): what they wait for. */
+static void dump_kmig_threads(void)
+{
+	char path[300], comm[32];
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		FILE *f;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, "kmig/", 5)) {
+			comm[strcspn(comm, "\n")] = 0;
+			printf("ioctl_fuzz:   kthread %s (pid %s):\n", comm,
+			       e->d_name);
+			snprintf(path, sizeof(path), "/proc/%s/stack", e->d_name);
+			dump_stack_of(path);
+		}
+		fclose(f);
+	}
+	closedir(d);
 }
 
 static void *watchdog_thread(void *p)
@@ -1660,6 +1690,7 @@ static void *watchdog_thread(void *p)
 		int i, n = atomic_load(&nr_tslots);
 		uint64_t now = now_ns();
 		bool hung = false;
+		char path[64];
 
 		for (i = 0; i < n; i++) {
 			struct tslot *t = &tslots[i];
@@ -1671,7 +1702,9 @@ static void *watchdog_thread(void *p)
 			printf("ioctl_fuzz: HANG: thread %s (tid %d) in %s for %" PRIu64 " s (seed %" PRIu64 ")\n",
 			       t->name, t->tid, op, (uint64_t)(age / 1000000000ULL),
 			       opt.seed);
-			dump_stack_of(t->tid);
+			snprintf(path, sizeof(path), "/proc/self/task/%d/stack",
+				 t->tid);
+			dump_stack_of(path);
 			hung = true;
 		}
 		if (now > deadline) {
@@ -1679,6 +1712,7 @@ static void *watchdog_thread(void *p)
 			hung = true;
 		}
 		if (hung) {
+			dump_kmig_threads();
 			fflush(stdout);
 			_exit(3);
 		}
@@ -1798,13 +1832,13 @@ static void print_heap_debug(void)
 	static const char *const knobs[] = {
 		"sanity_checks", "red_zone", "poison", "store_user",
 	};
-	char path[96], buf[64] = "";
+	char path[96], buf[64] = "", cmdline[1024];
 	size_t i;
 	FILE *f = fopen("/proc/cmdline", "r");
 
 	if (f) {
-		if (fgets(path, sizeof(path), f))
-			printf("ioctl_fuzz: kernel command line: %s", path);
+		if (fgets(cmdline, sizeof(cmdline), f))
+			printf("ioctl_fuzz: kernel command line: %s", cmdline);
 		fclose(f);
 	}
 	printf("ioctl_fuzz: kmalloc-64 debug:");
@@ -1845,8 +1879,10 @@ static void summary(double secs)
 			n = atomic_load(&counts[c][e]);
 			if (!n)
 				continue;
-			printf(" %s %lu", e ? (strerrorname_np(e) ?: "?") : "ok",
-			       n);
+			/* netlink's are libnl's codes, not errnos */
+			printf(" %s %lu", !e ? "ok" :
+			       c == C_NL_DUMP || c == C_NL_CANCEL ?
+			       nl_geterror(e) : strerrorname_np(e) ?: "?", n);
 		}
 		printf("\n");
 	}
@@ -1863,6 +1899,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_sigusr1 };
 	pthread_t fuzz[MAX_FUZZERS], other[8], wd;
 	struct fuzzer fz[MAX_FUZZERS];
+	bool joined[MAX_FUZZERS] = { false };
 	const char *why;
 	int i, nother = 0;
 	uint64_t seed_rand;
@@ -1960,12 +1997,27 @@ int main(int argc, char **argv)
 	atomic_store(&stop, true);
 	printf("ioctl_fuzz: stopping after %.0f s\n", elapsed_s());
 
-	/* Blocked rounds need a signal to end, even with --no-signals. */
-	for (i = 0; i < opt.threads; i++) {
-		while (pthread_tryjoin_np(fuzz[i], NULL)) {
+	/*
+	 * Blocked rounds need a signal to end, even with --no-signals, and
+	 * every thread gets one each time: a thread waiting for s->lock
+	 * (uninterruptible) behind another's round cannot go first.
+	 */
+	for (;;) {
+		bool all = true;
+
+		for (i = 0; i < opt.threads; i++) {
+			if (joined[i])
+				continue;
+			if (!pthread_tryjoin_np(fuzz[i], NULL)) {
+				joined[i] = true;
+				continue;
+			}
 			pthread_kill(fuzz[i], SIGUSR1);
-			sleep_ms(50);
+			all = false;
 		}
+		if (all)
+			break;
+		sleep_ms(50);
 	}
 	for (i = 0; i < nother; i++)
 		pthread_join(other[i], NULL);
@@ -1995,7 +2047,7 @@ int main(int argc, char **argv)
 		for (k = 0; k < NR_MYSLOTS; k++) {
 			struct myslot *s = &fvms[i].slots[k];
 
-			if (s->used && !s->unmapped)
+			if (s->used)
 				munmap(s->hva, s->npages * PG);
 		}
 		guest_vm_free(fvms[i].g);
