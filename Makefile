@@ -49,6 +49,15 @@ check:
 	$(MAKE) bench-peer-test
 	scripts/sandbox/run.sh --timeout 1500 -- selftests/run_tests.sh
 
+# The soak (selftests/migrate_soak_test.c) at length: one guest migrated
+# back and forth SOAK_HOPS times (100: 50 round trips, about 6 minutes)
+# in the sandbox; make check runs it with its default 10 hops.
+SOAK_HOPS ?= 100
+soak: all
+	KMIG_SOAK_HOPS=$(SOAK_HOPS) KMIG_TEST_TIMEOUT=$$(($(SOAK_HOPS) * 30 + 60)) \
+		scripts/sandbox/run.sh --timeout $$(($(SOAK_HOPS) * 30 + 300)) -- \
+		selftests/run_tests.sh migrate_soak_test
+
 # The ioctl fuzzer (selftests/ioctl_fuzz.c) in a sandbox of its own, with
 # the debug heap (slub_debug=FZPU: Debian's 6.1 has no KASAN, kmemleak or
 # KFENCE; see the fuzzer's header for why we do not build a KASAN kernel).
@@ -117,6 +126,6 @@ clean:
 	rm -rf $(BUILD)
 
 help:
-	@echo "make [all|kmod|user|vmm|selftests|unit|style|sparse|check|demo|bench|bench-peer|bench-peer-test|fuzz-ioctl|fuzz-ioctl-quick|clean]"
+	@echo "make [all|kmod|user|vmm|selftests|unit|style|sparse|check|soak|demo|bench|bench-peer|bench-peer-test|fuzz-ioctl|fuzz-ioctl-quick|clean]"
 
-.PHONY: all kmod user vmm selftests unit uapi-check style sparse check demo bench bench-tools bench-peer bench-peer-test fuzz-ioctl fuzz-ioctl-quick clean help
+.PHONY: all kmod user vmm selftests unit uapi-check style sparse check soak demo bench bench-tools bench-peer bench-peer-test fuzz-ioctl fuzz-ioctl-quick clean help

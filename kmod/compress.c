@@ -4,6 +4,9 @@
  * per send worker (source) and a decompression context per session
  * (destination). Pages are compressed one by one, each as its own frame,
  * so any page can be loaded alone, in any order, on any channel.
+ *
+ * Contexts and their workspaces are charged to the memory cgroup of the
+ * task whose ioctl creates them (KMIG_SEND_SETUP, KMIG_LOAD).
  */
 #include <linux/err.h>
 #include <linux/slab.h>
@@ -12,17 +15,20 @@
 
 #include "kmig.h"
 
+/* Past the cgroup's limit: -ENOMEM from the ioctl, not an OOM kill. */
+#define KMIG_ZSTD_GFP	(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
+
 struct kmig_zcomp {
 	zstd_cctx *cctx;
 	zstd_parameters params;
-	void *wksp;			/* vmalloc: ~67 KB at level 1 */
+	void *wksp;			/* __vmalloc: ~67 KB at level 1 */
 	/* The frame, copied over the page only when it is small enough. */
 	u8 frame[KMIG_ZSTD_MAX_LEN];
 };
 
 struct kmig_zdec {
 	zstd_dctx *dctx;
-	void *wksp;			/* vmalloc: ~160 KB */
+	void *wksp;			/* __vmalloc: ~160 KB */
 	/* A bad frame must never reach guest RAM: decompress here first. */
 	u8 page[KMIG_PAGE_SIZE];
 };
@@ -57,8 +63,9 @@ struct kmig_zcomp *kmig_zcomp_create(u32 level)
 	z->params = zstd_get_params((int)level, KMIG_PAGE_SIZE);
 	bound = zstd_cctx_workspace_bound(kmig_zstd_cparams(&z->params));
 	/* kmig_zcomp_destroy() undoes any part of this (vfree(NULL) is fine). */
-	z->wksp = vmalloc(bound);
+	z->wksp = __vmalloc(bound, KMIG_ZSTD_GFP);
 	z->cctx = z->wksp ? zstd_init_cctx(z->wksp, bound) : NULL;
+	kmig_obj_inc(KMIG_OBJ_ZSTD);
 	if (!z->cctx) {
 		kmig_zcomp_destroy(z);
 		return ERR_PTR(-ENOMEM);
@@ -72,6 +79,7 @@ void kmig_zcomp_destroy(struct kmig_zcomp *z)
 		return;
 	vfree(z->wksp);
 	kfree(z);
+	kmig_obj_dec(KMIG_OBJ_ZSTD);
 }
 
 /*
@@ -100,8 +108,9 @@ struct kmig_zdec *kmig_zdec_create(void)
 	if (!z)
 		return ERR_PTR(-ENOMEM);
 	/* kmig_zdec_destroy() undoes any part of this (vfree(NULL) is fine). */
-	z->wksp = vmalloc(bound);
+	z->wksp = __vmalloc(bound, KMIG_ZSTD_GFP);
 	z->dctx = z->wksp ? zstd_init_dctx(z->wksp, bound) : NULL;
+	kmig_obj_inc(KMIG_OBJ_ZSTD);
 	if (!z->dctx) {
 		kmig_zdec_destroy(z);
 		return ERR_PTR(-ENOMEM);
@@ -115,6 +124,7 @@ void kmig_zdec_destroy(struct kmig_zdec *z)
 		return;
 	vfree(z->wksp);
 	kfree(z);
+	kmig_obj_dec(KMIG_OBJ_ZSTD);
 }
 
 /*

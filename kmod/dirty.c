@@ -21,6 +21,7 @@ void kmig_slots_free(struct kmig_slots *slots)
 	for (i = 0; i < slots->nr; i++)
 		kvfree(slots->slot[i].bitmap);
 	kvfree(slots);
+	kmig_obj_dec(KMIG_OBJ_SLOT_SETS);
 }
 
 struct kmig_slot *kmig_slots_find(struct kmig_slots *slots, u16 as_id, u16 id)
@@ -33,10 +34,78 @@ struct kmig_slot *kmig_slots_find(struct kmig_slots *slots, u16 as_id, u16 id)
 	return NULL;
 }
 
-static bool kmig_slot_same(struct kmig_slot *a, struct kmig_slot *b)
+/* Any memslot, user or internal, by (as_id, id); NULL if none. */
+static struct kmig_slot *kmig_slots_find_all(struct kmig_slots *slots,
+					     u16 as_id, u16 id)
 {
-	return a->base_gfn == b->base_gfn && a->npages == b->npages &&
-	       a->hva == b->hva && a->flags == b->flags;
+	u32 i;
+
+	for (i = 0; i < slots->nr_all; i++)
+		if (slots->slot[i].as_id == as_id && slots->slot[i].id == id)
+			return &slots->slot[i];
+	return NULL;
+}
+
+/* The same KVM memslot object, unchanged. */
+static bool kmig_slot_same(const struct kmig_slot *a, const struct kmig_slot *b)
+{
+	return a->kslot == b->kslot && a->base_gfn == b->base_gfn &&
+	       a->npages == b->npages && a->hva == b->hva &&
+	       a->flags == b->flags;
+}
+
+/*
+ * The fewest memslot edits that turn @o into @n (either may be NULL), as
+ * KVM 6.1 makes them: each swaps the active set once (create, flags) or
+ * twice (delete, move: an invalid copy first).
+ */
+static u32 kmig_slot_edits(const struct kmig_slot *o, const struct kmig_slot *n)
+{
+	if (!o)
+		return n ? 1 : 0;
+	if (!n)
+		return 2;
+	if (kmig_slot_same(o, n))
+		return 0;
+	if (o->hva != n->hva || o->npages != n->npages)
+		return 3;	/* deleted and created again */
+	if (o->base_gfn != n->base_gfn)
+		return 2;	/* moved */
+	if (o->flags != n->flags)
+		return 1;
+	return 2;		/* changed and changed back */
+}
+
+/*
+ * Whether every edit of address space @as between @old and @slots shows
+ * in the snapshots. A memslot edited and then edited back can reuse the
+ * freed object's address and look the same, yet KVM gave it a fresh dirty
+ * bitmap (logging off and on again: writes in between were never logged).
+ * The space's generation counts the set swaps that really happened: if
+ * the visible changes need fewer, some edit is hidden.
+ */
+static bool kmig_space_explained(struct kmig_slots *slots,
+				 struct kmig_slots *old, u16 as)
+{
+	u64 swaps = (slots->as_gen[as] - old->as_gen[as]) /
+		    KVM_ADDRESS_SPACE_NUM;
+	u64 seen = 0;
+	u32 i;
+
+	for (i = 0; i < slots->nr_all; i++) {
+		struct kmig_slot *k = &slots->slot[i];
+
+		if (k->as_id == as)
+			seen += kmig_slot_edits(kmig_slots_find_all(old, as,
+								    k->id), k);
+	}
+	for (i = 0; i < old->nr_all; i++) {
+		struct kmig_slot *o = &old->slot[i];
+
+		if (o->as_id == as && !kmig_slots_find_all(slots, as, o->id))
+			seen += kmig_slot_edits(o, NULL);
+	}
+	return swaps <= seen;
 }
 
 static bool kmig_slot_untracked(struct kmig_slot *k)
@@ -64,17 +133,21 @@ static int kmig_slot_alloc_bitmap(struct kmig_slot *k)
  */
 static int kmig_slots_adopt(struct kmig_slots *slots, struct kmig_slots *old)
 {
+	bool explained[KVM_ADDRESS_SPACE_NUM];
 	struct kmig_slot *k, *o;
 	u32 i;
 	int ret;
 
+	for (i = 0; i < KVM_ADDRESS_SPACE_NUM; i++)
+		explained[i] = old && kmig_space_explained(slots, old, i);
 	for (i = 0; i < slots->nr; i++) {
 		k = &slots->slot[i];
 		if (kmig_slot_untracked(k)) {
 			ret = -ENODATA;
 			goto err;
 		}
-		o = old ? kmig_slots_find(old, k->as_id, k->id) : NULL;
+		o = explained[k->as_id] ?
+		    kmig_slots_find(old, k->as_id, k->id) : NULL;
 		if (o && kmig_slot_same(k, o))
 			continue;
 		ret = kmig_slot_alloc_bitmap(k);
@@ -85,6 +158,7 @@ static int kmig_slots_adopt(struct kmig_slots *slots, struct kmig_slots *old)
 		k = &slots->slot[i];
 		if (k->bitmap)
 			continue;
+		/* Reached only for memslots kept above. */
 		o = kmig_slots_find(old, k->as_id, k->id);
 		k->bitmap = o->bitmap;
 		k->dirty = o->dirty;
@@ -139,9 +213,9 @@ int kmig_dirty_start(struct kmig_session *s, struct kmig_dirty_start *arg)
 
 	kmig_dirty_stop(s);
 	s->slots = slots;
+	/* Every page is dirty now: earlier marks are moot. */
+	kmig_vm_track(s->vm, true);
 	WRITE_ONCE(s->cancelled, false);
-	if (s->send)
-		kmig_send_abort(s->send, false);
 	s->dirty_mode = kmig_vm_dirty_mode(s->vm);
 	s->dirty_pages = kmig_slots_dirty(slots);
 	memset(&s->stats, 0, sizeof(s->stats));
@@ -176,6 +250,81 @@ static int kmig_dirty_follow_slots(struct kmig_session *s, bool *changed)
 	return 0;
 }
 
+/*
+ * Sets the pages the VMM marked (KMIG_DIRTY_MARK) since the last sync.
+ * Atomic, as kmig_mark(): this may run beside a round's workers.
+ */
+static u64 kmig_dirty_apply_marks(struct kmig_session *s)
+{
+	struct kmig_dirty_range *r;
+	u64 found = 0, first, end, p, set;
+	bool overflow;
+	u32 nr, i, j;
+
+	nr = kmig_vm_take_marks(s->vm, &r, &overflow);
+	for (j = 0; j < s->slots->nr; j++) {
+		struct kmig_slot *k = &s->slots->slot[j];
+
+		for (i = 0; i < (overflow ? 1 : nr); i++) {
+			if (overflow) {
+				first = 0;
+				end = k->npages;
+			} else {
+				if (r[i].as_id != k->as_id)
+					continue;
+				first = max(r[i].gpa >> PAGE_SHIFT, k->base_gfn);
+				end = min((r[i].gpa >> PAGE_SHIFT) + r[i].npages,
+					  k->base_gfn + k->npages);
+				if (first >= end)
+					continue;
+				first -= k->base_gfn;
+				end -= k->base_gfn;
+			}
+			for (set = 0, p = first; p < end; p++) {
+				set += !test_and_set_bit(p, k->bitmap);
+				if (!(p % 4096))
+					cond_resched();
+			}
+			k->dirty += set;
+			found += set;
+		}
+	}
+	return found;
+}
+
+/*
+ * A sync while KMIG_SEND_ROUND waits for its workers (s->round_active; the
+ * round let go of s->lock): in ring mode only, for a vCPU that exited with
+ * KVM_EXIT_DIRTY_RING_FULL and cannot run until its ring is emptied. It
+ * only sets bits, atomically, in the bitmaps the workers take from (the
+ * counts are redone when the round ends); memslot edits are followed by
+ * the next sync after the round.
+ */
+static int kmig_dirty_sync_ring(struct kmig_session *s,
+				struct kmig_dirty_sync *arg)
+{
+	u64 found = 0, t0 = ktime_get_ns();
+	int ret;
+
+	if (s->dirty_mode != KMIG_DIRTY_MODE_RING)
+		return -EBUSY;
+	ret = kmig_harvest(s->vm, s->slots, s->dirty_mode, &found);
+	found += kmig_dirty_apply_marks(s);
+	s->dirty_pages += found;
+	s->stats.harvested += found;
+	if (ret)
+		return ret;
+	s->stats.syncs++;
+	arg->harvest_ns = ktime_get_ns() - t0;
+	arg->dirty_pages = s->dirty_pages;
+	arg->new_pages = found;
+	arg->generation = s->slots->generation;
+	arg->out_flags = 0;
+	return 0;
+}
+
+#define KMIG_SYNC_TRIES	8
+
 int kmig_dirty_sync(struct kmig_session *s, struct kmig_dirty_sync *arg)
 {
 	u64 new_pages = 0, found, t0;
@@ -184,6 +333,8 @@ int kmig_dirty_sync(struct kmig_session *s, struct kmig_dirty_sync *arg)
 
 	if (!s->slots)
 		return -EINVAL;
+	if (READ_ONCE(s->round_active))
+		return kmig_dirty_sync_ring(s, arg);
 
 	t0 = ktime_get_ns();
 	do {
@@ -193,11 +344,20 @@ int kmig_dirty_sync(struct kmig_session *s, struct kmig_dirty_sync *arg)
 		changed |= now;
 
 		ret = kmig_harvest(s->vm, s->slots, s->dirty_mode, &found);
+		/* The VMM's own writes, after the slots were followed. */
+		found += kmig_dirty_apply_marks(s);
 		/* Pages found before an error stay set: account for them. */
 		s->dirty_pages += found;
 		new_pages += found;
+		/*
+		 * An edit during the harvest: a memslot created meanwhile was
+		 * not harvested (its ring entries were dropped). Following it
+		 * makes it all dirty; harvest once more after that.
+		 */
+		if (!ret && kmig_vm_generation(s->vm) != s->slots->generation)
+			ret = -EAGAIN;
 		/* -EAGAIN: a memslot changed under the harvest; follow it. */
-	} while (ret == -EAGAIN && ++tries < 4);
+	} while (ret == -EAGAIN && ++tries < KMIG_SYNC_TRIES);
 
 	s->stats.harvested += new_pages;
 	if (ret)
@@ -254,6 +414,8 @@ int kmig_dirty_get_bitmap(struct kmig_session *s, struct kmig_dirty_bitmap *arg)
 
 void kmig_dirty_stop(struct kmig_session *s)
 {
+	if (s->slots && s->vm)
+		kmig_vm_track(s->vm, false);
 	kmig_slots_free(s->slots);
 	s->slots = NULL;
 	s->dirty_pages = 0;

@@ -17,17 +17,20 @@
 /* Scratch layout: the ioctl argument, then the bitmap, cache-line apart. */
 #define KMIG_SCRATCH_ARG	0
 #define KMIG_SCRATCH_BITMAP	128
+/* Words between two chances to reschedule. */
+#define KMIG_BOUNCE_WORDS	512
 
 struct kmig_harvest {
 	struct kmig_slots *slots;
 	u32 mode;
 	u64 new_pages;
-	unsigned long *bounce;	/* PAGE_SIZE: user bitmap chunks */
+	void *scratch;		/* kernel view of the scratch buffer */
 };
 
-#define KMIG_BOUNCE_WORDS	(PAGE_SIZE / sizeof(unsigned long))
-
-/* Sets bit @off of slot (as_id << 16 | id), as a dirty-ring entry names it. */
+/*
+ * Sets bit @off of slot (as_id << 16 | id), as a dirty-ring entry names it.
+ * Atomic: during a round, workers clear bits of the same words.
+ */
 static void kmig_mark(struct kmig_harvest *h, struct kmig_slot **last,
 		      u32 slot, u64 off)
 {
@@ -39,46 +42,54 @@ static void kmig_mark(struct kmig_harvest *h, struct kmig_slot **last,
 			return;	/* memslot gone; a new one starts all dirty */
 		*last = k;
 	}
-	if (off >= k->npages || __test_and_set_bit(off, k->bitmap))
+	if (off >= k->npages || test_and_set_bit(off, k->bitmap))
 		return;
 	k->dirty++;
 	h->new_pages++;
 }
 
-/*
- * ORs KVM's bitmap for @k from the scratch mapping into the session's.
- * Returns the number of bits KVM reported, or -errno.
- */
-static long kmig_or_user_bitmap(struct kmig_harvest *h, struct kmig_slot *k,
-				const unsigned long __user *src)
+/* Takes every bit of @k: what a lost KVM bitmap leaves us to assume. */
+static void kmig_mark_all(struct kmig_harvest *h, struct kmig_slot *k)
 {
-	size_t nwords = BITS_TO_LONGS(k->npages), w, i, n;
+	u64 had = bitmap_weight(k->bitmap, k->npages);
+
+	bitmap_fill(k->bitmap, k->npages);
+	h->new_pages += k->npages - had;
+	k->dirty = k->npages;
+}
+
+/*
+ * ORs the bitmap KVM left in the scratch buffer into @k's. Returns the
+ * number of bits KVM reported.
+ */
+static long kmig_or_bitmap(struct kmig_harvest *h, struct kmig_slot *k)
+{
+	const unsigned long *src = h->scratch + KMIG_SCRATCH_BITMAP;
+	size_t nwords = BITS_TO_LONGS(k->npages), w;
 	unsigned long tail = BITMAP_LAST_WORD_MASK(k->npages);
 	long reported = 0;
 
-	for (w = 0; w < nwords; w += n) {
-		n = min_t(size_t, nwords - w, KMIG_BOUNCE_WORDS);
-		if (copy_from_user(h->bounce, src + w, n * sizeof(long)))
-			return -EFAULT;
-		/* The scratch is VMM memory: never trust bits past npages. */
-		if (w + n == nwords)
-			h->bounce[n - 1] &= tail;
-		for (i = 0; i < n; i++) {
-			unsigned long got = h->bounce[i];
-			unsigned long fresh = got & ~k->bitmap[w + i];
+	for (w = 0; w < nwords; w++) {
+		/* The buffer is mapped in the VMM: read each word once. */
+		unsigned long got = READ_ONCE(src[w]), fresh;
 
-			reported += hweight_long(got);
-			if (!fresh)
-				continue;
-			k->bitmap[w + i] |= fresh;
-			k->dirty += hweight_long(fresh);
-			h->new_pages += hweight_long(fresh);
-		}
+		/* ... and never trust bits past npages. */
+		if (w == nwords - 1)
+			got &= tail;
+		reported += hweight_long(got);
+		fresh = got & ~k->bitmap[w];
+		if (!fresh)
+			continue;
+		k->bitmap[w] |= fresh;
+		k->dirty += hweight_long(fresh);
+		h->new_pages += hweight_long(fresh);
+		if (!(w % KMIG_BOUNCE_WORDS))
+			cond_resched();
 	}
 	return reported;
 }
 
-/* Fails with -EAGAIN if the memslot changed since the snapshot. */
+/* Fails with -EAGAIN if the memslot is not the one of the snapshot. */
 static int kmig_slot_current(struct kvm *kvm, struct kmig_slot *k)
 {
 	struct kvm_memory_slot *ms;
@@ -86,8 +97,8 @@ static int kmig_slot_current(struct kvm *kvm, struct kmig_slot *k)
 
 	idx = srcu_read_lock(&kvm->srcu);
 	ms = id_to_memslot(__kvm_memslots(kvm, k->as_id), k->id);
-	if (!ms || ms->npages != k->npages || ms->base_gfn != k->base_gfn ||
-	    !(ms->flags & KVM_MEM_LOG_DIRTY_PAGES))
+	if (ms != k->kslot || !(ms->flags & KVM_MEM_LOG_DIRTY_PAGES) ||
+	    ms->npages != k->npages)
 		ret = -EAGAIN;
 	srcu_read_unlock(&kvm->srcu, idx);
 	return ret;
@@ -98,42 +109,51 @@ static int kmig_harvest_slot_log(struct kmig_vm *vm, struct kmig_harvest *h,
 {
 	void __user *uarg = (void __user *)(vm->scratch + KMIG_SCRATCH_ARG);
 	void __user *ubm = (void __user *)(vm->scratch + KMIG_SCRATCH_BITMAP);
-	struct kvm_clear_dirty_log clear = {};
-	struct kvm_dirty_log log = {};
+	struct kvm_clear_dirty_log *clear = h->scratch + KMIG_SCRATCH_ARG;
+	struct kvm_dirty_log *log = h->scratch + KMIG_SCRATCH_ARG;
 	long ret;
 
 	/*
-	 * KVM writes the whole bitmap of the slot it finds by id. The check
-	 * makes a delete-and-recreate race unlikely; if one still happens,
-	 * KVM only writes into the VMM's own address space.
+	 * KVM writes the whole bitmap of the slot it finds by id. If that
+	 * is no longer ours (an edit since the check), the generation check
+	 * after the harvest catches it; a bigger bitmap faults past the
+	 * scratch buffer (scratch.c).
 	 */
 	ret = kmig_slot_current(vm->kvm, k);
 	if (ret)
 		return ret;
 
-	log.slot = (u32)k->as_id << 16 | k->id;
-	log.dirty_bitmap = ubm;
-	if (copy_to_user(uarg, &log, sizeof(log)))
-		return -EFAULT;
+	memset(log, 0, sizeof(*log));
+	log->slot = (u32)k->as_id << 16 | k->id;
+	log->dirty_bitmap = ubm;
 	ret = kmig_vm_ioctl(vm, KVM_GET_DIRTY_LOG, (unsigned long)uarg);
+	if (ret == -EFAULT) {
+		/*
+		 * KVM may have cleared its bitmap before its copy failed
+		 * (the VMM unmapped the scratch, or the slot grew): the
+		 * pages it held are unknown, so all of them are dirty.
+		 */
+		kmig_mark_all(h, k);
+		return -EAGAIN;
+	}
 	if (ret == -ENOENT || ret == -EINVAL)
 		return -EAGAIN;	/* slot vanished or lost logging under us */
 	if (ret)
 		return ret;
 
-	ret = kmig_or_user_bitmap(h, k, ubm);
+	ret = kmig_or_bitmap(h, k);
 	if (ret <= 0 || h->mode != KMIG_DIRTY_MODE_MANUAL)
-		return ret < 0 ? ret : 0;
+		return 0;
 
 	/* Manual protect: re-arm write protection for what we just took. */
-	clear.slot = log.slot;
-	clear.first_page = 0;
-	clear.num_pages = k->npages;
-	clear.dirty_bitmap = ubm;
-	if (copy_to_user(uarg, &clear, sizeof(clear)))
-		return -EFAULT;
+	memset(clear, 0, sizeof(*clear));
+	clear->slot = (u32)k->as_id << 16 | k->id;
+	clear->first_page = 0;
+	clear->num_pages = k->npages;
+	clear->dirty_bitmap = ubm;
 	ret = kmig_vm_ioctl(vm, KVM_CLEAR_DIRTY_LOG, (unsigned long)uarg);
-	return ret == -ENOENT || ret == -EINVAL ? -EAGAIN : ret;
+	return ret == -ENOENT || ret == -EINVAL || ret == -EFAULT ? -EAGAIN :
+								    ret;
 }
 
 static int kmig_harvest_log(struct kmig_vm *vm, struct kmig_harvest *h)
@@ -146,9 +166,9 @@ static int kmig_harvest_log(struct kmig_vm *vm, struct kmig_harvest *h)
 		need = max_t(size_t, need,
 			     BITS_TO_LONGS(h->slots->slot[i].npages) *
 			     sizeof(long));
-	ret = kmig_vm_scratch(vm, KMIG_SCRATCH_BITMAP + need);
-	if (ret)
-		return ret;
+	h->scratch = kmig_scratch_get(vm, KMIG_SCRATCH_BITMAP + need);
+	if (IS_ERR(h->scratch))
+		return PTR_ERR(h->scratch);
 
 	for (i = 0; i < h->slots->nr; i++) {
 		struct kmig_slot *k = &h->slots->slot[i];
@@ -166,37 +186,40 @@ static int kmig_harvest_log(struct kmig_vm *vm, struct kmig_harvest *h)
  * Dirty ring: entry ownership per Documentation/virt/kvm/api.rst. KVM
  * publishes an entry by setting F_DIRTY (after slot/offset); we hand it
  * back with F_RESET, and KVM_RESET_DIRTY_RINGS then re-protects the pages
- * and recycles the entries.
+ * and recycles the entries from reset_index on.
+ *
+ * Every harvest starts at reset_index, where KVM itself resumes: nothing
+ * is cached between harvests, so a reset by anyone else (the VMM throwing
+ * entries away) cannot leave us waiting at an entry that is never filled.
+ * Entries already handed back but not yet recycled are skipped.
  */
-static void kmig_harvest_vcpu_ring(struct kmig_vm *vm, struct kmig_harvest *h,
+static void kmig_harvest_vcpu_ring(struct kmig_harvest *h,
 				   struct kvm_vcpu *vcpu)
 {
 	struct kvm_dirty_ring *ring = &vcpu->dirty_ring;
 	struct kmig_slot *last = NULL;
-	u32 *fetch = &vm->ring_fetch[vcpu->vcpu_idx];
-	u32 n;
+	u32 idx, n;
 
 	if (!ring->dirty_gfns)
 		return;
-	/* Entries before reset_index are recycled; start where KVM does. */
-	if (!test_and_set_bit(vcpu->vcpu_idx, vm->ring_seen))
-		*fetch = READ_ONCE(ring->reset_index);
-
-	for (n = 0; n < ring->size; n++) {
-		struct kvm_dirty_gfn *e = &ring->dirty_gfns[*fetch &
+	idx = READ_ONCE(ring->reset_index);
+	for (n = 0; n < ring->size; n++, idx++) {
+		struct kvm_dirty_gfn *e = &ring->dirty_gfns[idx &
 							    (ring->size - 1)];
-		u32 slot;
+		u32 flags, slot;
 		u64 off;
 
 		/* Acquire: slot and offset are read after F_DIRTY is seen. */
-		if (!(smp_load_acquire(&e->flags) & KVM_DIRTY_GFN_F_DIRTY))
+		flags = smp_load_acquire(&e->flags);
+		if (flags & KVM_DIRTY_GFN_F_RESET)
+			continue;
+		if (!(flags & KVM_DIRTY_GFN_F_DIRTY))
 			break;
 		slot = READ_ONCE(e->slot);
 		off = READ_ONCE(e->offset);
 		kmig_mark(h, &last, slot, off);
 		/* Release: our reads of the entry happen before KVM reuses it. */
 		smp_store_release(&e->flags, KVM_DIRTY_GFN_F_RESET);
-		(*fetch)++;
 	}
 }
 
@@ -207,7 +230,7 @@ static int kmig_harvest_ring(struct kmig_vm *vm, struct kmig_harvest *h)
 	long ret;
 
 	kvm_for_each_vcpu(i, vcpu, vm->kvm)
-		kmig_harvest_vcpu_ring(vm, h, vcpu);
+		kmig_harvest_vcpu_ring(h, vcpu);
 
 	ret = kmig_vm_ioctl(vm, KVM_RESET_DIRTY_RINGS, 0);
 	return ret < 0 ? ret : 0;
@@ -228,11 +251,7 @@ int kmig_harvest(struct kmig_vm *vm, struct kmig_slots *slots, u32 mode,
 	struct kmig_harvest h = { .slots = slots, .mode = mode };
 	int ret;
 
-	h.bounce = kmalloc(PAGE_SIZE, GFP_KERNEL);
-	if (!h.bounce)
-		return -ENOMEM;
 	ret = kmig_vm_call(vm, kmig_harvest_fn, &h);
-	kfree(h.bounce);
 	/* Pages found before a failure are kept: they are still dirty. */
 	*new_pages = h.new_pages;
 	return ret;

@@ -2,9 +2,12 @@
 /*
  * kmig internal interfaces: sessions, attached VMs, dirty tracking.
  *
- * Lock order: kmig_sessions_lock -> session->lock -> kmig_vms_lock, and
- * session->report_lock (a spinlock, innermost) under either of the first
- * two. Netlink never takes session->lock: KMIG_SEND_ROUND holds it.
+ * Lock order: kmig_sessions_lock -> session->lock -> kvm->slots_lock or
+ * kmig_vms_lock, and session->report_lock (a spinlock, innermost) under
+ * either of the first two. session->lock is taken killably; KMIG_SEND_ROUND
+ * lets go of it while its workers run (session->round_active), so a vCPU
+ * thread's ring-full sync never waits for a whole round. Netlink never
+ * takes session->lock.
  */
 #ifndef _KMIG_H
 #define _KMIG_H
@@ -26,14 +29,26 @@ struct kmig_slot {
 	u64 base_gfn;
 	u64 npages;
 	u64 hva;
+	/*
+	 * KVM's own memslot when the snapshot was taken: its identity, since
+	 * 6.1 allocates a new one for every edit. Compared, never
+	 * dereferenced (it may be freed since).
+	 */
+	const struct kvm_memory_slot *kslot;
 	unsigned long *bitmap;	/* pages dirty and not yet taken */
 	u64 dirty;		/* bits set in @bitmap */
 };
 
-/* A snapshot of the VM's user memslots, sorted by (as_id, base_gfn). */
+/*
+ * A snapshot of the VM's memslots: the user memslots sorted by (as_id,
+ * base_gfn) in slot[0..nr), KVM's internal ones after them up to nr_all
+ * (identity only: they are never migrated).
+ */
 struct kmig_slots {
-	u64 generation;
+	u64 generation;			/* sum of as_gen[] */
+	u64 as_gen[KVM_ADDRESS_SPACE_NUM];
 	u32 nr;
+	u32 nr_all;
 	struct kmig_slot slot[];
 };
 
@@ -51,10 +66,19 @@ struct kmig_vm {
 	 * worker, which adopts the VMM's mm, using a scratch mapping there.
 	 */
 	struct kthread_worker *worker;
-	unsigned long scratch;		/* user address in kvm->mm, or 0 */
-	size_t scratch_len;
-	u32 *ring_fetch;		/* per vCPU: next dirty-ring entry */
-	unsigned long *ring_seen;	/* per vCPU: ring_fetch is valid */
+	struct file *scratch_file;	/* scratch.c; NULL until needed */
+	unsigned long scratch;		/* its address in kvm->mm */
+	size_t scratch_len;		/* bytes it can hold */
+	/*
+	 * Pages the VMM wrote itself (KMIG_DIRTY_MARK), until the session's
+	 * next sync takes them: @marks fills, @marks_spare is the sync's.
+	 */
+	spinlock_t mark_lock;
+	bool tracking;			/* a session tracks: marks are kept */
+	bool marks_overflow;		/* too many: everything is dirty */
+	u32 nr_marks;
+	struct kmig_dirty_range *marks;
+	struct kmig_dirty_range *marks_spare;
 };
 
 /* Totals over the session's life, shown by netlink (KMIG_A_SESSION_*). */
@@ -87,6 +111,7 @@ struct kmig_report {
 	struct kmig_stats stats;
 };
 
+struct cred;
 struct kmig_send;
 struct kmig_zcomp;
 struct kmig_zdec;
@@ -103,10 +128,47 @@ struct kmig_session {
 	u32 dirty_mode;			/* enum kmig_dirty_mode */
 	u64 dirty_pages;		/* sum of slot[].dirty */
 	bool cancelled;			/* by netlink, until DIRTY_START */
+	bool round_active;		/* KMIG_SEND_ROUND waits for workers */
 	struct kmig_stats stats;
 	spinlock_t report_lock;		/* protects @report */
 	struct kmig_report report;
+	/* Set at open, constant: who may see and cancel it over netlink. */
+	struct net *net;		/* the opener's network namespace */
+	const struct cred *cred;	/* the opener's credentials (f_cred) */
 };
+
+/*
+ * Live objects, by kind (debugfs kmig/objects): with no /dev/kmig file
+ * open and nothing in flight, every count is 0. The selftest runner checks
+ * that after every test.
+ */
+enum kmig_obj {
+	KMIG_OBJ_SESSIONS,
+	KMIG_OBJ_VMS,
+	KMIG_OBJ_SLOT_SETS,
+	KMIG_OBJ_RINGS,
+	KMIG_OBJ_WORKERS,
+	KMIG_OBJ_PINS,
+	KMIG_OBJ_ZSTD,
+	KMIG_OBJ_SCRATCH,
+	KMIG_OBJ_NR,
+};
+
+extern atomic_long_t kmig_objs[KMIG_OBJ_NR];
+
+static inline void kmig_obj_inc(enum kmig_obj o)
+{
+	atomic_long_inc(&kmig_objs[o]);
+}
+
+static inline void kmig_obj_dec(enum kmig_obj o)
+{
+	atomic_long_dec(&kmig_objs[o]);
+}
+
+/* debug.c */
+void kmig_debugfs_init(void);
+void kmig_debugfs_exit(void);
 
 /* session.c */
 extern struct mutex kmig_sessions_lock;
@@ -127,8 +189,11 @@ u32 kmig_vm_count_slots(struct kmig_vm *vm);
 struct kmig_slots *kmig_vm_snapshot_slots(struct kmig_vm *vm);
 int kmig_vm_call(struct kmig_vm *vm, int (*fn)(struct kmig_vm *, void *),
 		 void *arg);
-int kmig_vm_scratch(struct kmig_vm *vm, size_t len);
 long kmig_vm_ioctl(struct kmig_vm *vm, unsigned int cmd, unsigned long arg);
+int kmig_vm_mark(struct kmig_dirty_mark *arg);
+void kmig_vm_track(struct kmig_vm *vm, bool on);
+u32 kmig_vm_take_marks(struct kmig_vm *vm, struct kmig_dirty_range **ranges,
+		       bool *overflow);
 
 /* dirty.c */
 int kmig_dirty_start(struct kmig_session *s, struct kmig_dirty_start *arg);
@@ -139,6 +204,13 @@ void kmig_dirty_stop(struct kmig_session *s);
 struct kmig_slot *kmig_slots_find(struct kmig_slots *slots, u16 as_id,
 				  u16 id);
 void kmig_slots_free(struct kmig_slots *slots);
+
+/* scratch.c: worker context, the VMM's mm adopted */
+void *kmig_scratch_get(struct kmig_vm *vm, size_t len);
+bool kmig_scratch_ours(struct kmig_vm *vm);
+void kmig_scratch_put(struct kmig_vm *vm);
+/* any context */
+void kmig_scratch_forget(struct kmig_vm *vm);
 
 /* harvest.c */
 int kmig_harvest(struct kmig_vm *vm, struct kmig_slots *slots, u32 mode,
@@ -156,12 +228,13 @@ void kmig_zdec_destroy(struct kmig_zdec *z);
 const void *kmig_zdec_page(struct kmig_zdec *z, const void *src, size_t len);
 
 /* send.c */
-int kmig_send_setup(struct kmig_session *s, struct kmig_send_setup *arg);
+int kmig_send_setup(struct kmig_session *s, struct kmig_send_setup *arg,
+		    bool rec_v1);
 int kmig_send_round(struct kmig_session *s, struct kmig_send_round *arg);
 long kmig_send_ring_wait(struct kmig_session *s, struct kmig_ring_wait *arg);
 int kmig_send_mmap(struct kmig_session *s, struct vm_area_struct *vma);
 void kmig_send_destroy(struct kmig_send *send);
-void kmig_send_abort(struct kmig_send *send, bool abort);
+void kmig_send_wake(struct kmig_send *send);
 
 /* load.c */
 int kmig_load(struct kmig_session *s, struct kmig_load *arg);

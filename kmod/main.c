@@ -3,7 +3,8 @@
  * kmig: kernel data plane for live migration of KVM virtual machines.
  *
  * This file only registers the module's two faces: the /dev/kmig misc
- * device (session.c) and the "kmig" generic netlink family (netlink.c).
+ * device (session.c) and the "kmig" generic netlink family (netlink.c),
+ * and its debugfs counters (debug.c).
  */
 #include <linux/module.h>
 #include <net/genetlink.h>
@@ -21,6 +22,7 @@ static int __init kmig_init(void)
 	ret = kmig_session_init();
 	if (ret)
 		goto err_netlink;
+	kmig_debugfs_init();
 
 	pr_info("loaded, API version %d\n", KMIG_API_VERSION);
 	return 0;
@@ -32,6 +34,7 @@ err_netlink:
 
 static void __exit kmig_exit(void)
 {
+	kmig_debugfs_exit();
 	kmig_session_exit();
 	kmig_netlink_exit();
 }

@@ -2,8 +2,18 @@
 /*
  * The "kmig" generic netlink family: the control plane's read side.
  * Documentation/netlink/specs/kmig.yaml is the reference for its layout.
+ *
+ * A session belongs to the network namespace it was opened in and shows
+ * VMM pids and migration state: a requester sees it only from that
+ * namespace, and only as its owner (the opener's euid) or with
+ * CAP_NET_ADMIN over the namespace. Cancelling needs the namespace and
+ * CAP_NET_ADMIN over it (GENL_UNS_ADMIN_PERM), so a container's admin can
+ * cancel its own migrations and no one else's.
  */
+#include <linux/cred.h>
 #include <net/genetlink.h>
+#include <net/net_namespace.h>
+#include <net/sock.h>
 
 #include "kmig.h"
 
@@ -69,6 +79,25 @@ static int kmig_nl_put_session(struct sk_buff *skb, struct kmig_session *s)
 
 static struct genl_family kmig_genl_family;
 
+/*
+ * @skb is the request. Capabilities are those of the socket's opener and
+ * of current, as netlink_ns_capable() checks them; ownership likewise.
+ */
+static bool kmig_nl_visible(const struct sk_buff *skb,
+			    const struct kmig_session *s)
+{
+	struct sock *sk = NETLINK_CB(skb).sk;
+	struct net *net = sock_net(sk);
+
+	if (!net_eq(net, s->net))
+		return false;
+	if (netlink_ns_capable(skb, net->user_ns, CAP_NET_ADMIN))
+		return true;
+	return uid_eq(current_euid(), s->cred->euid) && sk->sk_socket &&
+	       sk->sk_socket->file &&
+	       uid_eq(sk->sk_socket->file->f_cred->euid, s->cred->euid);
+}
+
 /* cb->args[0]: the last session id sent, so a dump can resume. */
 static int kmig_nl_session_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
@@ -84,7 +113,8 @@ static int kmig_nl_session_dump(struct sk_buff *skb, struct netlink_callback *cb
 	list_for_each_entry(s, &kmig_sessions, node) {
 		void *hdr;
 
-		if (s->id <= last || (only && s->id != only))
+		if (s->id <= last || (only && s->id != only) ||
+		    !kmig_nl_visible(cb->skb, s))
 			continue;
 		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
 				  cb->nlh->nlmsg_seq, &kmig_genl_family,
@@ -122,7 +152,8 @@ static int kmig_nl_session_cancel(struct sk_buff *skb, struct genl_info *info)
 
 	mutex_lock(&kmig_sessions_lock);
 	list_for_each_entry(s, &kmig_sessions, node) {
-		if (s->id == id) {
+		/* Another namespace's session does not exist here. */
+		if (s->id == id && net_eq(genl_info_net(info), s->net)) {
 			kmig_session_cancel(s);
 			ret = 0;
 			break;
@@ -143,7 +174,8 @@ static const struct genl_small_ops kmig_genl_ops[] = {
 	{
 		.cmd = KMIG_NL_CMD_SESSION_CANCEL,
 		.doit = kmig_nl_session_cancel,
-		.flags = GENL_ADMIN_PERM,
+		/* CAP_NET_ADMIN over the session's (and requester's) netns */
+		.flags = GENL_UNS_ADMIN_PERM,
 	},
 };
 

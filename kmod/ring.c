@@ -2,8 +2,16 @@
 /*
  * Record rings shared with userspace through mmap. One page of header
  * (head and tail on their own cache lines), then the records, then one
- * KMIG_PAGE_SIZE data slot per record, all from one vmalloc_user() area.
+ * KMIG_PAGE_SIZE data slot per record, all from one vmalloc area.
+ *
+ * The area is charged to the memory cgroup of the task that set the rings
+ * up (up to KMIG_MAX_WORKERS rings of about 16 MiB each per session), so
+ * it comes from __vmalloc(GFP_KERNEL_ACCOUNT): vmalloc_user() does not
+ * account, and 6.1 exports neither __vmalloc_node_range() nor a way to mark
+ * an area VM_USERMAP, which remap_vmalloc_range() insists on. The pages are
+ * mapped into userspace with vm_insert_pages() instead, as that does.
  */
+#include <linux/gfp.h>
 #include <linux/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/vmalloc.h>
@@ -13,6 +21,9 @@
 #define KMIG_RING_HEAD	0
 #define KMIG_RING_TAIL	64
 #define KMIG_RING_MASK	128
+
+/* Pages vm_insert_pages() maps per call, from an array on the stack. */
+#define KMIG_RING_MAP_BATCH	32
 
 void kmig_ring_offsets(u32 entries, struct kmig_ring_offsets *off, u64 *bytes)
 {
@@ -37,7 +48,12 @@ int kmig_ring_init(struct kmig_ring *r, u32 entries)
 	u8 *mem;
 
 	kmig_ring_offsets(entries, &off, &bytes);
-	mem = vmalloc_user(bytes);	/* zeroed: head = tail = 0 */
+	/*
+	 * Zeroed: head = tail = 0. The size is the caller's choice: past its
+	 * cgroup's limit this fails with -ENOMEM (no OOM kill, no warning).
+	 */
+	mem = __vmalloc(bytes, GFP_KERNEL_ACCOUNT | __GFP_ZERO |
+			__GFP_RETRY_MAYFAIL | __GFP_NOWARN);
 	if (!mem)
 		return -ENOMEM;
 
@@ -55,18 +71,49 @@ int kmig_ring_init(struct kmig_ring *r, u32 entries)
 	return 0;
 }
 
-/* Userspace mappings hold their own page references: vfree() is safe. */
+/*
+ * Userspace mappings hold their own page references: vfree() is safe. The
+ * memory cgroup is uncharged when the last reference goes.
+ */
 void kmig_ring_free(struct kmig_ring *r)
 {
 	vfree(r->mem);
 	r->mem = NULL;
 }
 
+/*
+ * What remap_vmalloc_range() would do: the whole ring, every page mapped
+ * now (vm_insert_pages() takes a reference on each), never expanded by
+ * mremap() nor dumped. On an error the caller's mmap() unmaps what was
+ * inserted.
+ */
 int kmig_ring_mmap(struct kmig_ring *r, struct vm_area_struct *vma)
 {
+	struct page *pages[KMIG_RING_MAP_BATCH];
+	unsigned long uaddr = vma->vm_start;
+	size_t off = 0;
+	int ret;
+
 	if (vma->vm_end - vma->vm_start != r->bytes)
 		return -EINVAL;
-	return remap_vmalloc_range(vma, r->mem, 0);
+	while (off < r->bytes) {
+		unsigned long i, n = min_t(size_t, KMIG_RING_MAP_BATCH,
+					   (r->bytes - off) >> PAGE_SHIFT);
+
+		for (i = 0; i < n; i++)
+			pages[i] = vmalloc_to_page(r->mem + off +
+						   (i << PAGE_SHIFT));
+		i = n;
+		ret = vm_insert_pages(vma, uaddr, pages, &i);
+		if (ret)
+			return ret;
+		if (i)		/* not mapped, without an error: never seen */
+			return -EFAULT;
+		uaddr += n << PAGE_SHIFT;
+		off += n << PAGE_SHIFT;
+	}
+	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
+	return 0;
 }
 
 bool kmig_ring_has_space(struct kmig_ring *r)

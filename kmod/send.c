@@ -6,6 +6,11 @@
  * zstd-compressed with KMIG_SEND_F_ZSTD), or per run of zero or
  * never-populated pages. Back-pressure: a worker whose ring is
  * full waits for userspace; nothing is dropped.
+ *
+ * A page leaves the bitmap only once its record is published: a round
+ * that stops early (a signal, a cancel, a page that cannot be read) puts
+ * back the page in hand and the zero/hole run not yet queued, so the
+ * bitmaps always hold exactly what userspace has not been given.
  */
 #include <linux/bitmap.h>
 #include <linux/kthread.h>
@@ -27,7 +32,8 @@ struct kmig_worker {
 	/* This round's counters, summed by KMIG_SEND_ROUND. */
 	u64 normal, zero, hole, bytes, compressed, compressed_bytes;
 	/* A run of zero or hole pages not yet queued. */
-	u16 run_kind;
+	u8 run_kind;
+	u8 run_as_id;
 	u32 run_pages;
 	u64 run_gpa;
 };
@@ -44,7 +50,9 @@ struct kmig_send {
 	atomic64_t cursor;		/* next chunk to take */
 	atomic_t active;		/* workers still in the round */
 	bool cancel;			/* this round: interrupted */
-	bool abort;			/* session cancelled, until restart */
+	/* The session's cancelled flag (netlink), until DIRTY_START. */
+	const bool *cancelled;
+	bool rec_v1;			/* the reader knows no kmig_rec.as_id */
 	int error;
 	wait_queue_head_t start_wq;
 	wait_queue_head_t done_wq;
@@ -53,7 +61,7 @@ struct kmig_send {
 
 static bool kmig_send_stopping(struct kmig_send *send)
 {
-	return READ_ONCE(send->cancel) || READ_ONCE(send->abort);
+	return READ_ONCE(send->cancel) || READ_ONCE(*send->cancelled);
 }
 
 static bool kmig_worker_may_go(struct kmig_worker *w)
@@ -76,8 +84,8 @@ static bool kmig_worker_wait_space(struct kmig_worker *w)
 	return true;
 }
 
-static bool kmig_worker_emit(struct kmig_worker *w, u16 kind, u64 gpa,
-			     u32 npages, u16 len)
+static bool kmig_worker_emit(struct kmig_worker *w, u8 kind, u8 as_id,
+			     u64 gpa, u32 npages, u16 len)
 {
 	struct kmig_rec *rec;
 
@@ -87,20 +95,48 @@ static bool kmig_worker_emit(struct kmig_worker *w, u16 kind, u64 gpa,
 	rec->gpa = gpa;
 	rec->npages = npages;
 	rec->kind = kind;
+	rec->as_id = as_id;
 	rec->len = len;
 	kmig_ring_publish(&w->ring);
 	return true;
 }
 
+/* Queues the pending run; on failure it stays pending for the put-back. */
 static bool kmig_worker_flush_run(struct kmig_worker *w)
 {
-	bool ok = true;
-
-	if (w->run_pages)
-		ok = kmig_worker_emit(w, w->run_kind, w->run_gpa, w->run_pages,
-				      0);
+	if (w->run_pages &&
+	    !kmig_worker_emit(w, w->run_kind, w->run_as_id, w->run_gpa,
+			      w->run_pages, 0))
+		return false;
 	w->run_pages = 0;
-	return ok;
+	return true;
+}
+
+/*
+ * The round stops with page @p of @k (or KMIG_NO_PAGE) taken but not
+ * queued, and perhaps a run of zero/hole pages of the same chunk: they go
+ * back into the bitmap. Atomic: a ring-full sync may set bits of the same
+ * words meanwhile.
+ */
+#define KMIG_NO_PAGE	U64_MAX
+
+static void kmig_worker_put_back(struct kmig_worker *w, struct kmig_slot *k,
+				 u64 p)
+{
+	u64 first, i;
+
+	if (p != KMIG_NO_PAGE)
+		set_bit(p, k->bitmap);
+	if (!w->run_pages)
+		return;
+	first = (w->run_gpa >> PAGE_SHIFT) - k->base_gfn;
+	for (i = 0; i < w->run_pages; i++)
+		set_bit(first + i, k->bitmap);
+	if (w->run_kind == KMIG_REC_ZERO)
+		w->zero -= w->run_pages;
+	else
+		w->hole -= w->run_pages;
+	w->run_pages = 0;
 }
 
 /* Queues one page taken from the bitmap; false to stop the round. */
@@ -118,7 +154,7 @@ static bool kmig_worker_page(struct kmig_worker *w, struct kmig_slot *k,
 	kmig_ring_rec(&w->ring, &data);
 	kind = kmig_read_page(hva, data);
 	if (kind < 0) {
-		w->send->error = kind;
+		WRITE_ONCE(w->send->error, kind);
 		return false;
 	}
 	if (kind == KMIG_REC_PAGE) {
@@ -136,7 +172,7 @@ static bool kmig_worker_page(struct kmig_worker *w, struct kmig_slot *k,
 		 * goes first; a pending run waits (records need no order).
 		 */
 		if (!kmig_worker_emit(w, len ? KMIG_REC_ZSTD : KMIG_REC_PAGE,
-				      gpa, 1, len ?: KMIG_PAGE_SIZE))
+				      k->as_id, gpa, 1, len ?: KMIG_PAGE_SIZE))
 			return false;
 		w->normal++;
 		w->bytes += len ?: KMIG_PAGE_SIZE;
@@ -147,20 +183,21 @@ static bool kmig_worker_page(struct kmig_worker *w, struct kmig_slot *k,
 		return true;
 	}
 
+	if (!w->run_pages || w->run_kind != kind ||
+	    w->run_as_id != k->as_id ||
+	    w->run_gpa + ((u64)w->run_pages << PAGE_SHIFT) != gpa) {
+		if (!kmig_worker_flush_run(w))
+			return false;
+		w->run_kind = kind;
+		w->run_as_id = k->as_id;
+		w->run_gpa = gpa;
+	}
+	/* Counted once in a run: a run put back is uncounted again. */
+	w->run_pages++;
 	if (kind == KMIG_REC_ZERO)
 		w->zero++;
 	else
 		w->hole++;
-	if (w->run_pages && w->run_kind == kind &&
-	    w->run_gpa + ((u64)w->run_pages << PAGE_SHIFT) == gpa) {
-		w->run_pages++;
-		return true;
-	}
-	if (!kmig_worker_flush_run(w))
-		return false;
-	w->run_kind = kind;
-	w->run_gpa = gpa;
-	w->run_pages = 1;
 	return true;
 }
 
@@ -202,20 +239,24 @@ static void kmig_worker_round(struct kmig_worker *w)
 		for (p = find_next_bit(k->bitmap, last, first); p < last;
 		     p = find_next_bit(k->bitmap, last, p + 1)) {
 			/*
-			 * Chunks are whole words owned by one worker, and
-			 * syncs wait for the round (s->lock): no other writer.
+			 * Chunks are whole words owned by one worker; the only
+			 * other writer is a ring-full sync setting bits.
 			 */
-			__clear_bit(p, k->bitmap);
-			if (!kmig_worker_page(w, k, p))
+			clear_bit(p, k->bitmap);
+			if (!kmig_worker_page(w, k, p)) {
+				kmig_worker_put_back(w, k, p);
 				return;
+			}
 		}
 		/* Runs end with their chunk, so none outlives the round. */
-		if (!kmig_worker_flush_run(w))
+		if (!kmig_worker_flush_run(w)) {
+			kmig_worker_put_back(w, k, KMIG_NO_PAGE);
 			return;
+		}
 		cond_resched();
 	}
 	if (!kmig_send_stopping(send))
-		kmig_worker_emit(w, KMIG_REC_ROUND_END, send->round, 0, 0);
+		kmig_worker_emit(w, KMIG_REC_ROUND_END, 0, send->round, 0, 0);
 }
 
 static int kmig_worker_fn(void *arg)
@@ -238,7 +279,7 @@ static int kmig_worker_fn(void *arg)
 			kthread_unuse_mm(mm);
 			mmput(mm);
 		} else {
-			send->error = -ESRCH;
+			WRITE_ONCE(send->error, -ESRCH);
 		}
 		if (atomic_dec_and_test(&send->active))
 			wake_up(&send->done_wq);
@@ -246,14 +287,16 @@ static int kmig_worker_fn(void *arg)
 	return 0;
 }
 
-/* Stops a running round at once and fails the next ones, or re-arms. */
-void kmig_send_abort(struct kmig_send *send, bool abort)
+/*
+ * The session was cancelled (s->cancelled is set): a running round stops
+ * at once; the next ones fail until DIRTY_START clears the flag. One flag,
+ * so a cancel racing a restart leaves one answer that netlink and the
+ * ioctls agree on.
+ */
+void kmig_send_wake(struct kmig_send *send)
 {
 	u32 i;
 
-	WRITE_ONCE(send->abort, abort);
-	if (!abort)
-		return;
 	for (i = 0; i < send->nr_workers; i++)
 		wake_up(&send->w[i].ring.wq);
 	wake_up(&send->done_wq);
@@ -267,17 +310,23 @@ void kmig_send_destroy(struct kmig_send *send)
 		return;
 	WRITE_ONCE(send->cancel, true);
 	for (i = 0; i < send->nr_workers; i++) {
-		if (send->w[i].task)
+		if (send->w[i].task) {
 			kthread_stop(send->w[i].task);
+			kmig_obj_dec(KMIG_OBJ_WORKERS);
+		}
 		/* The worker has stopped: nothing uses its context now. */
 		kmig_zcomp_destroy(send->w[i].zc);
-		kmig_ring_free(&send->w[i].ring);
+		if (send->w[i].ring.mem) {
+			kmig_ring_free(&send->w[i].ring);
+			kmig_obj_dec(KMIG_OBJ_RINGS);
+		}
 	}
 	kfree(send->chunk_start);
 	kfree(send);
 }
 
-int kmig_send_setup(struct kmig_session *s, struct kmig_send_setup *arg)
+int kmig_send_setup(struct kmig_session *s, struct kmig_send_setup *arg,
+		    bool rec_v1)
 {
 	struct kmig_send *send;
 	u32 i;
@@ -294,10 +343,13 @@ int kmig_send_setup(struct kmig_session *s, struct kmig_send_setup *arg)
 	    (arg->zstd_level && !(arg->flags & KMIG_SEND_F_ZSTD)))
 		return -EINVAL;
 
-	send = kzalloc(struct_size(send, w, arg->nr_workers), GFP_KERNEL);
+	send = kzalloc(struct_size(send, w, arg->nr_workers),
+		       GFP_KERNEL_ACCOUNT);
 	if (!send)
 		return -ENOMEM;
 	send->kvm = s->vm->kvm;
+	send->cancelled = &s->cancelled;
+	send->rec_v1 = rec_v1;
 	send->nr_workers = arg->nr_workers;
 	send->entries = arg->ring_entries;
 	init_waitqueue_head(&send->start_wq);
@@ -310,6 +362,7 @@ int kmig_send_setup(struct kmig_session *s, struct kmig_send_setup *arg)
 		ret = kmig_ring_init(&w->ring, send->entries);
 		if (ret)
 			goto err;
+		kmig_obj_inc(KMIG_OBJ_RINGS);
 		/* Created before the worker runs, freed after it stopped. */
 		if (arg->flags & KMIG_SEND_F_ZSTD) {
 			w->zc = kmig_zcomp_create(arg->zstd_level);
@@ -325,9 +378,11 @@ int kmig_send_setup(struct kmig_session *s, struct kmig_send_setup *arg)
 			w->task = NULL;
 			goto err;
 		}
+		kmig_obj_inc(KMIG_OBJ_WORKERS);
 	}
 
 	kmig_ring_offsets(send->entries, &arg->off, &arg->ring_bytes);
+	arg->rec_size = sizeof(struct kmig_rec);
 	/* Release: KMIG_RING_WAIT and mmap look at it without s->lock. */
 	smp_store_release(&s->send, send);
 	return 0;
@@ -344,7 +399,7 @@ static int kmig_send_plan(struct kmig_send *send, struct kmig_slots *slots)
 
 	kfree(send->chunk_start);
 	send->chunk_start = kcalloc(max_t(u32, slots->nr, 1), sizeof(u64),
-				    GFP_KERNEL);
+				    GFP_KERNEL_ACCOUNT);
 	if (!send->chunk_start)
 		return -ENOMEM;
 	for (i = 0; i < slots->nr; i++) {
@@ -356,10 +411,16 @@ static int kmig_send_plan(struct kmig_send *send, struct kmig_slots *slots)
 	return 0;
 }
 
+/*
+ * Called with s->lock held; lets go of it while the workers run, with
+ * s->round_active set: meanwhile only what kmig_ioc_check() lets through
+ * runs (a ring-full DIRTY_SYNC, which only sets bits; reads), and nothing
+ * may change s->slots, s->send or the bitmaps' words but the workers.
+ */
 int kmig_send_round(struct kmig_session *s, struct kmig_send_round *arg)
 {
 	struct kmig_send *send = s->send;
-	u64 before = s->dirty_pages, t0 = ktime_get_ns();
+	u64 t0 = ktime_get_ns();
 	u32 i;
 	int ret;
 
@@ -367,6 +428,10 @@ int kmig_send_round(struct kmig_session *s, struct kmig_send_round *arg)
 		return -EINVAL;
 	if (!kmig_vm_alive(s->vm))
 		return -ESRCH;
+	/* Its records would land in address space 0 on the other side. */
+	for (i = 0; send->rec_v1 && i < s->slots->nr; i++)
+		if (s->slots->slot[i].as_id)
+			return -EOPNOTSUPP;
 	ret = kmig_send_plan(send, s->slots);
 	if (ret)
 		return ret;
@@ -375,23 +440,29 @@ int kmig_send_round(struct kmig_session *s, struct kmig_send_round *arg)
 	atomic_set(&send->active, send->nr_workers);
 	send->cancel = false;
 	send->error = 0;
+	WRITE_ONCE(s->round_active, true);
+	mutex_unlock(&s->lock);
 	/* Release: workers see the plan once they see the new round. */
 	smp_store_release(&send->round, send->round + 1);
 	wake_up_all(&send->start_wq);
 
 	ret = wait_event_interruptible(send->done_wq,
 				       !atomic_read(&send->active));
-	if (!ret && READ_ONCE(send->abort)) {
+	if (!ret && READ_ONCE(s->cancelled)) {
 		ret = -ECANCELED;
 	} else if (ret) {
+		/* Workers stop at their next page: a short wait. */
 		WRITE_ONCE(send->cancel, true);
 		for (i = 0; i < send->nr_workers; i++)
 			wake_up(&send->w[i].ring.wq);
 		wait_event(send->done_wq, !atomic_read(&send->active));
 		ret = -EINTR;
 	} else {
-		ret = send->error;
+		ret = READ_ONCE(send->error);
 	}
+	/* Held by the others only briefly. */
+	mutex_lock(&s->lock);
+	WRITE_ONCE(s->round_active, false);
 
 	/* Workers cleared bits concurrently: recount rather than track. */
 	s->dirty_pages = 0;
@@ -403,7 +474,6 @@ int kmig_send_round(struct kmig_session *s, struct kmig_send_round *arg)
 	}
 
 	arg->round = send->round;
-	arg->pages = before - s->dirty_pages;
 	/* Output fields arrive with whatever userspace left in them. */
 	arg->normal = 0;
 	arg->zero = 0;
@@ -419,6 +489,8 @@ int kmig_send_round(struct kmig_session *s, struct kmig_send_round *arg)
 		arg->compressed += send->w[i].compressed;
 		arg->compressed_bytes += send->w[i].compressed_bytes;
 	}
+	/* What the records carry: syncs may have added pages meanwhile. */
+	arg->pages = arg->normal + arg->zero + arg->hole;
 	arg->scan_ns = ktime_get_ns() - t0;
 	s->stats.rounds++;
 	s->stats.sent_pages += arg->pages;
@@ -438,7 +510,7 @@ long kmig_send_ring_wait(struct kmig_session *s, struct kmig_ring_wait *arg)
 	if (!send || arg->ring >= send->nr_workers)
 		return -EINVAL;
 	return kmig_ring_wait(&send->w[arg->ring].ring, arg->timeout_ms,
-			      &send->abort, &arg->ready);
+			      send->cancelled, &arg->ready);
 }
 
 int kmig_send_mmap(struct kmig_session *s, struct vm_area_struct *vma)

@@ -3,12 +3,15 @@
  * /dev/kmig: one session per open file description, and the ioctl
  * dispatcher that enforces the extensible-struct rules of uapi/linux/kmig.h.
  */
+#include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/idr.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/nsproxy.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <net/net_namespace.h>
 
 #include "kmig.h"
 
@@ -78,26 +81,48 @@ void kmig_session_cancel(struct kmig_session *s)
 
 	WRITE_ONCE(s->cancelled, true);
 	if (send)
-		kmig_send_abort(send, true);
+		kmig_send_wake(send);
 }
+
+/*
+ * Sessions open at once, over all users and namespaces. Each may hold up
+ * to KMIG_MAX_WORKERS + 1 kthreads and their rings, charged to the
+ * opener's memory cgroup; the kthreads are not, so they are bounded here.
+ */
+static unsigned int max_sessions = 256;
+module_param(max_sessions, uint, 0644);
+MODULE_PARM_DESC(max_sessions,
+		 "Most /dev/kmig sessions open at once; open() fails with ENFILE beyond (default 256)");
+static atomic_t kmig_nr_sessions = ATOMIC_INIT(0);
 
 static int kmig_open(struct inode *inode, struct file *file)
 {
 	struct kmig_session *s, *pos;
-	int id;
+	int id, ret;
+
+	/* System-wide, as the file table's ENFILE: not this process's. */
+	if (atomic_inc_return(&kmig_nr_sessions) > READ_ONCE(max_sessions)) {
+		ret = -ENFILE;
+		goto err_count;
+	}
 
 	s = kzalloc(sizeof(*s), GFP_KERNEL_ACCOUNT);
-	if (!s)
-		return -ENOMEM;
+	if (!s) {
+		ret = -ENOMEM;
+		goto err_count;
+	}
 
 	id = ida_alloc_min(&kmig_session_ida, 1, GFP_KERNEL);
 	if (id < 0) {
-		kfree(s);
-		return id;
+		ret = id;
+		goto err_free;
 	}
 	s->id = id;
 	mutex_init(&s->lock);
 	spin_lock_init(&s->report_lock);
+	/* Netlink shows the session only there, and to its owner or admin. */
+	s->net = get_net(current->nsproxy->net_ns);
+	s->cred = get_cred(file->f_cred);
 
 	/* Kept sorted by id: netlink dumps resume after the last id sent. */
 	mutex_lock(&kmig_sessions_lock);
@@ -108,7 +133,14 @@ static int kmig_open(struct inode *inode, struct file *file)
 	mutex_unlock(&kmig_sessions_lock);
 
 	file->private_data = s;
+	kmig_obj_inc(KMIG_OBJ_SESSIONS);
 	return 0;
+
+err_free:
+	kfree(s);
+err_count:
+	atomic_dec(&kmig_nr_sessions);
+	return ret;
 }
 
 static int kmig_release(struct inode *inode, struct file *file)
@@ -127,24 +159,29 @@ static int kmig_release(struct inode *inode, struct file *file)
 	kmig_zdec_destroy(s->zdec);
 	if (s->vm)
 		kmig_vm_detach(s->vm);
+	put_cred(s->cred);
+	put_net(s->net);
 	ida_free(&kmig_session_ida, s->id);
 	mutex_destroy(&s->lock);
 	kfree(s);
+	atomic_dec(&kmig_nr_sessions);
+	kmig_obj_dec(KMIG_OBJ_SESSIONS);
 	return 0;
 }
 
-static int kmig_ioc_get_info(struct kmig_session *s, void *data)
+static int kmig_ioc_get_info(struct kmig_session *s, void *data, u32 usize)
 {
 	struct kmig_info *arg = data;
 
 	arg->api_version = KMIG_API_VERSION;
 	arg->session_id = s->id;
 	arg->features = KMIG_FEATURE_DIRTY_BITMAP | KMIG_FEATURE_DIRTY_MANUAL |
-			KMIG_FEATURE_DIRTY_RING | KMIG_FEATURE_ZSTD;
+			KMIG_FEATURE_DIRTY_RING | KMIG_FEATURE_ZSTD |
+			KMIG_FEATURE_AS_ID | KMIG_FEATURE_DIRTY_MARK;
 	return 0;
 }
 
-static int kmig_ioc_attach_vm(struct kmig_session *s, void *data)
+static int kmig_ioc_attach_vm(struct kmig_session *s, void *data, u32 usize)
 {
 	struct kmig_attach_vm *arg = data;
 	struct kmig_vm *vm;
@@ -162,15 +199,18 @@ static int kmig_ioc_attach_vm(struct kmig_session *s, void *data)
 	return 0;
 }
 
-static int kmig_ioc_get_memslots(struct kmig_session *s, void *data)
+static int kmig_ioc_get_memslots(struct kmig_session *s, void *data, u32 usize)
 {
 	struct kmig_get_memslots *arg = data;
-	struct kmig_memslot __user *uslots = u64_to_user_ptr(arg->slots_uptr);
+	void __user *uslots = u64_to_user_ptr(arg->slots_uptr);
+	u32 i, room = arg->nr_slots;
+	u32 stride = arg->slot_size ?: sizeof(struct kmig_memslot);
 	struct kmig_slots *slots;
 	struct kmig_memslot m;
-	u32 i, room = arg->nr_slots;
 	int ret = 0;
 
+	if (stride < sizeof(m) || stride > PAGE_SIZE || stride % 8)
+		return -EINVAL;
 	slots = kmig_vm_snapshot_slots(s->vm);
 	if (IS_ERR(slots))
 		return PTR_ERR(slots);
@@ -191,7 +231,11 @@ static int kmig_ioc_get_memslots(struct kmig_session *s, void *data)
 		m.gpa = k->base_gfn << PAGE_SHIFT;
 		m.size = k->npages << PAGE_SHIFT;
 		m.hva = k->hva;
-		if (copy_to_user(&uslots[i], &m, sizeof(m))) {
+		/* A newer caller's longer entry: its tail is zeroed. */
+		if (copy_to_user((void __user *)uslots + (size_t)i * stride,
+				 &m, sizeof(m)) ||
+		    clear_user((void __user *)uslots + (size_t)i * stride +
+			       sizeof(m), stride - sizeof(m))) {
 			ret = -EFAULT;
 			goto out;
 		}
@@ -201,22 +245,22 @@ out:
 	return ret;
 }
 
-static int kmig_ioc_dirty_start(struct kmig_session *s, void *data)
+static int kmig_ioc_dirty_start(struct kmig_session *s, void *data, u32 usize)
 {
 	return kmig_dirty_start(s, data);
 }
 
-static int kmig_ioc_dirty_sync(struct kmig_session *s, void *data)
+static int kmig_ioc_dirty_sync(struct kmig_session *s, void *data, u32 usize)
 {
 	return kmig_dirty_sync(s, data);
 }
 
-static int kmig_ioc_dirty_get_bitmap(struct kmig_session *s, void *data)
+static int kmig_ioc_dirty_get_bitmap(struct kmig_session *s, void *data, u32 usize)
 {
 	return kmig_dirty_get_bitmap(s, data);
 }
 
-static int kmig_ioc_dirty_stop(struct kmig_session *s, void *data)
+static int kmig_ioc_dirty_stop(struct kmig_session *s, void *data, u32 usize)
 {
 	if (!s->slots)
 		return -EINVAL;
@@ -224,25 +268,38 @@ static int kmig_ioc_dirty_stop(struct kmig_session *s, void *data)
 	return 0;
 }
 
-static int kmig_ioc_send_setup(struct kmig_session *s, void *data)
+static int kmig_ioc_send_setup(struct kmig_session *s, void *data, u32 usize)
 {
-	return kmig_send_setup(s, data);
+	struct kmig_send_setup *arg = data;
+
+	if (arg->__reserved2)
+		return -EOPNOTSUPP;
+	/* A version-1 caller reads records without an address space. */
+	return kmig_send_setup(s, arg,
+			       usize < offsetofend(struct kmig_send_setup,
+						   rec_size));
 }
 
-static int kmig_ioc_send_round(struct kmig_session *s, void *data)
+static int kmig_ioc_send_round(struct kmig_session *s, void *data, u32 usize)
 {
 	return kmig_send_round(s, data);
 }
 
 /* Runs without s->lock, beside a blocking KMIG_SEND_ROUND. */
-static int kmig_ioc_ring_wait(struct kmig_session *s, void *data)
+static int kmig_ioc_ring_wait(struct kmig_session *s, void *data, u32 usize)
 {
 	return kmig_send_ring_wait(s, data);
 }
 
-static int kmig_ioc_load(struct kmig_session *s, void *data)
+static int kmig_ioc_load(struct kmig_session *s, void *data, u32 usize)
 {
 	return kmig_load(s, data);
+}
+
+/* Any session, attached or not: the VM is named by the VMM's own fd. */
+static int kmig_ioc_dirty_mark(struct kmig_session *s, void *data, u32 usize)
+{
+	return kmig_vm_mark(data);
 }
 
 union kmig_ioc_buf {
@@ -257,6 +314,7 @@ union kmig_ioc_buf {
 	struct kmig_send_round send_round;
 	struct kmig_ring_wait ring_wait;
 	struct kmig_load load;
+	struct kmig_dirty_mark dirty_mark;
 };
 
 /* Every struct starts "__u32 size; __u32 flags;". */
@@ -271,13 +329,15 @@ struct kmig_ioc_op {
 	unsigned int reserved;	/* offset of the __u32 __reserved, or 0 */
 	u32 known_flags;	/* flag bits the struct may carry */
 	unsigned int flags;	/* KMIG_IOC_* */
-	int (*fn)(struct kmig_session *s, void *data);
+	/* @usize: the caller's struct size, to tell ABI versions apart */
+	int (*fn)(struct kmig_session *s, void *data, u32 usize);
 };
 
 #define KMIG_IOC_NOLOCK		BIT(0)	/* runs without s->lock */
 #define KMIG_IOC_OUT_ON_ERR	BIT(1)	/* outputs matter on failure too */
 #define KMIG_IOC_VM		BIT(2)	/* -ENOTCONN without a VM */
 #define KMIG_IOC_CANCELLABLE	BIT(3)	/* -ECANCELED once cancelled */
+#define KMIG_IOC_IN_ROUND	BIT(4)	/* may run while a round runs */
 
 #define KMIG_IOC_OP(_ioctl, _fn, _struct, _last, _resv, _known, _flags) \
 	[_IOC_NR(_ioctl) - KMIG_CMD_BASE] = {				\
@@ -293,21 +353,20 @@ struct kmig_ioc_op {
 
 static const struct kmig_ioc_op kmig_ioc_ops[] = {
 	KMIG_IOC_OP(KMIG_GET_INFO, kmig_ioc_get_info, struct kmig_info,
-		    features, 0, 0, 0),
+		    features, 0, 0, KMIG_IOC_IN_ROUND),
 	KMIG_IOC_OP(KMIG_ATTACH_VM, kmig_ioc_attach_vm,
 		    struct kmig_attach_vm, nr_memslots,
 		    KMIG_RESV(struct kmig_attach_vm), 0, 0),
 	KMIG_IOC_OP(KMIG_GET_MEMSLOTS, kmig_ioc_get_memslots,
-		    struct kmig_get_memslots, slots_uptr,
-		    KMIG_RESV(struct kmig_get_memslots), 0,
-		    KMIG_IOC_VM | KMIG_IOC_OUT_ON_ERR),
+		    struct kmig_get_memslots, slots_uptr, 0, 0,
+		    KMIG_IOC_VM | KMIG_IOC_OUT_ON_ERR | KMIG_IOC_IN_ROUND),
 	KMIG_IOC_OP(KMIG_DIRTY_START, kmig_ioc_dirty_start,
 		    struct kmig_dirty_start, __reserved,
 		    KMIG_RESV(struct kmig_dirty_start), 0, KMIG_IOC_VM),
 	KMIG_IOC_OP(KMIG_DIRTY_SYNC, kmig_ioc_dirty_sync,
 		    struct kmig_dirty_sync, __reserved,
 		    KMIG_RESV(struct kmig_dirty_sync), 0,
-		    KMIG_IOC_VM | KMIG_IOC_CANCELLABLE),
+		    KMIG_IOC_VM | KMIG_IOC_CANCELLABLE | KMIG_IOC_IN_ROUND),
 	KMIG_IOC_OP(KMIG_DIRTY_GET_BITMAP, kmig_ioc_dirty_get_bitmap,
 		    struct kmig_dirty_bitmap, dirty,
 		    KMIG_RESV(struct kmig_dirty_bitmap), KMIG_BITMAP_CLEAR,
@@ -324,16 +383,22 @@ static const struct kmig_ioc_op kmig_ioc_ops[] = {
 		    KMIG_IOC_VM | KMIG_IOC_CANCELLABLE | KMIG_IOC_OUT_ON_ERR),
 	KMIG_IOC_OP(KMIG_RING_WAIT, kmig_ioc_ring_wait,
 		    struct kmig_ring_wait, __reserved,
-		    KMIG_RESV(struct kmig_ring_wait), 0, KMIG_IOC_NOLOCK),
+		    KMIG_RESV(struct kmig_ring_wait), 0,
+		    KMIG_IOC_NOLOCK | KMIG_IOC_IN_ROUND),
 	KMIG_IOC_OP(KMIG_LOAD, kmig_ioc_load, struct kmig_load, zeroed,
 		    KMIG_RESV(struct kmig_load), 0,
 		    KMIG_IOC_VM | KMIG_IOC_CANCELLABLE | KMIG_IOC_OUT_ON_ERR),
+	KMIG_IOC_OP(KMIG_DIRTY_MARK, kmig_ioc_dirty_mark,
+		    struct kmig_dirty_mark, marked,
+		    KMIG_RESV(struct kmig_dirty_mark), 0,
+		    KMIG_IOC_NOLOCK | KMIG_IOC_IN_ROUND),
 };
 
 /*
  * The checks every ioctl shares, in the order the ABI tests pin: unknown
  * flags or a non-zero __reserved (-EOPNOTSUPP), then no VM (-ENOTCONN),
- * then a cancelled session (-ECANCELED).
+ * then a cancelled session (-ECANCELED), then a round running on another
+ * thread (-EBUSY) for the ioctls that must not run beside it.
  */
 static int kmig_ioc_check(struct kmig_session *s, const struct kmig_ioc_op *op,
 			  const void *buf)
@@ -348,15 +413,17 @@ static int kmig_ioc_check(struct kmig_session *s, const struct kmig_ioc_op *op,
 		return -ENOTCONN;
 	if ((op->flags & KMIG_IOC_CANCELLABLE) && READ_ONCE(s->cancelled))
 		return -ECANCELED;
+	if (READ_ONCE(s->round_active) && !(op->flags & KMIG_IOC_IN_ROUND))
+		return -EBUSY;
 	return 0;
 }
 
 static int kmig_ioc_run(struct kmig_session *s, const struct kmig_ioc_op *op,
-			void *buf)
+			void *buf, u32 usize)
 {
 	int ret = kmig_ioc_check(s, op, buf);
 
-	return ret ?: op->fn(s, buf);
+	return ret ?: op->fn(s, buf, usize);
 }
 
 static long kmig_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
@@ -387,10 +454,12 @@ static long kmig_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
 		return ret;
 
 	if (op->flags & KMIG_IOC_NOLOCK) {
-		ret = kmig_ioc_run(s, op, &buf);
+		ret = kmig_ioc_run(s, op, &buf, usize);
 	} else {
-		mutex_lock(&s->lock);
-		ret = kmig_ioc_run(s, op, &buf);
+		/* A killed caller does not wait for another thread's ioctl. */
+		if (mutex_lock_killable(&s->lock))
+			return -EINTR;
+		ret = kmig_ioc_run(s, op, &buf, usize);
 		kmig_session_publish(s);
 		mutex_unlock(&s->lock);
 	}

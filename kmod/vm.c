@@ -38,50 +38,61 @@ static bool kmig_user_slot(struct kvm_memory_slot *ms)
 	return ms->id < KVM_USER_MEM_SLOTS;
 }
 
-static u64 kmig_generation_locked(struct kvm *kvm)
+/*
+ * Each address space counts its own edits: KVM adds KVM_ADDRESS_SPACE_NUM
+ * to that space's generation at every swap of its active memslot set.
+ * While a swap is in flight the new set is already visible with the old
+ * number and KVM_MEMSLOT_GEN_UPDATE_IN_PROGRESS; count it as done.
+ */
+static u64 kmig_set_generation(struct kvm_memslots *set)
 {
-	u64 gen = 0;
-	int as;
+	u64 gen = set->generation;
 
-	/* KVM bumps one VM-wide counter into whichever space changed. */
-	for (as = 0; as < KVM_ADDRESS_SPACE_NUM; as++)
-		gen = max(gen, __kvm_memslots(kvm, as)->generation &
-			       ~KVM_MEMSLOT_GEN_UPDATE_IN_PROGRESS);
+	if (gen & KVM_MEMSLOT_GEN_UPDATE_IN_PROGRESS)
+		gen = (gen & ~KVM_MEMSLOT_GEN_UPDATE_IN_PROGRESS) +
+		      KVM_ADDRESS_SPACE_NUM;
 	return gen;
 }
 
+/* The VM's generation: the sum over spaces, so any edit anywhere moves it. */
 u64 kmig_vm_generation(struct kmig_vm *vm)
 {
 	struct kvm *kvm = vm->kvm;
-	u64 gen;
-	int idx;
+	u64 gen = 0;
+	int as, idx;
 
 	idx = srcu_read_lock(&kvm->srcu);
-	gen = kmig_generation_locked(kvm);
+	for (as = 0; as < KVM_ADDRESS_SPACE_NUM; as++)
+		gen += kmig_set_generation(__kvm_memslots(kvm, as));
 	srcu_read_unlock(&kvm->srcu, idx);
 	return gen;
 }
 
-static u32 kmig_count_slots_locked(struct kvm *kvm)
+/* One set, read once: SRCU keeps a set KVM swapped out intact until we leave. */
+static u32 kmig_count_user_slots(struct kvm_memslots *set, u32 *internal)
 {
 	struct kvm_memory_slot *ms;
 	u32 nr = 0;
-	int as, bkt;
+	int bkt;
 
-	for (as = 0; as < KVM_ADDRESS_SPACE_NUM; as++)
-		kvm_for_each_memslot(ms, bkt, __kvm_memslots(kvm, as))
-			nr += kmig_user_slot(ms);
+	kvm_for_each_memslot(ms, bkt, set) {
+		if (kmig_user_slot(ms))
+			nr++;
+		else if (internal)
+			(*internal)++;
+	}
 	return nr;
 }
 
 u32 kmig_vm_count_slots(struct kmig_vm *vm)
 {
 	struct kvm *kvm = vm->kvm;
-	u32 nr;
-	int idx;
+	u32 nr = 0;
+	int as, idx;
 
 	idx = srcu_read_lock(&kvm->srcu);
-	nr = kmig_count_slots_locked(kvm);
+	for (as = 0; as < KVM_ADDRESS_SPACE_NUM; as++)
+		nr += kmig_count_user_slots(__kvm_memslots(kvm, as), NULL);
 	srcu_read_unlock(&kvm->srcu, idx);
 	return nr;
 }
@@ -97,44 +108,71 @@ static int kmig_slot_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* Returns the VM's user memslots now, without bitmaps. */
+static void kmig_slot_fill(struct kmig_slot *k, struct kvm_memory_slot *ms)
+{
+	k->as_id = ms->as_id;
+	k->id = ms->id;
+	k->flags = ms->flags;
+	k->base_gfn = ms->base_gfn;
+	k->npages = ms->npages;
+	k->hva = ms->userspace_addr;
+	k->kslot = ms;
+}
+
+/*
+ * Returns the VM's memslots now, without bitmaps: the user memslots sorted
+ * in slot[0..nr), then KVM's internal ones in slot[nr..nr_all), kept only
+ * so that their edits are accounted for (kmig_slots_adopt()).
+ *
+ * Under kvm->slots_lock, which KVM_SET_USER_MEMORY_REGION holds for a
+ * whole edit: the view is complete (no delete or move half done, no set
+ * swapped between counting and copying) and each space's generation is
+ * exact. The copy is bounded by the count all the same.
+ */
 struct kmig_slots *kmig_vm_snapshot_slots(struct kmig_vm *vm)
 {
+	struct kvm_memslots *set[KVM_ADDRESS_SPACE_NUM];
 	struct kvm *kvm = vm->kvm;
 	struct kvm_memory_slot *ms;
 	struct kmig_slots *slots;
-	int as, bkt, idx;
-	u32 nr, i = 0;
+	u32 nr = 0, internal = 0, u = 0, x;
+	int as, bkt;
 
-	/* SRCU readers may sleep, so the allocation can sit inside. */
-	idx = srcu_read_lock(&kvm->srcu);
-	nr = kmig_count_slots_locked(kvm);
-	slots = kvzalloc(struct_size(slots, slot, nr), GFP_KERNEL_ACCOUNT);
+	if (mutex_lock_killable(&kvm->slots_lock))
+		return ERR_PTR(-EINTR);
+	for (as = 0; as < KVM_ADDRESS_SPACE_NUM; as++) {
+		set[as] = __kvm_memslots(kvm, as);
+		nr += kmig_count_user_slots(set[as], &internal);
+	}
+	slots = kvzalloc(struct_size(slots, slot, nr + internal),
+			 GFP_KERNEL_ACCOUNT);
 	if (!slots) {
-		srcu_read_unlock(&kvm->srcu, idx);
+		mutex_unlock(&kvm->slots_lock);
 		return ERR_PTR(-ENOMEM);
 	}
-	slots->generation = kmig_generation_locked(kvm);
+	x = nr;
 	for (as = 0; as < KVM_ADDRESS_SPACE_NUM; as++) {
-		kvm_for_each_memslot(ms, bkt, __kvm_memslots(kvm, as)) {
-			struct kmig_slot *k = &slots->slot[i];
-
-			if (!kmig_user_slot(ms))
-				continue;
-			k->as_id = ms->as_id;
-			k->id = ms->id;
-			k->flags = ms->flags;
-			k->base_gfn = ms->base_gfn;
-			k->npages = ms->npages;
-			k->hva = ms->userspace_addr;
-			i++;
+		slots->as_gen[as] = kmig_set_generation(set[as]);
+		slots->generation += slots->as_gen[as];
+		kvm_for_each_memslot(ms, bkt, set[as]) {
+			if (kmig_user_slot(ms) && u < nr)
+				kmig_slot_fill(&slots->slot[u++], ms);
+			else if (!kmig_user_slot(ms) && x < nr + internal)
+				kmig_slot_fill(&slots->slot[x++], ms);
 		}
 	}
-	srcu_read_unlock(&kvm->srcu, idx);
+	mutex_unlock(&kvm->slots_lock);
 
-	slots->nr = i;
+	slots->nr = u;
+	slots->nr_all = x;
+	/* Only the user slots are used by position: keep the rest where it is. */
+	if (u < nr)
+		memmove(&slots->slot[u], &slots->slot[nr],
+			(x - nr) * sizeof(slots->slot[0]));
+	slots->nr_all = u + (x - nr);
 	sort(slots->slot, slots->nr, sizeof(slots->slot[0]), kmig_slot_cmp,
 	     NULL);
+	kmig_obj_inc(KMIG_OBJ_SLOT_SETS);
 	return slots;
 }
 
@@ -180,34 +218,9 @@ long kmig_vm_ioctl(struct kmig_vm *vm, unsigned int cmd, unsigned long arg)
 	return vm->file->f_op->unlocked_ioctl(vm->file, cmd, arg);
 }
 
-/*
- * Worker context only: makes the scratch mapping in the VMM's mm at least
- * @len bytes. KVM copies ioctl arguments and bitmaps from and to there.
- */
-int kmig_vm_scratch(struct kmig_vm *vm, size_t len)
+static int kmig_vm_put_scratch(struct kmig_vm *vm, void *unused)
 {
-	unsigned long addr;
-
-	len = PAGE_ALIGN(len);
-	if (vm->scratch_len >= len)
-		return 0;
-	if (vm->scratch)
-		vm_munmap(vm->scratch, vm->scratch_len);
-	vm->scratch = 0;
-	vm->scratch_len = 0;
-
-	addr = vm_mmap(NULL, 0, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, 0);
-	if (IS_ERR_VALUE(addr))
-		return (int)addr;
-	vm->scratch = addr;
-	vm->scratch_len = len;
-	return 0;
-}
-
-static int kmig_vm_unmap_scratch(struct kmig_vm *vm, void *unused)
-{
-	vm_munmap(vm->scratch, vm->scratch_len);
+	kmig_scratch_put(vm);
 	return 0;
 }
 
@@ -224,9 +237,123 @@ static struct kmig_vm *kmig_vm_find_locked(struct kvm *kvm)
 
 static void kmig_vm_free(struct kmig_vm *vm)
 {
-	bitmap_free(vm->ring_seen);
-	kvfree(vm->ring_fetch);
+	kvfree(vm->marks);
+	kvfree(vm->marks_spare);
 	kfree(vm);
+}
+
+/* Marks kept between two syncs; beyond that, everything counts as dirty. */
+#define KMIG_MAX_MARKS		4096
+/* Guest frame numbers x86 can address (52-bit physical addresses). */
+#define KMIG_MAX_GFN		(1ULL << (52 - PAGE_SHIFT))
+
+static int kmig_mark_check(const struct kmig_dirty_range *r)
+{
+	u64 gfn = r->gpa >> PAGE_SHIFT;
+
+	if (r->gpa & (KMIG_PAGE_SIZE - 1) || !r->npages || r->__reserved ||
+	    r->as_id >= KVM_ADDRESS_SPACE_NUM || gfn >= KMIG_MAX_GFN ||
+	    r->npages > KMIG_MAX_GFN - gfn)
+		return -EINVAL;
+	return 0;
+}
+
+/* Called with kmig_vms_lock: @vm cannot be detached meanwhile. */
+static u64 kmig_vm_add_marks(struct kmig_vm *vm,
+			     const struct kmig_dirty_range *r, u32 nr)
+{
+	u64 pages = 0;
+	u32 i;
+
+	spin_lock(&vm->mark_lock);
+	if (vm->tracking) {
+		for (i = 0; i < nr; i++) {
+			if (vm->nr_marks < KMIG_MAX_MARKS)
+				vm->marks[vm->nr_marks++] = r[i];
+			else
+				vm->marks_overflow = true;
+			pages += r[i].npages;
+		}
+	}
+	spin_unlock(&vm->mark_lock);
+	return pages;
+}
+
+int kmig_vm_mark(struct kmig_dirty_mark *arg)
+{
+	u32 stride = arg->range_size ?: sizeof(struct kmig_dirty_range);
+	const void __user *src = u64_to_user_ptr(arg->ranges_uptr);
+	struct kmig_dirty_range *r;
+	struct kmig_vm *vm;
+	struct file *file;
+	u32 i;
+	int ret;
+
+	if (arg->nr_ranges > KMIG_MAX_MARKS || stride < sizeof(*r) ||
+	    stride > PAGE_SIZE || stride % 8)
+		return -EINVAL;
+	r = kvmalloc_array(max_t(u32, arg->nr_ranges, 1), sizeof(*r),
+			   GFP_KERNEL_ACCOUNT);
+	if (!r)
+		return -ENOMEM;
+	for (i = 0; i < arg->nr_ranges; i++) {
+		ret = copy_struct_from_user(&r[i], sizeof(*r),
+					    src + (size_t)i * stride, stride);
+		if (!ret)
+			ret = kmig_mark_check(&r[i]);
+		if (ret)
+			goto out;
+	}
+
+	file = fget(arg->vm_fd);
+	if (!file) {
+		ret = -EBADF;
+		goto out;
+	}
+	ret = -EINVAL;
+	arg->marked = 0;
+	if (file_is_kvm(file)) {
+		mutex_lock(&kmig_vms_lock);
+		vm = kmig_vm_find_locked(file->private_data);
+		if (vm)
+			arg->marked = kmig_vm_add_marks(vm, r, arg->nr_ranges);
+		mutex_unlock(&kmig_vms_lock);
+		ret = 0;
+	}
+	fput(file);
+out:
+	kvfree(r);
+	return ret;
+}
+
+/* Tracking starts or stops: marks only count while a session tracks. */
+void kmig_vm_track(struct kmig_vm *vm, bool on)
+{
+	spin_lock(&vm->mark_lock);
+	vm->tracking = on;
+	vm->nr_marks = 0;
+	vm->marks_overflow = false;
+	spin_unlock(&vm->mark_lock);
+}
+
+/*
+ * The marks since the last call, in *@ranges (valid until the next call,
+ * which only the session's sync makes, under its lock).
+ */
+u32 kmig_vm_take_marks(struct kmig_vm *vm, struct kmig_dirty_range **ranges,
+		       bool *overflow)
+{
+	u32 nr;
+
+	spin_lock(&vm->mark_lock);
+	swap(vm->marks, vm->marks_spare);
+	nr = vm->nr_marks;
+	*overflow = vm->marks_overflow;
+	vm->nr_marks = 0;
+	vm->marks_overflow = false;
+	spin_unlock(&vm->mark_lock);
+	*ranges = vm->marks_spare;
+	return nr;
 }
 
 struct kmig_vm *kmig_vm_attach(int fd, u32 session_id)
@@ -252,10 +379,12 @@ struct kmig_vm *kmig_vm_attach(int fd, u32 session_id)
 	}
 	vm->file = file;
 	vm->kvm = kvm;
-	vm->ring_fetch = kvcalloc(KVM_MAX_VCPUS, sizeof(u32),
-				  GFP_KERNEL_ACCOUNT);
-	vm->ring_seen = bitmap_zalloc(KVM_MAX_VCPUS, GFP_KERNEL_ACCOUNT);
-	if (!vm->ring_fetch || !vm->ring_seen) {
+	spin_lock_init(&vm->mark_lock);
+	vm->marks = kvmalloc_array(KMIG_MAX_MARKS, sizeof(*vm->marks),
+				   GFP_KERNEL_ACCOUNT);
+	vm->marks_spare = kvmalloc_array(KMIG_MAX_MARKS, sizeof(*vm->marks),
+					 GFP_KERNEL_ACCOUNT);
+	if (!vm->marks || !vm->marks_spare) {
 		ret = -ENOMEM;
 		goto err_free;
 	}
@@ -278,6 +407,8 @@ struct kmig_vm *kmig_vm_attach(int fd, u32 session_id)
 	}
 	list_add_tail(&vm->node, &kmig_vms);
 	mutex_unlock(&kmig_vms_lock);
+	kmig_obj_inc(KMIG_OBJ_VMS);
+	kmig_obj_inc(KMIG_OBJ_WORKERS);
 	return vm;
 
 err_worker:
@@ -295,11 +426,16 @@ void kmig_vm_detach(struct kmig_vm *vm)
 	list_del(&vm->node);
 	mutex_unlock(&kmig_vms_lock);
 
-	/* If the VMM already exited, the mapping went with its mm. */
-	if (vm->scratch)
-		kmig_vm_call(vm, kmig_vm_unmap_scratch, NULL);
+	/*
+	 * If the VMM already exited, the mapping went with its mm and the
+	 * call fails; the file reference is dropped here then.
+	 */
+	if (vm->scratch_file && kmig_vm_call(vm, kmig_vm_put_scratch, NULL))
+		kmig_scratch_forget(vm);
 	kthread_destroy_worker(vm->worker);
+	kmig_obj_dec(KMIG_OBJ_WORKERS);
 	/* May be the last reference: KVM then destroys the VM here. */
 	fput(vm->file);
 	kmig_vm_free(vm);
+	kmig_obj_dec(KMIG_OBJ_VMS);
 }

@@ -14,6 +14,7 @@
 #ifndef KMIG_MIGRATE_HARNESS_H
 #define KMIG_MIGRATE_HARNESS_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -711,6 +712,99 @@ static inline int mh_guest_runs(struct mh_vmm *v)
 	if (mh_vmm_status(v, &b))
 		return 0;
 	return b.guest_progress > a.guest_progress;
+}
+
+/*
+ * kmig.ko's live-object counters: its debugfs file, one "NAME COUNT" per
+ * line (KMIG_OBJECTS overrides the path, as for run_tests.sh). Waits up to
+ * @timeout_ms for every count to read 0 (files close and work drains
+ * after the last process exits): 0 then; 1 and the lines that are not 0
+ * in @left when they never do; -ENOENT without the file (an older module).
+ */
+static inline int mh_objects_zero(char *left, size_t n, unsigned int timeout_ms)
+{
+	const char *path = getenv("KMIG_OBJECTS") ?:
+			   "/sys/kernel/debug/kmig/objects";
+	uint64_t end = mh_now_ms() + timeout_ms;
+
+	if (access(path, F_OK))
+		return -ENOENT;
+	for (;;) {
+		char *s = mh_slurp(path), *line, *save = NULL;
+		size_t len = 0;
+
+		left[0] = 0;
+		for (line = strtok_r(s, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char name[64], count[32];
+
+			if (sscanf(line, "%63s %31s", name, count) == 2 &&
+			    !strcmp(count, "0"))
+				continue;
+			if (line[strspn(line, " \t")] && len < n)
+				len += snprintf(left + len, n - len, "%s%s",
+						len ? ", " : "", line);
+		}
+		/* mh_slurp() reads an unreadable file as "": not as zeros. */
+		if (access(path, R_OK))
+			snprintf(left, n, "%s: %s", path, strerror(errno));
+		free(s);
+		if (!left[0])
+			return 0;
+		if (mh_now_ms() >= end)
+			return 1;
+		mh_sleep_ms(200);
+	}
+}
+
+/* How many files this process has open (/proc/self/fd). */
+static inline int mh_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	/* Less the directory's own. */
+	return n - 1;
+}
+
+/*
+ * The children of this process, reaped or not yet (zombies count: a
+ * child nobody waits for is a leak too); their pids in @pids (up to @max).
+ */
+static inline int mh_children(pid_t *pids, int max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		char path[300], *s, *p;
+		int ppid;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		s = mh_slurp(path);
+		/* pid (comm) state ppid ...: comm may hold anything but ')'. */
+		p = s ? strrchr(s, ')') : NULL;
+		if (p && sscanf(p + 1, " %*c %d", &ppid) == 1 &&
+		    ppid == getpid()) {
+			if (n < max)
+				pids[n] = atoi(e->d_name);
+			n++;
+		}
+		free(s);
+	}
+	closedir(d);
+	return n;
 }
 
 #endif /* KMIG_MIGRATE_HARNESS_H */

@@ -11,8 +11,12 @@
 # Each binary's kselftest TAP is folded into one TAP stream, its cases
 # renumbered and prefixed with the binary's name. After each step the
 # kernel log since that step's marker must be free of BUG/WARNING/Oops/
-# leak reports. The last line is "N passed, N failed, N skipped"; the exit
-# status is 0 only when nothing failed.
+# leak reports, and kmig.ko's live-object counters (the objects file, one
+# "NAME COUNT" per line) must read 0 again within 10 s: no /dev/kmig file
+# is open then and nothing is in flight; they are read once more before
+# rmmod. A module without that file is not checked. The last line is
+# "N passed, N failed, N skipped"; the exit status is 0 only when nothing
+# failed.
 #
 # Environment:
 #   KMIG_TEST_TIMEOUT  seconds per binary (600)
@@ -21,6 +25,8 @@
 #   KMIG_TEST_DIR      where the test binaries are (build/selftests)
 #   KMIG_OUT           where the TAP, per-binary logs and dmesg are kept
 #   KMIG_EXTRA_TESTS   the extra test list (selftests/extra_tests)
+#   KMIG_OBJECTS       kmig.ko's object counters
+#                      (/sys/kernel/debug/kmig/objects)
 
 set -uo pipefail
 shopt -s nullglob lastpipe
@@ -29,8 +35,9 @@ timeout_s=${KMIG_TEST_TIMEOUT:-600}
 module=${KMIG_MODULE:-./kmig.ko}
 test_dir=${KMIG_TEST_DIR:-build/selftests}
 extra=${KMIG_EXTRA_TESTS:-selftests/extra_tests}
+objects=${KMIG_OBJECTS:-/sys/kernel/debug/kmig/objects}
 out=${KMIG_OUT:-$(mktemp -d /tmp/kmig-selftests.XXXXXX)}
-bad_re='BUG:|WARNING:|Oops|general protection|possible recursive locking|leak|Call Trace'
+bad_re='BUG:|WARNING:|Oops|general protection|possible recursive locking|leak|Call Trace|soft lockup|hard LOCKUP|rcu_.*stall|blocked for more than|Poison overwritten|Redzone|Object padding|Freepointer'
 
 mkdir -p "$out"
 tap=$out/selftests.tap
@@ -96,6 +103,21 @@ check_dmesg() {
 	hits=$(grep -E "$bad_re" "$log" | grep -v 'kmig-selftest: start ') || return 0
 	echo "$hits"
 	return 1
+}
+
+# check_objects NAME: kmig.ko's live objects are all gone. Every line of
+# the objects file is "NAME COUNT"; the file is read every 0.2 s for up to
+# 10 s (files close and work drains after the last process exits) until
+# every count is 0. Fails with the lines that are not; no file, no check.
+check_objects() {
+	local what="$1: module objects back to zero" left
+	[ -e "$objects" ] || return 0
+	for _ in $(seq 50); do
+		left=$(awk 'NF && $2 != "0"' "$objects" 2>&1) && [ -z "$left" ] &&
+			{ pass "$what"; return; }
+		sleep 0.2
+	done
+	fail "$what" "$left"
 }
 
 # Each test program runs in a cgroup of its own, when cgroup2 is there (it
@@ -211,6 +233,7 @@ run_one() {
 		fail "$name: exit status $rc but no test failed"
 	fi
 
+	check_objects "$name"
 	if hits=$(check_dmesg "$name"); then
 		pass "$name: dmesg clean"
 	else
@@ -258,7 +281,12 @@ if [ "$module" != none ]; then
 	else
 		pass "insmod $module"
 	fi
+	# The sandbox mounts debugfs; elsewhere it may not be.
+	[ -n "${KMIG_OBJECTS:-}" ] || mountpoint -q /sys/kernel/debug ||
+		mount -t debugfs none /sys/kernel/debug 2>/dev/null
 fi
+[ -e "$objects" ] ||
+	emit "# no $objects (a kmig.ko without object counters): not checking that module objects go back to zero"
 
 if [ ${#tests[@]} -eq 0 ] && [ $# -eq 0 ]; then
 	fail "test binaries" "no executable $test_dir/*_test: build them first (make selftests)"
@@ -281,6 +309,7 @@ if [ $# -eq 0 ] && [ -f "$extra" ]; then
 fi
 
 if [ "$module" != none ]; then
+	check_objects "before rmmod"
 	mark rmmod
 	# The last test's files may still be closing (deferred fput).
 	for _ in $(seq 20); do

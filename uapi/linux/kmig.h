@@ -20,7 +20,8 @@
  * A session is one open file description of /dev/kmig. It attaches to at
  * most one KVM VM, and a VM is attached to at most one session at a time
  * (harvesting KVM's dirty log is destructive: two harvesters would steal
- * each other's pages).
+ * each other's pages). open() fails with -ENFILE while the module's
+ * max_sessions sessions (default 256) are open system-wide.
  */
 #ifndef _UAPI_LINUX_KMIG_H
 #define _UAPI_LINUX_KMIG_H
@@ -28,7 +29,12 @@
 #include <linux/types.h>
 #include <linux/ioctl.h>
 
-#define KMIG_API_VERSION	1
+/*
+ * 2: records carry an address space (struct kmig_rec.as_id), arrays carry
+ *    their entry size, KMIG_DIRTY_MARK; KMIG_SEND_ROUND no longer loses
+ *    the pages of an interrupted round.
+ */
+#define KMIG_API_VERSION	2
 #define KMIG_DEVICE_PATH	"/dev/kmig"
 
 /* 0xBA is unused in Documentation/userspace-api/ioctl/ioctl-number.rst */
@@ -47,6 +53,7 @@ enum {
 	KMIG_CMD_SEND_ROUND,
 	KMIG_CMD_RING_WAIT,
 	KMIG_CMD_LOAD,
+	KMIG_CMD_DIRTY_MARK,
 };
 
 /* Feature bits reported by KMIG_GET_INFO. */
@@ -54,6 +61,8 @@ enum {
 #define KMIG_FEATURE_DIRTY_MANUAL	0x2ULL /* ...with MANUAL_PROTECT2 */
 #define KMIG_FEATURE_DIRTY_RING		0x4ULL /* KVM_CAP_DIRTY_LOG_RING */
 #define KMIG_FEATURE_ZSTD		0x8ULL /* KMIG_SEND_F_ZSTD, KMIG_REC_ZSTD */
+#define KMIG_FEATURE_AS_ID		0x10ULL /* kmig_rec.as_id, entry sizes */
+#define KMIG_FEATURE_DIRTY_MARK		0x20ULL /* KMIG_DIRTY_MARK */
 
 /**
  * struct kmig_info - ioctl(KMIG_GET_INFO)
@@ -135,7 +144,10 @@ struct kmig_memslot {
  * @flags: Must be 0
  * @nr_slots: Input: entries @slots_uptr has room for. Output: the number of
  *            memslots the VM has; on -ENOSPC the number needed.
- * @__reserved: Must be 0
+ * @slot_size: Bytes per entry at @slots_uptr: sizeof(struct kmig_memslot)
+ *             of the caller's header, or 0 for the first version's (32).
+ *             A larger entry gets its unknown tail zeroed; a smaller one
+ *             than the first version fails with -EINVAL.
  * @generation: Output: KVM's memslot generation. It changes whenever the
  *              VMM adds, removes or edits a memslot.
  * @slots_uptr: Pointer to an array of struct kmig_memslot, ordered by
@@ -147,7 +159,7 @@ struct kmig_get_memslots {
 	__u32 size;
 	__u32 flags;
 	__u32 nr_slots;
-	__u32 __reserved;
+	__u32 slot_size;
 	__aligned_u64 generation;
 	__aligned_u64 slots_uptr;
 };
@@ -316,17 +328,27 @@ enum kmig_rec_kind {
  * @npages: Pages covered: 1 for KMIG_REC_PAGE and KMIG_REC_ZSTD, a run
  *          for ZERO and HOLE
  * @kind: enum kmig_rec_kind
+ * @as_id: KVM address space of @gpa (1 is SMM on x86). API version 1 had
+ *         a 16-bit @kind here, always below 256: its records read as
+ *         address space 0, and a version-1 reader refuses a record of
+ *         another space as an unknown kind.
  * @len: Bytes of data in the record's data slot (KMIG_PAGE_SIZE for a raw
  *       page, the frame's size for KMIG_REC_ZSTD, 0 for the others)
  *
- * Record i's data slot is at data + (i & mask) * KMIG_PAGE_SIZE.
+ * Record i's data slot is at data + (i & mask) * KMIG_PAGE_SIZE. Arrays
+ * of records say their stride (kmig_send_setup.rec_size,
+ * kmig_load.rec_size), so the record can grow.
  */
 struct kmig_rec {
 	__aligned_u64 gpa;
 	__u32 npages;
-	__u16 kind;
+	__u8 kind;
+	__u8 as_id;
 	__u16 len;
 };
+
+/* sizeof(struct kmig_rec) in API version 1, the stride when none is given */
+#define KMIG_REC_SIZE_V1	16
 
 /**
  * struct kmig_ring_offsets - byte offsets inside one ring's mapping
@@ -373,6 +395,8 @@ struct kmig_ring_offsets {
  *              1..KMIG_ZSTD_LEVEL_MAX, 0 for KMIG_ZSTD_LEVEL_DEFAULT.
  *              Must be 0 without the flag.
  * @__reserved: Must be 0
+ * @rec_size: Output: bytes per record in the rings (the stride of @off.recs)
+ * @__reserved2: Must be 0
  *
  * Creates the workers and their rings once per session. Map ring i with
  * mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
@@ -383,8 +407,11 @@ struct kmig_ring_offsets {
  * KMIG_ZSTD_MAX_LEN bytes, else raw as KMIG_REC_PAGE. A module without
  * KMIG_FEATURE_ZSTD refuses the flag with -EOPNOTSUPP.
  *
+ * The rings and zstd contexts are charged to the caller's memory cgroup.
+ *
  * Errors: -ENOTCONN no VM; -EINVAL bad counts or level; -EBUSY already
- * set up; -ENOMEM.
+ * set up; -ENOMEM, also when they exceed the caller's memory cgroup limit
+ * (the session is then as before the call).
  */
 struct kmig_send_setup {
 	__u32 size;
@@ -395,6 +422,8 @@ struct kmig_send_setup {
 	struct kmig_ring_offsets off;
 	__u32 zstd_level;
 	__u32 __reserved;
+	__u32 rec_size;
+	__u32 __reserved2;
 };
 
 #define KMIG_SEND_SETUP		_IO(KMIG_TYPE, KMIG_CMD_SEND_SETUP)
@@ -421,12 +450,22 @@ struct kmig_send_setup {
  * queued its KMIG_REC_ROUND_END record; userspace must drain the rings
  * meanwhile (from other threads), else the round waits for space.
  *
- * A signal interrupts the round with -EINTR: the workers stop, pages they
- * had not sent are lost from the bitmaps, and the session needs
- * KMIG_DIRTY_START again before the next round.
+ * A signal interrupts the round with -EINTR, a cancel with -ECANCELED, a
+ * page that cannot be read (the VMM unmapped guest RAM) with -EFAULT: the
+ * workers stop at their next page. Pages not yet in a ring stay set in
+ * the bitmaps (nothing is lost: a later round takes them); records
+ * already published are the caller's, to send as usual.
+ *
+ * While the round runs, the session lets other threads in for
+ * KMIG_DIRTY_SYNC (dirty-ring VMs: a vCPU that exited with
+ * KVM_EXIT_DIRTY_RING_FULL needs its ring emptied to run on; the pages
+ * found join the bitmaps, and this round may take them), KMIG_GET_INFO,
+ * KMIG_GET_MEMSLOTS and KMIG_RING_WAIT; anything else fails with -EBUSY.
  *
  * Errors: -ENOTCONN no VM; -EINVAL tracking not started or no
- * KMIG_SEND_SETUP; -ESRCH the VM's process exited; -EINTR.
+ * KMIG_SEND_SETUP; -ESRCH the VM's process exited; -EINTR; -ECANCELED;
+ * -EFAULT; -EOPNOTSUPP an address space other than 0 while the caller's
+ * KMIG_SEND_SETUP was of API version 1 (records without @as_id).
  */
 struct kmig_send_round {
 	__u32 size;
@@ -488,6 +527,15 @@ struct kmig_ring_wait {
  * @done: Output: records applied (on error: before the bad one)
  * @pages: Output: pages written
  * @zeroed: Output: pages cleared because an earlier record had written them
+ * @rec_size: Bytes per record at @recs_uptr; 0 for KMIG_REC_SIZE_V1. A
+ *            multiple of 8 from 16 to 256; bytes past the kernel's
+ *            struct kmig_rec must be zero (-E2BIG otherwise).
+ * @__reserved2: Must be 0
+ *
+ * Each record is written where KVM's memslots put its @as_id and @gpa at
+ * that moment (as KVM's own writes to guest memory are): a VMM may edit
+ * its memslots between loads. A memslot that changed counts as possibly
+ * written, so zero and hole records clear its pages.
  *
  * Destination side: writes pages into the attached VM's RAM from the kernel.
  * Every record must lie inside one memslot; zero and never-populated pages
@@ -516,13 +564,73 @@ struct kmig_load {
 	__aligned_u64 done;
 	__aligned_u64 pages;
 	__aligned_u64 zeroed;
+	__u32 rec_size;
+	__u32 __reserved2;
 };
 
 #define KMIG_LOAD		_IO(KMIG_TYPE, KMIG_CMD_LOAD)
 
+/**
+ * struct kmig_dirty_range - pages the VMM itself wrote
+ * @gpa: Guest physical address of the first page; page aligned
+ * @npages: Pages, at least 1
+ * @as_id: KVM address space of @gpa
+ * @__reserved: Must be 0
+ */
+struct kmig_dirty_range {
+	__aligned_u64 gpa;
+	__u32 npages;
+	__u16 as_id;
+	__u16 __reserved;
+};
+
+/**
+ * struct kmig_dirty_mark - ioctl(KMIG_DIRTY_MARK)
+ * @size: sizeof(struct kmig_dirty_mark)
+ * @flags: Must be 0
+ * @vm_fd: The VM whose guest RAM the caller wrote
+ * @nr_ranges: Entries at @ranges_uptr, at most 4096
+ * @ranges_uptr: struct kmig_dirty_range[nr_ranges]
+ * @range_size: Bytes per entry; 0 for sizeof(struct kmig_dirty_range) (16)
+ * @__reserved: Must be 0
+ * @marked: Output: pages marked (0 when no migration tracks the VM)
+ *
+ * KVM logs only the guest's own writes. A VMM that writes guest RAM from
+ * userspace (device emulation: virtio rings and buffers, DMA of emulated
+ * devices, firmware variables) must report those writes, or a migration
+ * in progress never sends them: after the write, and before it acts on it
+ * as done (before it completes the request to the guest, and before it
+ * acknowledges a pause), it calls KMIG_DIRTY_MARK on any /dev/kmig file
+ * of its own (it need not be attached: the VM is named by @vm_fd) with
+ * the pages written. The pages join the tracking session's bitmaps at its
+ * next KMIG_DIRTY_SYNC. Without a tracking session the call does nothing
+ * (KMIG_DIRTY_START takes every page anyway).
+ *
+ * Errors: -EBADF @vm_fd is not open; -EINVAL not a KVM VM, a bad range
+ * (unaligned, npages 0, as_id out of range, past the end of guest
+ * physical memory); -EFAULT; -ENOMEM.
+ */
+struct kmig_dirty_mark {
+	__u32 size;
+	__u32 flags;
+	__s32 vm_fd;
+	__u32 nr_ranges;
+	__aligned_u64 ranges_uptr;
+	__u32 range_size;
+	__u32 __reserved;
+	__aligned_u64 marked;
+};
+
+#define KMIG_DIRTY_MARK		_IO(KMIG_TYPE, KMIG_CMD_DIRTY_MARK)
+
 /*
  * Generic netlink control plane (Documentation/netlink/specs/kmig.yaml).
- * Reading is open to all; KMIG_NL_CMD_SESSION_CANCEL needs CAP_NET_ADMIN.
+ * A session belongs to the network namespace it was opened in. The
+ * KMIG_NL_CMD_SESSION_GET dump lists it only to requesters in that
+ * namespace that own it (same euid as its opener) or have CAP_NET_ADMIN
+ * over the namespace; KMIG_NL_CMD_SESSION_CANCEL needs CAP_NET_ADMIN over
+ * the requester's namespace (-EPERM) and finds only that namespace's
+ * sessions (-ENOENT).
  *
  * Cancelling a session makes KMIG_DIRTY_SYNC, KMIG_SEND_ROUND,
  * KMIG_RING_WAIT and KMIG_LOAD fail with -ECANCELED (a blocked
@@ -536,7 +644,7 @@ enum kmig_nl_cmd {
 	KMIG_NL_CMD_UNSPEC,
 	/* dump, one message per session; KMIG_A_SESSION_ID lists one */
 	KMIG_NL_CMD_SESSION_GET,
-	/* admin: cancel the migration of session KMIG_A_SESSION_ID */
+	/* netns admin: cancel the migration of session KMIG_A_SESSION_ID */
 	KMIG_NL_CMD_SESSION_CANCEL,
 
 	__KMIG_NL_CMD_MAX,

@@ -240,6 +240,7 @@ static int migrate_attach(struct migration *m)
 	struct kmig_send_setup ss;
 	struct kmig_dirty_start ds;
 	struct kmig_info ki;
+	struct vmm_status st;
 	char err[256];
 	int ret;
 
@@ -248,7 +249,13 @@ static int migrate_attach(struct migration *m)
 		ret = vmm_get_hello(&m->vmm, &m->info, err, sizeof(err));
 	if (ret)
 		return migration_fail(m, "failed", "%s", err);
-	if (m->info.hello.incoming)
+	/*
+	 * hello.incoming says how the VMM was started, not that it still
+	 * waits: one whose guest came in and runs may migrate it on.
+	 */
+	if (m->info.hello.incoming &&
+	    (vmm_status(&m->vmm, &st, err, sizeof(err)) ||
+	     !(st.flags & VMM_ST_STARTED)))
 		return migration_fail(m, "failed",
 				      "the VMM at %s waits for an incoming migration: it cannot be a source",
 				      m->o.vmm);

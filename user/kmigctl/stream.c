@@ -393,9 +393,14 @@ int kms_ram_decode(const uint8_t *p, size_t len, const struct kms_layout *l,
 		const uint8_t *q = p + KMS_RAM_HDR_LEN + (size_t)i * KMS_REC_LEN;
 		struct kmig_rec *r = &out->recs[i];
 
+		uint16_t kind = kms_get_u16(q + 12);
+
 		r->gpa = kms_get_u64(q);
 		r->npages = kms_get_u32(q + 8);
-		r->kind = kms_get_u16(q + 12);
+		/* 16 bits on the wire; kmig_rec's kind is 8 (API 2). */
+		r->kind = kind <= UINT8_MAX ? kind : 0;
+		/* The stream carries guest RAM of address space 0 only. */
+		r->as_id = 0;
 		r->len = kms_get_u16(q + 14);
 
 		switch (r->kind) {
@@ -436,7 +441,7 @@ int kms_ram_decode(const uint8_t *p, size_t len, const struct kms_layout *l,
 		default:
 			return kms_fail(e, -EPROTO,
 					"record %" PRIu32 ": unknown kind %u", i,
-					r->kind);
+					kind);
 		}
 		if (!kms_page_aligned(r->gpa))
 			return kms_fail(e, -EPROTO,

@@ -17,6 +17,7 @@ int kmig_load(int fd, const struct kmig_rec *recs, __u32 nr,
 	memset(&arg, 0, sizeof(arg));
 	arg.size = sizeof(arg);
 	arg.nr_recs = nr;
+	arg.rec_size = sizeof(*recs);
 	arg.recs_uptr = (__u64)(uintptr_t)recs;
 	arg.data_uptr = (__u64)(uintptr_t)data;
 	arg.data_len = data_len;

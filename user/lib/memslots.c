@@ -43,6 +43,7 @@ int kmig_get_memslots(int fd, struct kmig_memslot **slots, unsigned int *nr,
 		memset(&arg, 0, sizeof(arg));
 		arg.size = sizeof(arg);
 		arg.nr_slots = cap;
+		arg.slot_size = sizeof(struct kmig_memslot);
 		arg.slots_uptr = (__u64)(uintptr_t)buf;
 		ret = kmig_ioctl(fd, KMIG_GET_MEMSLOTS, &arg);
 		if (ret != -ENOSPC)
