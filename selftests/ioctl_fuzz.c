@@ -107,6 +107,8 @@
 #define RO_BYTES		(64 * 1024)
 #define ARG_BYTES		8192
 #define PG			4096UL
+/* The ioctls this file knows; op_raw() also reaches those past them. */
+#define KMIG_NR_CMDS		(KMIG_CMD_DIRTY_MARK + 1)
 #ifndef offsetofend
 #define offsetofend(type, member) \
 	(offsetof(type, member) + sizeof(((type *)0)->member))
@@ -222,14 +224,14 @@ static void idle(void)
 enum {
 	C_GET_INFO, C_ATTACH_VM, C_GET_MEMSLOTS, C_DIRTY_START, C_DIRTY_SYNC,
 	C_DIRTY_GET_BITMAP, C_DIRTY_STOP, C_SEND_SETUP, C_SEND_ROUND,
-	C_RING_WAIT, C_LOAD, C_UNKNOWN, C_RAW, C_MMAP, C_NL_DUMP, C_NL_CANCEL,
+	C_RING_WAIT, C_LOAD, C_DIRTY_MARK, C_UNKNOWN, C_RAW, C_MMAP, C_NL_DUMP, C_NL_CANCEL,
 	C_RMMOD, NR_C
 };
 
 static const char *const c_name[NR_C] = {
 	"GET_INFO", "ATTACH_VM", "GET_MEMSLOTS", "DIRTY_START", "DIRTY_SYNC",
 	"DIRTY_GET_BITMAP", "DIRTY_STOP", "SEND_SETUP", "SEND_ROUND",
-	"RING_WAIT", "LOAD", "unknown-ioctl", "raw-ioctl", "mmap",
+	"RING_WAIT", "LOAD", "DIRTY_MARK", "unknown-ioctl", "raw-ioctl", "mmap",
 	"nl-dump", "nl-cancel", "delete_module",
 };
 
@@ -498,6 +500,7 @@ struct sess {
 	bool setup;
 	__u32 nr_rings, entries;
 	__u64 ring_bytes;
+	__u32 rec_size;			/* stride of off.recs */
 	struct kmig_ring_offsets off;
 	void *maps[KMIG_MAX_WORKERS];
 	_Atomic uint64_t drain_pause_until;
@@ -753,7 +756,8 @@ static void op_get_memslots(struct fuzzer *f, struct sess *s, int fd)
 {
 	struct kmig_get_memslots *a = (void *)f->arg;
 	struct kmig_memslot *buf = (void *)f->scratch;
-	__u32 room;
+	static const __u32 sizes[] = { 0, 0, 0, 32, 40, 64, 24, 31, 4096 };
+	__u32 room, esize;
 
 	switch (rn(&f->r, 10)) {
 	case 0: room = 0; break;
@@ -764,13 +768,16 @@ static void op_get_memslots(struct fuzzer *f, struct sess *s, int fd)
 	memset(a, 0, sizeof(*a));
 	a->flags = pick_flags(f, 0);
 	a->nr_slots = room;
-	a->__reserved = pick_resv(f);
-	a->slots_uptr = pick_uptr(f, buf, (room < 4096 ? room : 4096) *
-				  sizeof(*buf));
+	a->slot_size = pct(&f->r, 95) ? sizes[rn(&f->r, ARRAY_SIZE(sizes))] :
+		       (__u32)rnd(&f->r);
+	esize = a->slot_size ?: sizeof(*buf);
+	a->slots_uptr = pick_uptr(f, buf, (room < 256 ? room : 256) *
+				  (esize < 4096 ? esize : 4096));
 	pick_size(f, a, sizeof(*a), offsetofend(struct kmig_get_memslots,
 						slots_uptr));
 	if (!fuzz_ioctl(f, C_GET_MEMSLOTS, fd, KMIG_GET_MEMSLOTS) &&
-	    a->slots_uptr == (uintptr_t)buf && a->nr_slots <= room) {
+	    a->slots_uptr == (uintptr_t)buf && a->nr_slots <= room &&
+	    esize == sizeof(*buf)) {
 		pthread_mutex_lock(&s->cache_lock);
 		s->nslots = a->nr_slots < CACHE_SLOTS ? a->nr_slots : CACHE_SLOTS;
 		memcpy(s->slots, buf, s->nslots * sizeof(*buf));
@@ -866,6 +873,7 @@ static void op_send_setup(struct fuzzer *f, struct sess *s, int fd)
 	if (a->flags & KMIG_SEND_F_ZSTD || pct(r, 5))
 		a->zstd_level = pct(r, 90) ? rn(r, 4) : rn(r, 25);
 	a->__reserved = pick_resv(f);
+	a->__reserved2 = pick_resv(f);
 	pick_size(f, a, sizeof(*a), offsetofend(struct kmig_send_setup, off));
 	if (fuzz_ioctl(f, C_SEND_SETUP, fd, KMIG_SEND_SETUP))
 		return;
@@ -876,6 +884,8 @@ static void op_send_setup(struct fuzzer *f, struct sess *s, int fd)
 		s->nr_rings = a->nr_workers;
 		s->entries = a->ring_entries;
 		s->ring_bytes = a->ring_bytes;
+		/* 0 from a first-version struct (size 56): 16-byte records */
+		s->rec_size = a->rec_size ?: KMIG_REC_SIZE_V1;
 		s->off = a->off;
 		map_rings(s, fd, r);
 	}
@@ -981,10 +991,14 @@ static void op_load(struct fuzzer *f, struct sess *s, int fd)
 {
 	struct kmig_load *a = (void *)f->arg;
 	struct rng *r = &f->r;
-	/* Records at the scratch's start, data after them. */
-	struct kmig_rec *recs = (void *)f->scratch;
-	__u8 *data = (__u8 *)f->scratch + 4097 * sizeof(*recs);
-	size_t room = SCRATCH_BYTES - 4097 * sizeof(*recs), off = 0;
+	/* Records at the scratch's start (stride @stride), data after them. */
+	static const __u32 strides[] = { 0, 0, 0, 16, 24, 32, 256, 8, 20, 264 };
+	__u32 rec_size = pct(r, 95) ? strides[rn(r, ARRAY_SIZE(strides))] :
+			 (__u32)rnd(r);
+	size_t stride = rec_size >= 16 && rec_size <= 256 ? rec_size : 16;
+	char *recs = f->scratch;
+	__u8 *data = (__u8 *)f->scratch + 4097 * 32;
+	size_t room = SCRATCH_BYTES - 4097 * 32, off = 0;
 	__u32 nr, i;
 
 	switch (rn(r, 20)) {
@@ -994,13 +1008,18 @@ static void op_load(struct fuzzer *f, struct sess *s, int fd)
 	case 3 ... 4: nr = 33 + rn(r, 500); break;
 	default: nr = 1 + rn(r, 32); break;
 	}
-	for (i = 0; i < nr && i < 4097; i++) {
-		struct kmig_rec *e = &recs[i];
+	if (nr > 4097 * 32 / stride)	/* what fits before the data */
+		nr = pct(r, 50) ? 4097 * 32 / stride : nr;
+	memset(recs, 0, 4097 * 32);
+	for (i = 0; i < nr && i < 4097 * 32 / stride; i++) {
+		struct kmig_rec *e = (void *)(recs + i * stride);
 		struct kmig_memslot m;
 		__u64 np, p;
 
-		memset(e, 0, sizeof(*e));
+		if (stride > sizeof(*e) && pct(r, 3))	/* a non-zero tail */
+			((char *)e)[sizeof(*e) + rn(r, stride - sizeof(*e))] = 1;
 		e->kind = pct(r, 95) ? KMIG_REC_PAGE + rn(r, 5) : rnd(r);
+		e->as_id = pct(r, 95) ? 0 : rn(r, 3);
 		if (e->kind == KMIG_REC_ROUND_END && pct(r, 70))
 			e->kind = KMIG_REC_ZERO;
 		if (cached_slot(f, s, &m, true) && pct(r, 85)) {
@@ -1054,8 +1073,9 @@ static void op_load(struct fuzzer *f, struct sess *s, int fd)
 	a->flags = pick_flags(f, 0);
 	a->nr_recs = nr;
 	a->__reserved = pick_resv(f);
-	a->recs_uptr = pick_uptr(f, recs, (nr < 4097 ? nr : 4097) *
-				 sizeof(*recs));
+	a->rec_size = rec_size;
+	a->__reserved2 = pick_resv(f);
+	a->recs_uptr = pick_uptr(f, recs, (nr < 4097 ? nr : 4097) * stride);
 	a->data_uptr = pick_uptr(f, data, off);
 	switch (rn(r, 10)) {
 	case 0: a->data_len = off ? rn(r, off) : 0; break;
@@ -1066,6 +1086,53 @@ static void op_load(struct fuzzer *f, struct sess *s, int fd)
 	fuzz_ioctl(f, C_LOAD, fd, KMIG_LOAD);
 }
 
+/* KMIG_DIRTY_MARK: pages "the VMM wrote", of any VM, from any session. */
+static void op_dirty_mark(struct fuzzer *f, struct sess *s, int fd)
+{
+	struct kmig_dirty_mark *a = (void *)f->arg;
+	struct kmig_dirty_range *g = (void *)f->scratch;
+	struct rng *r = &f->r;
+	static const __u32 sizes[] = { 0, 0, 0, 16, 24, 32, 8, 12 };
+	__u32 nr, i, esize;
+	size_t stride;
+
+	switch (rn(r, 10)) {
+	case 0: nr = 0; break;
+	case 1: nr = 4096 + rn(r, 2); break;
+	case 2: nr = rnd(r); break;
+	default: nr = 1 + rn(r, 64); break;
+	}
+	esize = pct(r, 95) ? sizes[rn(r, ARRAY_SIZE(sizes))] : (__u32)rnd(r);
+	stride = esize >= 16 && esize <= 256 ? esize : 16;
+	for (i = 0; i < nr && (i + 1) * stride <= SCRATCH_BYTES; i++) {
+		struct kmig_dirty_range *e = (void *)((char *)g + i * stride);
+		struct kmig_memslot m;
+
+		memset(e, 0, stride);
+		if (cached_slot(f, s, &m, false) && pct(r, 85)) {
+			e->gpa = m.gpa + rn(r, m.size / PG + 2) * PG;
+			e->as_id = m.as_id;
+			e->npages = pct(r, 80) ? 1 + rn(r, 64) : rnd(r);
+		} else {
+			e->gpa = rnd(r) >> rn(r, 64);
+			e->npages = rnd(r) >> rn(r, 32);
+			e->as_id = rn(r, 3);
+		}
+		if (pct(r, 90))
+			e->gpa &= ~(PG - 1);
+		e->__reserved = pick_resv(f);
+	}
+	memset(a, 0, sizeof(*a));
+	a->flags = pick_flags(f, 0);
+	a->vm_fd = pick_vm_fd(f);
+	a->nr_ranges = nr;
+	a->range_size = esize;
+	a->ranges_uptr = pick_uptr(f, g, (nr < 4097 ? nr : 4097) * stride);
+	a->__reserved = pick_resv(f);
+	pick_size(f, a, sizeof(*a), sizeof(*a));
+	fuzz_ioctl(f, C_DIRTY_MARK, fd, KMIG_DIRTY_MARK);
+}
+
 /* Ioctl numbers /dev/kmig does not know: ENOTTY, whatever the struct. */
 static void op_unknown(struct fuzzer *f, int fd)
 {
@@ -1073,9 +1140,9 @@ static void op_unknown(struct fuzzer *f, int fd)
 	unsigned long cmd;
 
 	switch (rn(r, 5)) {
-	case 0: cmd = _IO(KMIG_TYPE, KMIG_CMD_LOAD + 1 + rn(r, 200)); break;
-	case 1: cmd = _IOW(KMIG_TYPE, rn(r, KMIG_CMD_LOAD + 1), 24); break;
-	case 2: cmd = _IOWR(KMIG_TYPE, rn(r, KMIG_CMD_LOAD + 1), 64); break;
+	case 0: cmd = _IO(KMIG_TYPE, KMIG_NR_CMDS + rn(r, 200)); break;
+	case 1: cmd = _IOW(KMIG_TYPE, rn(r, KMIG_NR_CMDS), 24); break;
+	case 2: cmd = _IOWR(KMIG_TYPE, rn(r, KMIG_NR_CMDS), 64); break;
 	case 3: cmd = _IO(KMIG_TYPE + 1, rn(r, 16)); break;
 	default: cmd = (__u32)rnd(r); break;
 	}
@@ -1091,7 +1158,7 @@ static void op_unknown(struct fuzzer *f, int fd)
 static void op_raw(struct fuzzer *f, int fd)
 {
 	struct rng *r = &f->r;
-	__u32 nr = rn(r, KMIG_CMD_LOAD + 4), size = 8 + 8 * rn(r, 16), i;
+	__u32 nr = rn(r, KMIG_NR_CMDS + 3), size = 8 + 8 * rn(r, 16), i;
 
 	for (i = 0; i < size; i += 8)
 		*(__u64 *)(f->arg + i) = pct(r, 50) ? 0 : rnd(r) >> rn(r, 64);
@@ -1124,10 +1191,11 @@ static void *fuzz_thread(void *p)
 		case 55 ... 60: op_send_setup(f, s, fd); break;
 		case 61 ... 69: op_send_round(f, fd); break;
 		case 70 ... 77: op_ring_wait(f, s, fd); break;
-		case 78 ... 91:
+		case 78 ... 87:
 			if (!opt.no_load)
 				op_load(f, s, fd);
 			break;
+		case 88 ... 91: op_dirty_mark(f, s, fd); break;
 		case 92 ... 94: op_unknown(f, fd); break;
 		default: op_raw(f, fd); break;
 		}
@@ -1157,7 +1225,7 @@ static void drain_ring(struct sess *s, __u32 i)
 	} else {
 		for (n = 0; h != t; h++, n++) {
 			size_t rec = s->off.recs + (size_t)(h & mask) *
-				     sizeof(struct kmig_rec);
+				     s->rec_size;
 			size_t dat = s->off.data + (size_t)(h & mask) * PG;
 
 			if (rec + sizeof(struct kmig_rec) <= s->ring_bytes)
