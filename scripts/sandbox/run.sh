@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# run.sh [--timeout SEC] [--mem MiB] [--smp N] [--log FILE] -- CMD [ARGS...]
+# run.sh [--timeout SEC] [--mem MiB] [--smp N] [--log FILE] [--append ARGS]
+#        -- CMD [ARGS...]
 #
 # Run CMD as root inside a throwaway VM that boots the host's newest
 # Debian kernel under TCG, with KVM (kvm-amd, nested SVM from `-cpu max`)
@@ -14,7 +15,9 @@
 #   KMIG_SANDBOX=1, and the caller's KMIG_* and CI variables.
 # KVER in the environment boots another installed kernel than the newest.
 # The guest console streams to stdout (and to FILE with --log; the last
-# run's is always in build/sandbox/console.log).
+# run's is always in build/sandbox/console.log). --append adds kernel
+# command-line parameters after the runner's own (panic_on_warn etc. stay),
+# e.g. --append slub_debug=FZPU; given twice, both are added.
 #
 # Exit status: CMD's, or 125 when the sandbox died instead (kernel panic,
 # a WARN under panic_on_warn, timeout, no result). qemu's own exit status
@@ -23,7 +26,7 @@
 set -euo pipefail
 
 usage() {
-	sed -n '4,22s/^# \{0,1\}//p' "$0" >&2
+	sed -n '4,26s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
@@ -31,12 +34,14 @@ timeout_s=${KMIG_SANDBOX_TIMEOUT:-900}
 mem=2048
 smp=2
 log=
+extra_append=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--timeout) timeout_s=${2:?}; shift 2 ;;
 	--mem) mem=${2:?}; shift 2 ;;
 	--smp) smp=${2:?}; shift 2 ;;
 	--log) log=${2:?}; shift 2 ;;
+	--append) extra_append+=" ${2:?}"; shift 2 ;;
 	--) shift; break ;;
 	*) usage ;;
 	esac
@@ -130,6 +135,9 @@ virtfs() {
 # kernel switch to anyway, minus the four-line notice.
 append="console=ttyS0 quiet loglevel=5 panic=-1 panic_on_warn=1 oops=panic"
 append+=" unknown_nmi_panic log_buf_len=4M trace_clock=global"
+# --append: the caller's parameters last, so they win where the kernel
+# takes the last of a repeated one; e.g. slub_debug=FZPU for the fuzzers.
+append+=$extra_append
 
 # The serial console's CRLFs, and the BIOS's and kernel's terminal resets
 # and colours, which would only garble logs.
