@@ -129,8 +129,10 @@ TEST_F_TIMEOUT(hostwrite, migrate, 120)
 	ASSERT_EQ(0, mh_wait(&self->m.src.proc, 20000));
 	ASSERT_TRUE(read_marks(self->m.src.proc.err, &mk))
 		mh_log_tail(self->m.src.proc.err, 800);
-	TH_LOG("source VMM: %llu pages reported in %llu calls, %llu taken by the migration, %llu not reported",
-	       mk.reported, mk.calls, mk.taken, mk.unreported);
+	TH_LOG("source VMM: %llu pages reported in %llu calls, %llu taken by the migration, %llu not reported; %.0f rounds, total %.0f ms",
+	       mk.reported, mk.calls, mk.taken, mk.unreported,
+	       mh_json_num(self->m.mig_json, "rounds"),
+	       mh_json_num(self->m.mig_json, "total_ms"));
 	if (variant->dirty_mark) {
 		EXPECT_EQ(0ULL, mk.unreported);
 		/* Data page and ring page for every request, in one call. */

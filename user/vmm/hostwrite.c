@@ -8,6 +8,7 @@
 #include "hostwrite.h"
 #include "mark.h"
 #include "runctl.h"
+#include "vcpu.h"
 #include "vmm.h"
 
 #define WORDS_PER_PAGE	(GUEST_PAGE_SIZE / 8)
@@ -63,4 +64,10 @@ void hostwrite_request(struct vmm_vcpu *v)
 	written[1] = (struct mark_range){ .offset = s.ring, .npages = 1 };
 	mark_written(vmm, written, 2);
 	v->hostwrites++;
+	/*
+	 * The device holds the workload's rate, one page per request: evenly
+	 * spaced requests, where the guest's pacing OUT every BLK_BATCH pages
+	 * would make bursts with quiet gaps between them.
+	 */
+	vcpu_pace(v, 1);
 }

@@ -8,7 +8,8 @@
  * hostwrite_word(page, n, 0..511), writes entry (n, page) into the vCPU's
  * used ring and n as its used index (guest_layout.h), reports both pages
  * with KMIG_DIRTY_MARK (mark.h), and only then lets the OUT complete: the
- * guest acts on the completion once its OUT returns.
+ * guest acts on the completion once its OUT returns. The device paces
+ * the requests to the workload's rate, one page each (vcpu_pace()).
  *
  * The device keeps no state of its own (the used index lives in guest
  * RAM, the request names its sequence number): nothing to migrate but RAM.

@@ -119,7 +119,7 @@ void vcpu_set_pacing(struct vmm *vmm)
 		pace_set_rate(&vmm->vcpu[i].pace, rate);
 }
 
-static void handle_pace(struct vmm_vcpu *v, uint32_t pages)
+void vcpu_pace(struct vmm_vcpu *v, uint32_t pages)
 {
 	uint64_t until;
 
@@ -177,7 +177,7 @@ static void handle_io(struct vmm_vcpu *v)
 		memcpy(&val, (uint8_t *)run + run->io.data_offset, run->io.size);
 	if (run->io.direction == KVM_EXIT_IO_OUT &&
 	    run->io.port == GUEST_PORT_PACE && run->io.size == 4) {
-		handle_pace(v, val);
+		vcpu_pace(v, val);
 	} else if (run->io.direction == KVM_EXIT_IO_OUT &&
 		   run->io.port == GUEST_PORT_DONE) {
 		handle_done(v);
