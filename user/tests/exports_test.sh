@@ -17,7 +17,7 @@ added="kmig_send_setup_ex@@KMIG_1.1 kmig_dirty_mark@@KMIG_1.2"
 
 only_versioned_kmig() {
 	echo "$exports" | grep -v '^KMIG_1\.[012]$' | grep -v '^kmig_[a-z0-9_]*@@KMIG_1\.0$' |
-		grep -vxF "$added" |
+		grep -vxF "$(printf '%s\n' $added)" |
 		sed 's/^/# unexpected export: /' | grep . && return 1
 	return 0
 }
