@@ -64,6 +64,19 @@ int kmig_dirty_get_bitmap(int fd, __u16 as_id, __u16 slot_id,
 int kmig_dirty_stop(int fd);
 
 /*
+ * KMIG_DIRTY_MARK (the VMM's side): reports @nr_ranges ranges (at most
+ * 4096) of guest RAM of the VM behind @vm_fd that the caller wrote itself,
+ * from userspace, which KVM's dirty log never sees (device emulation: a
+ * virtio ring, an emulated device's DMA). Call it after the write and
+ * before acting on it as done (completing the request to the guest,
+ * acknowledging a pause). @fd is any session of the caller's, attached or
+ * not. @marked (may be NULL) receives the pages marked: 0 while no
+ * migration tracks the VM. Since KMIG_1.2; needs KMIG_FEATURE_DIRTY_MARK.
+ */
+int kmig_dirty_mark(int fd, int vm_fd, const struct kmig_dirty_range *ranges,
+		    __u32 nr_ranges, __u64 *marked);
+
+/*
  * Sending (source side). KMIG_SEND_SETUP creates the session's worker
  * kthreads, each with a record ring that this library maps into the caller.
  * One thread per ring drains it with the static inline helpers below while

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1 OR MIT
 /*
- * Dirty tracking: start, sync (harvest), read the bitmap, stop.
+ * Dirty tracking: start, sync (harvest), read the bitmap, stop; and the
+ * VMM's side of it, marking the pages it wrote itself.
  */
 #include <stdint.h>
 #include <string.h>
@@ -62,4 +63,22 @@ int kmig_dirty_stop(int fd)
 	memset(&arg, 0, sizeof(arg));
 	arg.size = sizeof(arg);
 	return kmig_ioctl(fd, KMIG_DIRTY_STOP, &arg);
+}
+
+int kmig_dirty_mark(int fd, int vm_fd, const struct kmig_dirty_range *ranges,
+		    __u32 nr_ranges, __u64 *marked)
+{
+	struct kmig_dirty_mark arg;
+	int ret;
+
+	memset(&arg, 0, sizeof(arg));
+	arg.size = sizeof(arg);
+	arg.vm_fd = vm_fd;
+	arg.nr_ranges = nr_ranges;
+	arg.ranges_uptr = (__u64)(uintptr_t)ranges;
+	arg.range_size = sizeof(*ranges);
+	ret = kmig_ioctl(fd, KMIG_DIRTY_MARK, &arg);
+	if (ret >= 0 && marked)
+		*marked = arg.marked;
+	return ret;
 }

@@ -13,11 +13,11 @@ hdr=$(dirname "$0")/../include/libkmig.h
 exports=$(nm -D --defined-only "$so" | awk '{ print $3 }')
 
 # Functions added after 1.0, with their node; everything else is KMIG_1.0.
-added="kmig_send_setup_ex@@KMIG_1.1"
+added="kmig_send_setup_ex@@KMIG_1.1 kmig_dirty_mark@@KMIG_1.2"
 
 only_versioned_kmig() {
-	echo "$exports" | grep -v '^KMIG_1\.[01]$' | grep -v '^kmig_[a-z0-9_]*@@KMIG_1\.0$' |
-		grep -vxF "$added" |
+	echo "$exports" | grep -v '^KMIG_1\.[012]$' | grep -v '^kmig_[a-z0-9_]*@@KMIG_1\.0$' |
+		grep -vxF "$(printf '%s\n' $added)" |
 		sed 's/^/# unexpected export: /' | grep . && return 1
 	return 0
 }
@@ -35,7 +35,7 @@ added_in_their_node() {
 header_api_exported() {
 	rc=0
 	for f in $(sed -n '/^static inline/d; s/^[a-z].*[ *]\(kmig_[a-z0-9_]*\)(.*/\1/p' "$hdr"); do
-		echo "$exports" | grep -qx "$f@@KMIG_1\.[01]" ||
+		echo "$exports" | grep -qx "$f@@KMIG_1\.[012]" ||
 			{ echo "# not exported: $f"; rc=1; }
 	done
 	[ -n "$f" ] && return $rc
@@ -47,8 +47,8 @@ soname_is_major() {
 
 links_resolve() {
 	[ "$(readlink "$O/libkmig.so")" = libkmig.so.1 ] &&
-	[ "$(readlink "$O/libkmig.so.1")" = libkmig.so.1.1.0 ] &&
-	[ -f "$O/libkmig.so.1.1.0" ]
+	[ "$(readlink "$O/libkmig.so.1")" = libkmig.so.1.2.0 ] &&
+	[ -f "$O/libkmig.so.1.2.0" ]
 }
 
 # The static archive defines nothing global but kmig_*.
@@ -59,7 +59,7 @@ archive_globals_are_kmig() {
 }
 
 pkgconfig_works() {
-	[ "$(PKG_CONFIG_PATH=$O pkg-config --modversion libkmig)" = 1.1.0 ] &&
+	[ "$(PKG_CONFIG_PATH=$O pkg-config --modversion libkmig)" = 1.2.0 ] &&
 	PKG_CONFIG_PATH=$O pkg-config --libs libkmig | grep -q -- '-lkmig'
 }
 
@@ -73,7 +73,7 @@ inline_not_exported() {
 check "every libkmig.h function is exported" header_api_exported
 check "static inline ring helpers are not exported" inline_not_exported
 check "soname is libkmig.so.1" soname_is_major
-check "libkmig.so -> libkmig.so.1 -> libkmig.so.1.1.0" links_resolve
+check "libkmig.so -> libkmig.so.1 -> libkmig.so.1.2.0" links_resolve
 check "libkmig.a defines only kmig_* globals" archive_globals_are_kmig
-check "pkg-config finds libkmig 1.1.0" pkgconfig_works
+check "pkg-config finds libkmig 1.2.0" pkgconfig_works
 tap_done

@@ -43,7 +43,7 @@ status_help() {
 }
 
 version_works_without_module() {
-	run 0 version && grep -q '^kmigctl 1\.1\.0 (kmig API 2)$' "$out"
+	run 0 version && grep -q '^kmigctl 1\.2\.0 (kmig API 2)$' "$out"
 }
 
 family_missing() {

@@ -4,7 +4,8 @@
  * libkmig.a objects linked into it call a fake /dev/kmig that records each
  * request and answers like the module would. Checks that every struct goes
  * out with size = sizeof and zeroed fields, that outputs come back (also
- * on failure where the kernel writes them back: SEND_ROUND, LOAD), how
+ * on failure where the kernel writes them back: SEND_ROUND, LOAD; not for
+ * DIRTY_MARK, whose output means nothing then), how
  * kmig_get_memslots() retries on -ENOSPC, and that kmig_send_setup()
  * refuses a ring layout that does not fit its mapping.
  */
@@ -36,7 +37,7 @@ static struct fake {
 	int nr_vm_slots;
 	bool always_grow;	/* -ENOSPC, one more than offered, forever */
 	bool overflow;		/* success, but one more than offered */
-	int fail_errno;		/* SEND_ROUND, LOAD: fail after the outputs */
+	int fail_errno;		/* SEND_ROUND, LOAD, DIRTY_MARK: fail after the outputs */
 	bool bad_layout;	/* SEND_SETUP: data past ring_bytes */
 } fake;
 
@@ -147,6 +148,9 @@ static int fake_ioctl(unsigned long request, void *arg)
 	case KMIG_RING_WAIT:
 		((struct kmig_ring_wait *)arg)->ready = 17;
 		return 0;
+	case KMIG_DIRTY_MARK:
+		((struct kmig_dirty_mark *)arg)->marked = 33;
+		break;
 	case KMIG_LOAD:
 		((struct kmig_load *)arg)->done = 2;
 		((struct kmig_load *)arg)->pages = 1;
@@ -156,7 +160,7 @@ static int fake_ioctl(unsigned long request, void *arg)
 		errno = ENOTTY;
 		return -1;
 	}
-	/* SEND_ROUND and LOAD: outputs written, then maybe an error. */
+	/* SEND_ROUND, LOAD, DIRTY_MARK: outputs written, then maybe an error. */
 	if (fake.fail_errno) {
 		errno = fake.fail_errno;
 		return -1;
@@ -271,6 +275,43 @@ TEST(dirty_get_bitmap)
 	EXPECT_EQ((__u64)(uintptr_t)bitmap, sent->bitmap_uptr);
 	EXPECT_EQ(0ULL, sent->dirty);
 	EXPECT_EQ(9ULL, dirty);
+}
+
+/*
+ * The VMM's marks: its own VM fd, the caller's array with the entry size
+ * of this header, and the count of pages marked back; nothing back on
+ * failure.
+ */
+TEST(dirty_mark)
+{
+	struct kmig_dirty_range ranges[2] = {
+		{ .gpa = 0x200000, .npages = 1 },
+		{ .gpa = 0x100000000ULL, .npages = 3, .as_id = 1 },
+	};
+	struct kmig_dirty_mark *sent = (void *)fake.arg;
+	__u64 marked = 0;
+
+	fake_reset();
+	ASSERT_EQ(0, kmig_dirty_mark(FAKE_FD, 42, ranges, 2, &marked));
+	EXPECT_EQ(KMIG_DIRTY_MARK, fake.request);
+	EXPECT_EQ(sizeof(struct kmig_dirty_mark), sent->size);
+	EXPECT_EQ(0U, sent->flags);
+	EXPECT_EQ(42, sent->vm_fd);
+	EXPECT_EQ(2U, sent->nr_ranges);
+	EXPECT_EQ((__u64)(uintptr_t)ranges, sent->ranges_uptr);
+	EXPECT_EQ(sizeof(struct kmig_dirty_range), sent->range_size);
+	EXPECT_EQ(0U, sent->__reserved);
+	EXPECT_EQ(0ULL, sent->marked);
+	EXPECT_EQ(33ULL, marked);
+	/* The caller's ranges are only read. */
+	EXPECT_EQ(0x100000000ULL, ranges[1].gpa);
+	EXPECT_EQ(3U, ranges[1].npages);
+	EXPECT_EQ(0, kmig_dirty_mark(FAKE_FD, 42, ranges, 2, NULL));
+
+	fake.fail_errno = EBADF;
+	marked = 7;
+	EXPECT_EQ(-EBADF, kmig_dirty_mark(FAKE_FD, 42, ranges, 2, &marked));
+	EXPECT_EQ(7ULL, marked);
 }
 
 TEST(get_memslots_fits_first_time)

@@ -84,6 +84,7 @@ static void write_block(struct vmm *vmm, int id)
 	blk[BLK_SEED / 8] = s.seed;
 	blk[BLK_TOUCH / 8] = s.touch;
 	blk[BLK_STRIDE / 8] = s.stride;
+	blk[BLK_RING / 8] = s.ring;
 }
 
 /* 64-bit interrupt gates to guest_isr's stubs. */

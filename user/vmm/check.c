@@ -9,6 +9,7 @@
 
 #include "boot.h"
 #include "check.h"
+#include "hostwrite.h"
 #include "kmig_vmm.h"
 #include "util.h"
 #include "vmm.h"
@@ -255,9 +256,86 @@ static void check_idle(struct checker *c, int id,
 	}
 }
 
+/* The page request @seq of a hostwrite slice filled: (seq - 1) % pages. */
+static uint64_t hostwrite_page(const struct workload_slice *s, uint64_t seq)
+{
+	return s->first + (seq - 1) % s->pages * GUEST_PAGE_SIZE;
+}
+
+/*
+ * The host-write device's work, from what the guest knows: it counted
+ * @done requests completed and may have one more in flight (issued, and
+ * maybe completed by the VMM, when the guest was paused after its OUT).
+ * Everything the VMM wrote must be there: the used index, the ring's
+ * entries, every data page's fill.
+ */
+static void check_hostwrite(struct checker *c, int id,
+			    const struct workload_slice *s)
+{
+	uint64_t done = blk_read(c->vmm, id, BLK_INDEX);
+	uint64_t issued = blk_read(c->vmm, id, BLK_HW_SEQ);
+	uint64_t lost = blk_read(c->vmm, id, BLK_HW_LOST);
+	const uint64_t *ring = page_at(c, s->ring), *p, *e;
+	uint64_t used = ring ? ring[HW_USED_IDX / 8] : 0, n, i, off, seq;
+	unsigned int j;
+
+	if (issued != done && issued != done + 1) {
+		failf(c, "hostwrite: vCPU %d's request %llu does not follow the %llu it completed",
+		      id, (unsigned long long)issued,
+		      (unsigned long long)done);
+		return;
+	}
+	if (used != done && !(used == issued && issued == done + 1)) {
+		failf(c, "hostwrite: vCPU %d's used ring at gpa 0x%llx says request %llu, the guest has completed %llu",
+		      id, (unsigned long long)gpa_of(s->ring),
+		      (unsigned long long)used, (unsigned long long)done);
+		return;
+	}
+	/* The last HW_RING_ENTRIES requests, the rest of the ring zero. */
+	for (i = 0; i < HW_RING_ENTRIES && !failed(c); i++) {
+		n = used >= HW_RING_ENTRIES ?
+		    used - (used - 1 - i) % HW_RING_ENTRIES : i + 1;
+		e = ring ? ring + (HW_RING_FIRST + i * HW_RING_ENTRY_SIZE) / 8 :
+		    NULL;
+		if (n > used ? e && (e[0] || e[1]) :
+		    !e || e[0] != n || e[1] != hostwrite_page(s, n))
+			failf(c, "hostwrite: vCPU %d's used ring entry %llu at gpa 0x%llx is not request %llu",
+			      id, (unsigned long long)i,
+			      (unsigned long long)gpa_of(s->ring),
+			      (unsigned long long)(n > used ? 0 : n));
+	}
+	if (ring && !words_zero(ring + 1, HW_RING_FIRST / 8 - 1))
+		failf(c, "hostwrite: vCPU %d's used ring header is corrupt", id);
+	/* Page i: the last request up to @used that named it, or none. */
+	for (i = 0; i < s->pages && !failed(c); i++, c->pages++) {
+		off = s->first + i * GUEST_PAGE_SIZE;
+		seq = used > i ? used - (used - 1 - i) % s->pages : 0;
+		p = page_at(c, off);
+		if (!seq) {
+			if (!page_zero(c, off))
+				failf(c, "hostwrite: page at gpa 0x%llx was never filled but is not zero",
+				      (unsigned long long)gpa_of(off));
+			continue;
+		}
+		for (j = 0; j < WORDS_PER_PAGE; j++)
+			if (!p || p[j] != hostwrite_word(off, seq, j))
+				break;
+		if (j < WORDS_PER_PAGE)
+			failf(c, "hostwrite: page at gpa 0x%llx does not hold request %llu's fill (word %u reads 0x%llx; vCPU %d completed %llu)",
+			      (unsigned long long)gpa_of(off),
+			      (unsigned long long)seq, j,
+			      (unsigned long long)(p ? p[j] : 0), id,
+			      (unsigned long long)done);
+	}
+	if (!failed(c) && lost)
+		failf(c, "hostwrite: vCPU %d found %llu completions missing",
+		      id, (unsigned long long)lost);
+}
+
 /* The block's parameters are a struct workload_slice, field for field. */
-_Static_assert(sizeof(struct workload_slice) == 7 * 8 &&
-	       BLK_STRIDE == 6 * 8, "guest block layout");
+_Static_assert(sizeof(struct workload_slice) == 8 * 8 &&
+	       BLK_STRIDE == 6 * 8 && BLK_RING == 7 * 8,
+	       "guest block layout");
 
 /* What boot.c wrote that the guest never changes. */
 static void check_system_area(struct checker *c)
@@ -297,6 +375,11 @@ static void summarize(struct checker *c, uint64_t slice_pages)
 	case GUEST_MODE_IDLE:
 		snprintf(v, n, "idle: %llu pages verified, touched ones tagged, the rest zero",
 			 (unsigned long long)slice_pages);
+		break;
+	case GUEST_MODE_HOSTWRITE:
+		snprintf(v, n, "hostwrite: %llu pages in %d slice(s) hold their last fill, used rings consistent, vCPU 0 completed %llu requests",
+			 (unsigned long long)slice_pages, vmm->nr_vcpus,
+			 (unsigned long long)index);
 		break;
 	default:
 		snprintf(v, n, "%s: %llu pages verified, vCPU 0 %s",
@@ -339,6 +422,9 @@ void check_memory(struct vmm *vmm, struct vmm_check *out)
 			break;
 		case GUEST_MODE_IDLE:
 			check_idle(&c, id, &s);
+			break;
+		case GUEST_MODE_HOSTWRITE:
+			check_hostwrite(&c, id, &s);
 			break;
 		default:
 			check_fill(&c, id, &s);

@@ -18,6 +18,11 @@
  *  random   one it is filling a prefix of it, the others zero
  *  zero     all zero
  *  idle     the touched pages hold their tags, everything else zero
+ *  hostwrite  the used ring's index is where the guest's count of
+ *           completed requests is (or one ahead: the request in flight),
+ *           its last entries name the last requests, every data page
+ *           holds the fill of the last request that named it (zero if
+ *           none did yet), and the guest saw no completion missing
  *
  * Plus, for all: the guest code and every vCPU's parameters are intact.
  */

@@ -54,6 +54,8 @@ guest_entry:
 	je	dirty
 	cmp	$GUEST_MODE_IDLE, %rax
 	je	idle
+	cmp	$GUEST_MODE_HOSTWRITE, %rax
+	je	hostwrite
 	jmp	fill
 
 /* Forever: increment the first byte of every page, in page order. */
@@ -96,6 +98,41 @@ dirty:
 	jnz	1b
 	mov	%r10, BLK_PASS(%rdi)
 	jmp	dirty
+
+/*
+ * Forever: asks the VMM's host-write device to fill the pages of the slice
+ * in page order, request n (from 1) for page (n - 1) % BLK_PAGES: the
+ * request (page, n) in the block, then OUT; the device has filled the
+ * page and completed the request when the OUT returns. The guest checks
+ * the used ring's index (counting a missing completion in BLK_HW_LOST),
+ * then counts the request done in BLK_INDEX. r10 is n. No PACE: the
+ * device holds the rate, request by request.
+ */
+hostwrite:
+	mov	BLK_INDEX(%rdi), %r10
+	mov	%r10, %rax
+	xor	%edx, %edx
+	divq	BLK_PAGES(%rdi)
+	mov	BLK_PAGES(%rdi), %rcx
+	sub	%rdx, %rcx
+	shl	$12, %rdx
+	mov	BLK_FIRST(%rdi), %rsi
+	add	%rdx, %rsi
+1:	inc	%r10
+	mov	%rsi, BLK_HW_PAGE(%rdi)
+	mov	%r10, BLK_HW_SEQ(%rdi)
+	out	%eax, $GUEST_PORT_HOSTWRITE
+	mov	BLK_RING(%rdi), %rax
+	cmp	%r10, HW_USED_IDX(%rax)
+	je	2f
+	incq	BLK_HW_LOST(%rdi)
+2:	mov	%r10, BLK_INDEX(%rdi)
+	add	$GUEST_PAGE_SIZE, %rsi
+	dec	%rcx
+	jnz	1b
+	mov	BLK_FIRST(%rdi), %rsi
+	mov	BLK_PAGES(%rdi), %rcx
+	jmp	1b
 
 /* Stamp BLK_TOUCH pages BLK_STRIDE pages apart with address ^ magic. */
 idle:

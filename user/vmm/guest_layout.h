@@ -58,13 +58,19 @@
 #define BLK_SEED		32	/* text/random generator seed */
 #define BLK_TOUCH		40	/* idle: pages it touches */
 #define BLK_STRIDE		48	/* idle: pages between touched pages */
+#define BLK_RING		56	/* hostwrite: its used ring page */
 #define BLK_PASS		64	/* out: passes done (fills: 1 = done) */
-#define BLK_INDEX		72	/* out: pages done in the current pass */
+/* out: pages done in the current pass; hostwrite: requests completed */
+#define BLK_INDEX		72
 #define BLK_SPURIOUS		80	/* out: interrupts/NMIs it took and ignored */
 #define BLK_FAULT_VEC		88	/* out: an exception's vector, */
 #define BLK_FAULT_ERR		96	/* error code, */
 #define BLK_FAULT_RIP		104	/* RIP */
 #define BLK_FAULT_CR2		112	/* and CR2 */
+/* hostwrite: the request the guest makes (page, sequence number) */
+#define BLK_HW_PAGE		120	/* RAM offset of the page to fill */
+#define BLK_HW_SEQ		128	/* its sequence number, from 1 */
+#define BLK_HW_LOST		136	/* out: completions it found missing */
 
 #define GUEST_MODE_IDLE		1
 #define GUEST_MODE_ZERO		2
@@ -72,17 +78,32 @@
 #define GUEST_MODE_RANDOM	4
 #define GUEST_MODE_COUNTER	5
 #define GUEST_MODE_DIRTY	6
+#define GUEST_MODE_HOSTWRITE	7
 
 /* OUT %eax to these ports; KVM reports them as KVM_EXIT_IO. */
 #define GUEST_PORT_PACE		0xe0	/* eax = pages written since last */
 #define GUEST_PORT_DONE		0xe1	/* the workload's finite part ended */
 #define GUEST_PORT_FAULT	0xe2	/* an exception: see BLK_FAULT_* */
+#define GUEST_PORT_HOSTWRITE	0xe3	/* the host-write request in BLK_HW_* */
 /* Exception handler i is at guest_isr + i * GUEST_ISR_SIZE. */
 #define GUEST_ISR_SIZE		16
+
+/*
+ * The host-write device's used ring (one page per vCPU, at BLK_RING),
+ * which the VMM writes as a virtio device writes its used ring: the
+ * sequence number of the last request it completed, then one entry
+ * (sequence number, page) per request, request n in entry (n - 1) %
+ * HW_RING_ENTRIES.
+ */
+#define HW_USED_IDX		0
+#define HW_RING_FIRST		16	/* entry i at HW_RING_FIRST + i * 16 */
+#define HW_RING_ENTRY_SIZE	16
+#define HW_RING_ENTRIES		255
 
 /* Tags that tie a page's content to its address. */
 #define GUEST_IDLE_MAGIC	GUEST_U64(0x6b6d69672d69646c) /* "kmig-idl" */
 #define GUEST_DIRTY_MAGIC	GUEST_U64(0x6b6d69672d647274) /* "kmig-drt" */
+#define GUEST_HOSTWRITE_MAGIC	GUEST_U64(0x6b6d69672d687772) /* "kmig-hwr" */
 /* xorshift64* multiplier (Vigna), for the random workload's output. */
 #define GUEST_RANDOM_MUL	GUEST_U64(0x2545f4914f6cdd1d)
 #define GUEST_TEXT_WORDS	16

@@ -37,6 +37,7 @@ int main(int argc, char **argv)
 	server_block_signals();
 	runctl_install_kick_signal();
 	runctl_init(&vmm);
+	mark_init(&vmm);
 
 	vm_create(&vmm);
 	if (!vmm.opt.incoming) {
@@ -66,6 +67,7 @@ int main(int argc, char **argv)
 	status = server_run(&vmm, listen_fd);
 	runctl_quit(&vmm);
 	vcpu_report(&vmm);
+	mark_fini(&vmm);
 	vm_destroy(&vmm);
 	return status;
 }

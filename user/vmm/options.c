@@ -34,7 +34,8 @@ static const char usage_text[] =
 "  --vcpus N             vCPUs, 1-4 (default 1)\n"
 "  --memfd               back RAM with a memfd instead of anonymous memory\n"
 "  --workload W          counter (default), idle, zero, text, random,\n"
-"                        dirty:<MiB/s>:<working set MiB>\n"
+"                        dirty:<MiB/s>:<working set MiB>,\n"
+"                        hostwrite:<MiB/s>:<region MiB>\n"
 "  --rate MiB/s          pace counter and the fills to this rate over all\n"
 "                        vCPUs (default 32, 0 = unlimited)\n"
 "  --incoming            be a migration destination: wait for RAM and\n"
@@ -45,6 +46,8 @@ static const char usage_text[] =
 "  --check-after SEC     SEC seconds after the vCPUs start, check the\n"
 "                        workload's memory, print the verdict and exit\n"
 "                        (0 passed, 1 failed)\n"
+"  --no-dirty-mark       do not report the VMM's own writes to guest RAM\n"
+"                        (KMIG_DIRTY_MARK): a live migration loses them\n"
 "  --help                this text\n"
 "\n"
 "Prints \"kmig-vmm: ready pid=PID control=PATH\" on stdout when the\n"
@@ -88,6 +91,7 @@ enum {
 	OPT_DIRTY_RING,
 	OPT_MANUAL_PROTECT,
 	OPT_CHECK_AFTER,
+	OPT_NO_DIRTY_MARK,
 };
 
 static const struct option long_options[] = {
@@ -101,6 +105,7 @@ static const struct option long_options[] = {
 	{ "dirty-ring", required_argument, NULL, OPT_DIRTY_RING },
 	{ "manual-protect", no_argument, NULL, OPT_MANUAL_PROTECT },
 	{ "check-after", required_argument, NULL, OPT_CHECK_AFTER },
+	{ "no-dirty-mark", no_argument, NULL, OPT_NO_DIRTY_MARK },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -171,6 +176,9 @@ void options_parse(int argc, char **argv, struct vmm_options *opt)
 		case OPT_CHECK_AFTER:
 			opt->check_after_ms = parse_seconds_ms("--check-after",
 							       optarg);
+			break;
+		case OPT_NO_DIRTY_MARK:
+			opt->no_dirty_mark = true;
 			break;
 		case OPT_HELP:
 			usage(0);

@@ -23,6 +23,7 @@ struct vmm_options {
 	int64_t check_after_ms;	/* --check-after, -1 when not given */
 	uint32_t rate_mib;	/* --rate: MiB/s for counter and fills, 0 = no limit */
 	bool rate_given;	/* --rate was on the command line */
+	bool no_dirty_mark;	/* --no-dirty-mark: never KMIG_DIRTY_MARK */
 };
 
 /* Parses argv; prints usage and exits on --help or a bad option. */

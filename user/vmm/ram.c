@@ -66,6 +66,16 @@ void ram_destroy(struct ram *ram)
 	ram->base = NULL;
 }
 
+uint64_t ram_offset_gpa(const struct ram *ram, uint64_t offset)
+{
+	int i;
+
+	for (i = ram->nr_regions - 1; i > 0; i--)
+		if (offset >= ram->region[i].offset)
+			break;
+	return ram->region[i].gpa + offset - ram->region[i].offset;
+}
+
 int ram_resident(const struct ram *ram, uint64_t offset, uint64_t len,
 		 unsigned char *resident)
 {

@@ -29,6 +29,9 @@ struct ram {
 void ram_create(struct ram *ram, uint64_t size, bool memfd);
 void ram_destroy(struct ram *ram);
 
+/* The guest physical address of RAM offset @offset. */
+uint64_t ram_offset_gpa(const struct ram *ram, uint64_t offset);
+
 /*
  * Whether each page of [offset, offset + len) is resident, into @resident
  * (one byte per page, bit 0). A page that is not resident reads as zero

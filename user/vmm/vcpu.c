@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vCPUs: creation, and the thread that runs each one: KVM_RUN in a loop,
- * handling the few exits the guest makes (pacing and "done" OUTs, a full
- * dirty ring) and parking when runctl asks.
+ * handling the few exits the guest makes (pacing and "done" OUTs, the
+ * host-write device's requests, a full dirty ring) and parking when
+ * runctl asks.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
+#include "hostwrite.h"
 #include "ring.h"
 #include "runctl.h"
 #include "util.h"
@@ -99,8 +101,9 @@ void vcpu_report(struct vmm *vmm)
 		/* Interrupts are off: any would be the platform's bug. */
 		spurious = vmm->have_workload ?
 			   block_field(v, BLK_SPURIOUS) : 0;
-		vmm_warn("vCPU %d: %llu pages written, %llu dirty-ring-full waits%s",
+		vmm_warn("vCPU %d: %llu pages written, %llu host-write requests, %llu dirty-ring-full waits%s",
 			 i, (unsigned long long)v->pages_written,
+			 (unsigned long long)v->hostwrites,
 			 (unsigned long long)v->ring_full_waits,
 			 spurious ? ", took unexpected interrupts" : "");
 	}
@@ -116,7 +119,7 @@ void vcpu_set_pacing(struct vmm *vmm)
 		pace_set_rate(&vmm->vcpu[i].pace, rate);
 }
 
-static void handle_pace(struct vmm_vcpu *v, uint32_t pages)
+void vcpu_pace(struct vmm_vcpu *v, uint32_t pages)
 {
 	uint64_t until;
 
@@ -174,13 +177,16 @@ static void handle_io(struct vmm_vcpu *v)
 		memcpy(&val, (uint8_t *)run + run->io.data_offset, run->io.size);
 	if (run->io.direction == KVM_EXIT_IO_OUT &&
 	    run->io.port == GUEST_PORT_PACE && run->io.size == 4) {
-		handle_pace(v, val);
+		vcpu_pace(v, val);
 	} else if (run->io.direction == KVM_EXIT_IO_OUT &&
 		   run->io.port == GUEST_PORT_DONE) {
 		handle_done(v);
 	} else if (run->io.direction == KVM_EXIT_IO_OUT &&
 		   run->io.port == GUEST_PORT_FAULT) {
 		handle_fault(v);
+	} else if (run->io.direction == KVM_EXIT_IO_OUT &&
+		   run->io.port == GUEST_PORT_HOSTWRITE) {
+		hostwrite_request(v);
 	} else {
 		char what[64];
 

@@ -14,6 +14,8 @@
  *   boot.c          a fresh guest: page tables, GDT, code, long mode
  *   guest.S         the guest's code: the workloads
  *   workload.c      --workload, and each vCPU's slice of RAM
+ *   hostwrite.c     the host-write device: the VMM writes guest RAM
+ *   mark.c          reporting the VMM's own writes (KMIG_DIRTY_MARK)
  *   check.c         the workload checkers
  *   msrs.c          which MSRs the state blob carries
  *   state_save.c    VMM_GET_STATE's blob (layout in state.h)
@@ -34,6 +36,7 @@
 
 #include "guest_layout.h"
 #include "hold.h"
+#include "mark.h"
 #include "options.h"
 #include "pace.h"
 #include "ram.h"
@@ -59,6 +62,7 @@ struct vmm_vcpu {
 	bool exit_pending;		/* KVM_RUN returned an exit to complete */
 	bool done_reported;
 	uint64_t pages_written;		/* from the guest's pacing exits */
+	uint64_t hostwrites;		/* host-write requests served */
 	uint64_t ring_full_waits;
 };
 
@@ -100,6 +104,9 @@ struct vmm {
 
 	/* The migration hold (hold.c); the main thread's only. */
 	struct hold hold;
+
+	/* The VMM's own writes to guest RAM, reported (mark.c). */
+	struct mark mark;
 };
 
 #endif /* KMIG_VMM_VMM_H */

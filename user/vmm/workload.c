@@ -29,6 +29,7 @@ static const struct {
 	{ "random", GUEST_MODE_RANDOM },
 	{ "counter", GUEST_MODE_COUNTER },
 	{ "dirty", GUEST_MODE_DIRTY },
+	{ "hostwrite", GUEST_MODE_HOSTWRITE },
 };
 
 const char *workload_mode_name(int mode)
@@ -41,8 +42,9 @@ const char *workload_mode_name(int mode)
 	return "?";
 }
 
-static int parse_dirty(const char *args, struct workload *wl, char *err,
-		       size_t errlen)
+/* dirty:<MiB/s>:<working set MiB>, hostwrite:<MiB/s>:<region MiB> */
+static int parse_rate_size(const char *args, struct workload *wl, char *err,
+			   size_t errlen)
 {
 	unsigned long rate, ws;
 	char *end;
@@ -59,8 +61,12 @@ static int parse_dirty(const char *args, struct workload *wl, char *err,
 	wl->ws = ws * MIB;
 	return 0;
 bad:
-	snprintf(err, errlen,
-		 "dirty workload: expected dirty:<MiB/s>:<working set MiB>");
+	if (wl->mode == GUEST_MODE_DIRTY)
+		snprintf(err, errlen,
+			 "dirty workload: expected dirty:<MiB/s>:<working set MiB>");
+	else
+		snprintf(err, errlen,
+			 "hostwrite workload: expected hostwrite:<MiB/s>:<region MiB>");
 	return -EINVAL;
 }
 
@@ -101,10 +107,11 @@ int workload_parse(const char *spec, struct workload *wl, char *err,
 		if (strncmp(spec, modes[i].name, n))
 			continue;
 		wl->mode = modes[i].mode;
-		if (wl->mode == GUEST_MODE_DIRTY)
+		if (wl->mode == GUEST_MODE_DIRTY ||
+		    wl->mode == GUEST_MODE_HOSTWRITE)
 			return spec[n] == ':' ?
-			       parse_dirty(spec + n + 1, wl, err, errlen) :
-			       parse_dirty("", wl, err, errlen);
+			       parse_rate_size(spec + n + 1, wl, err, errlen) :
+			       parse_rate_size("", wl, err, errlen);
 		if (!spec[n])
 			return 0;
 		if (spec[n] == ':' && (wl->mode == GUEST_MODE_ZERO ||
@@ -114,7 +121,7 @@ int workload_parse(const char *spec, struct workload *wl, char *err,
 		break;
 	}
 	snprintf(err, errlen,
-		 "unknown workload '%s' (counter, idle, zero[:MiB], text[:MiB], random[:MiB], dirty:<MiB/s>:<MiB>)",
+		 "unknown workload '%s' (counter, idle, zero[:MiB], text[:MiB], random[:MiB], dirty:<MiB/s>:<MiB>, hostwrite:<MiB/s>:<MiB>)",
 		 spec);
 	return -EINVAL;
 }
@@ -160,12 +167,18 @@ void workload_slice(const struct workload *wl, uint64_t ram_size,
 			   IDLE_TOUCH_PAGES;
 		s->stride = s->touch ? s->pages / s->touch : 1;
 	}
+	/* hostwrite: the slice's first page is its used ring, then data. */
+	if (wl->mode == GUEST_MODE_HOSTWRITE) {
+		s->ring = s->first;
+		s->first += GUEST_PAGE_SIZE;
+		s->pages--;
+	}
 }
 
 uint64_t workload_vcpu_rate(const struct workload *wl, uint32_t rate_mib,
 			    int nr_vcpus)
 {
-	if (wl->mode == GUEST_MODE_DIRTY)
+	if (wl->mode == GUEST_MODE_DIRTY || wl->mode == GUEST_MODE_HOSTWRITE)
 		rate_mib = wl->dirty_rate_mib;
 	return rate_mib * MIB / nr_vcpus;
 }

@@ -16,11 +16,11 @@
 struct workload {
 	char spec[WORKLOAD_SPEC_MAX];	/* as given, e.g. "dirty:16:64" */
 	int mode;			/* GUEST_MODE_* */
-	uint32_t dirty_rate_mib;	/* dirty: MiB/s over all vCPUs */
+	uint32_t dirty_rate_mib;	/* dirty, hostwrite: MiB/s over all vCPUs */
 	/*
 	 * Bytes of data RAM the workload uses from GUEST_DATA up: dirty's
-	 * working set, or a fill's size (zero:MiB, text:MiB, random:MiB);
-	 * 0 = all of it.
+	 * working set, hostwrite's region, or a fill's size (zero:MiB,
+	 * text:MiB, random:MiB); 0 = all of it.
 	 */
 	uint64_t ws;
 };
@@ -34,6 +34,7 @@ struct workload_slice {
 	uint64_t seed;
 	uint64_t touch;		/* idle */
 	uint64_t stride;	/* idle */
+	uint64_t ring;		/* hostwrite: the used ring page's RAM offset */
 };
 
 /* 0, or -EINVAL with a message for the user in @err. */
@@ -49,7 +50,7 @@ void workload_slice(const struct workload *wl, uint64_t ram_size,
 
 /*
  * Bytes per second one vCPU may write; 0 = unpaced. @rate_mib is --rate,
- * which paces counter and the fills; dirty carries its own rate.
+ * which paces counter and the fills; dirty and hostwrite carry their own.
  */
 uint64_t workload_vcpu_rate(const struct workload *wl, uint32_t rate_mib,
 			    int nr_vcpus);
