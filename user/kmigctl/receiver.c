@@ -134,19 +134,45 @@ int receiver_decode(const struct kms_layout *l, uint32_t features,
 	}
 }
 
+/* Bytes of data the records [0, n) carry (raw pages and zstd frames). */
+static size_t receiver_data_of(const struct kmig_rec *recs, uint64_t n)
+{
+	size_t bytes = 0;
+	uint64_t i;
+
+	for (i = 0; i < n; i++)
+		if (recs[i].kind == KMIG_REC_PAGE || recs[i].kind == KMIG_REC_ZSTD)
+			bytes += recs[i].len;
+	return bytes;
+}
+
+/* KMIG_LOAD gives up with -EAGAIN while the VMM keeps editing memslots. */
+#define LOAD_TRIES	8
+
 /* Hands a RAM frame that receiver_decode() checked to KMIG_LOAD. */
 static int receiver_load(struct receiver *r, struct chan *c,
 			 struct kms_ram *ram)
 {
+	uint64_t first = 0, pages = 0, zeroed = 0;
+	size_t off = 0;
 	struct kmig_load out;
-	int ret;
+	int ret, tries = 0;
 
-	ret = kmig_load(r->kfd, ram->recs, ram->nr, ram->data, ram->data_len,
-			&out);
+	/* A retry goes on after the records the last call applied. */
+	do {
+		ret = kmig_load(r->kfd, ram->recs + first, ram->nr - first,
+				ram->data + off, ram->data_len - off, &out);
+		pages += out.pages;
+		zeroed += out.zeroed;
+		if (ret == -EAGAIN) {
+			off += receiver_data_of(ram->recs + first, out.done);
+			first += out.done;
+		}
+	} while (ret == -EAGAIN && ++tries < LOAD_TRIES);
 	if (ret) {
 		receiver_fail(r, ret, "%s: KMIG_LOAD failed at record %llu of %u: %s",
-			      c->name, (unsigned long long)out.done, ram->nr,
-			      kmig_strerror(ret));
+			      c->name, (unsigned long long)(first + out.done),
+			      ram->nr, kmig_strerror(ret));
 		return ret;
 	}
 	atomic_fetch_add(&r->normal, ram->normal);
@@ -154,8 +180,8 @@ static int receiver_load(struct receiver *r, struct chan *c,
 	atomic_fetch_add(&r->hole, ram->hole);
 	atomic_fetch_add(&r->compressed, ram->compressed);
 	atomic_fetch_add(&r->data_bytes, ram->data_len);
-	atomic_fetch_add(&r->loaded, out.pages);
-	atomic_fetch_add(&r->zeroed, out.zeroed);
+	atomic_fetch_add(&r->loaded, pages);
+	atomic_fetch_add(&r->zeroed, zeroed);
 	atomic_fetch_add(&r->frames, 1);
 	return 0;
 }
