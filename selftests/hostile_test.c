@@ -748,7 +748,7 @@ static int read_maps(struct map_ent *e, int max)
 		len += got;
 	close(fd);
 	buf[len] = '\0';
-	for (p = buf; *p && n < max; p = nl + 1) {
+	for (p = buf; p < buf + len && n < max; p = nl + 1) {
 		char path[128] = "";
 
 		nl = strchrnul(p, '\n');
@@ -759,8 +759,6 @@ static int read_maps(struct map_ent *e, int max)
 		e[n].anon = !path[0];
 		e[n].scratch = strstr(path, "kmig-scratch") != NULL;
 		n++;
-		if (!*nl)
-			break;
 	}
 	return n;
 }
