@@ -1569,8 +1569,9 @@ TEST_F_TIMEOUT(hostile, load_during_memslot_churn, 60)
 
 /* ---- 1 (last: on a module with the defect it takes the kernel down) ---- */
 
-#define CHURN_SLOTS	40
-#define CHURN_MAX	64
+/* A longer walk of the set gives a swap more time to land in it. */
+#define CHURN_SLOTS	96
+#define CHURN_MAX	128
 
 struct churn {
 	struct guest_vm *vm;
@@ -1641,21 +1642,24 @@ TEST_F_TIMEOUT(hostile, memslot_churn_get_memslots, 60)
 	pthread_t th;
 	char why[256] = "";
 	bool sane = true;
-	int fd = session_on(_metadata, vm), r, bad = 0;
+	int fd = session_on(_metadata, vm), r, bad = 0, i;
 
 	ASSERT_EQ(0, pthread_create(&th, NULL, churn_fn, &c));
 	while (now_ns() - t0 < 5 * NS_PER_S && sane && !bad) {
-		__u32 n = CHURN_MAX;
+		for (i = 0; i < 4 && sane && !bad; i++) {
+			__u32 n = CHURN_MAX;
 
-		r = __kmig_get_memslots(fd, s, &n, NULL);
-		if (!r) {
-			gets++;
-			sane = n >= 2 && n <= CHURN_SLOTS + 2 &&
-			       memslots_sane(s, n, why, sizeof(why));
-			if (n < 2 || n > CHURN_SLOTS + 2)
-				snprintf(why, sizeof(why), "%u memslots", n);
-		} else if (r != -ENOSPC) {
-			bad = r;
+			r = __kmig_get_memslots(fd, s, &n, NULL);
+			if (!r) {
+				gets++;
+				sane = n >= 2 && n <= CHURN_SLOTS + 2 &&
+				       memslots_sane(s, n, why, sizeof(why));
+				if (n < 2 || n > CHURN_SLOTS + 2)
+					snprintf(why, sizeof(why),
+						 "%u memslots", n);
+			} else if (r != -ENOSPC) {
+				bad = r;
+			}
 		}
 		r = __kmig_start(fd, NULL);
 		if (r && r != -EAGAIN && !bad)
@@ -1663,7 +1667,7 @@ TEST_F_TIMEOUT(hostile, memslot_churn_get_memslots, 60)
 		r = __kmig_sync(fd, NULL);
 		if (r && r != -EAGAIN && r != -ENOSPC && !bad)
 			bad = r;
-		calls += 3;
+		calls += 6;
 	}
 	c.stop = true;
 	pthread_join(th, NULL);
