@@ -17,9 +17,10 @@
  * 10 abi_v2_*                        address spaces and entry sizes
  *
  * Every test ends by checking that kmig's object counters (debugfs
- * kmig/objects) are back to zero once its fds are closed. Test 1 comes
- * last: on a module with the defect it panics the kernel, which ends the
- * run.
+ * kmig/objects) are back to zero once its fds are closed. The two tests
+ * that edit memslots without pause come last: on a module with defect 1
+ * they can take the kernel down (a slab overflow in the memslot snapshot),
+ * which ends the run; the panic is the failure.
  */
 #include <dirent.h>
 #include <fcntl.h>
