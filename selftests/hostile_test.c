@@ -1455,11 +1455,14 @@ static void *load_churn_edit(void *arg)
 	__u8 *mem = a[2];
 	int r;
 
+	/*
+	 * Dirty logging off and on: the memslot is always there, and each
+	 * edit gives it a new KVM object, so every load after one re-reads.
+	 */
 	while (!lc->stop) {
-		r = set_region(vm, GUEST_FIRST_EXTRA_SLOT, 0, GUEST_EXTRA_GPA(0),
-			       16 * PAGE, mem);
-		r = r ?: set_region(vm, GUEST_FIRST_EXTRA_SLOT, 0,
-				    GUEST_EXTRA_GPA(0), 0, mem);
+		r = set_region(vm, GUEST_FIRST_EXTRA_SLOT,
+			       lc->edits & 1 ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+			       GUEST_EXTRA_GPA(0), 16 * PAGE, mem);
 		if (r && !lc->err)
 			lc->err = r;
 		lc->edits++;
@@ -1478,6 +1481,8 @@ static void load_churn_child(struct load_churn *lc)
 	pthread_t th;
 
 	CHECK(fd >= 0 && !__kmig_attach(fd, vm->fd, NULL), "session");
+	CHECK(!set_region(vm, GUEST_FIRST_EXTRA_SLOT, 0, GUEST_EXTRA_GPA(0),
+			  16 * PAGE, mem), "memslot");
 	CHECK(!pthread_create(&th, NULL, load_churn_edit, arg), "thread");
 	while (!lc->stop) {
 		r = load_page(fd, 0, GUEST_EXTRA_GPA(0), 0x5c);
