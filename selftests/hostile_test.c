@@ -1652,7 +1652,7 @@ TEST_F_TIMEOUT(hostile, memslot_churn_get_memslots, 60)
 
 	ASSERT_EQ(0, pthread_create(&th, NULL, churn_fn, &c));
 	while (now_ns() - t0 < 5 * NS_PER_S && sane && !bad) {
-		for (i = 0; i < 4 && sane && !bad; i++) {
+		for (i = 0; i < 16 && sane && !bad; i++) {
 			__u32 n = CHURN_MAX;
 
 			r = __kmig_get_memslots(fd, s, &n, NULL);
@@ -1673,7 +1673,7 @@ TEST_F_TIMEOUT(hostile, memslot_churn_get_memslots, 60)
 		r = __kmig_sync(fd, NULL);
 		if (r && r != -EAGAIN && r != -ENOSPC && !bad)
 			bad = r;
-		calls += 6;
+		calls += 18;
 	}
 	c.stop = true;
 	pthread_join(th, NULL);
