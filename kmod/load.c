@@ -34,6 +34,18 @@
  * pages (it moved) or anything at all: all its pages count as written,
  * so zero and hole records clear them.
  */
+/*
+ * Whether @k still describes memory KVM maps as @ms: the same object (a
+ * freed one's address may be reused: the fields must match too). With the
+ * same host range at the same guest range, what a load wrote is there.
+ */
+static bool kmig_load_same(const struct kmig_slot *k,
+			   const struct kvm_memory_slot *ms)
+{
+	return k->kslot == ms && k->hva == ms->userspace_addr &&
+	       k->base_gfn == ms->base_gfn && k->npages == ms->npages;
+}
+
 /* The same KVM memslot as in the last snapshot, with its bitmap. */
 static struct kmig_slot *kmig_load_kept(struct kmig_slots *old,
 					const struct kmig_slot *k)
@@ -41,7 +53,9 @@ static struct kmig_slot *kmig_load_kept(struct kmig_slots *old,
 	struct kmig_slot *o = old ? kmig_slots_find(old, k->as_id, k->id) :
 				    NULL;
 
-	return o && o->kslot == k->kslot && o->bitmap ? o : NULL;
+	return o && o->kslot == k->kslot && o->hva == k->hva &&
+	       o->base_gfn == k->base_gfn && o->npages == k->npages &&
+	       o->bitmap ? o : NULL;
 }
 
 static int kmig_load_refresh(struct kmig_session *s)
@@ -168,7 +182,7 @@ static int kmig_load_slot(struct kmig_load_ctx *c, const struct kmig_rec *r,
 		return -EINVAL;
 	k = c->s->loaded ? kmig_slots_find(c->s->loaded, r->as_id, ms->id) :
 			   NULL;
-	if (!k || k->kslot != ms)
+	if (!k || !kmig_load_same(k, ms))
 		return -ESTALE;
 	*msp = ms;
 	*kp = k;
