@@ -239,6 +239,18 @@ static void busy(const char *op)
 	atomic_store(&my_slot->op, op);
 }
 
+/*
+ * How long @t has been in its call. Read after the op and the start: a
+ * call that starts between our clock read and its own would otherwise
+ * look 2^64 ns old.
+ */
+static uint64_t busy_age(struct tslot *t)
+{
+	uint64_t since = atomic_load(&t->since), now = now_ns();
+
+	return now > since ? now - since : 0;
+}
+
 static void idle(void)
 {
 	if (my_slot)
@@ -1690,7 +1702,7 @@ static void *signal_thread(void *p)
 		for (i = 0; i < n; i++) {
 			struct tslot *t = &tslots[i];
 			const char *op = atomic_load(&t->op);
-			uint64_t age = now_ns() - atomic_load(&t->since);
+			uint64_t age = busy_age(t);
 
 			if (t->role != R_FUZZ || !op)
 				continue;
@@ -1812,7 +1824,7 @@ static void *watchdog_thread(void *p)
 		for (i = 0; i < n; i++) {
 			struct tslot *t = &tslots[i];
 			const char *op = atomic_load(&t->op);
-			uint64_t age = now - atomic_load(&t->since);
+			uint64_t age = busy_age(t);
 
 			if (!op || age < WATCHDOG_S * 1000000000ULL)
 				continue;
