@@ -1024,9 +1024,8 @@ static __u16 make_zstd(struct fuzzer *f, __u8 *out, size_t room)
 			out[i] = rnd(r);
 		break;
 	}
-	if (pct(r, 5))
-		len = pct(r, 50) ? 0 : 4096 + rn(r, 100);
-	return len > 0xffff ? 0xffff : len;
+	/* What was written: the caller lies about the length, not us. */
+	return len > room ? 0 : len;
 }
 
 static void op_load(struct fuzzer *f, struct sess *s, int fd)
@@ -1107,7 +1106,9 @@ static void op_load(struct fuzzer *f, struct sess *s, int fd)
 		} else if (e->kind == KMIG_REC_ZSTD) {
 			e->len = make_zstd(f, data + off, room - off);
 			off += e->len;
-			if (pct(r, 3))
+			if (pct(r, 5))
+				e->len = pct(r, 50) ? 0 : 4096 + rn(r, 100);
+			else if (pct(r, 3))
 				e->len = rnd(r);
 		}
 	}
