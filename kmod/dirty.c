@@ -24,26 +24,28 @@ void kmig_slots_free(struct kmig_slots *slots)
 	kmig_obj_dec(KMIG_OBJ_SLOT_SETS);
 }
 
-struct kmig_slot *kmig_slots_find(struct kmig_slots *slots, u16 as_id, u16 id)
+/* Memslot (as_id, id) among the first @nr of @slots, or NULL. */
+static struct kmig_slot *kmig_slots_find_in(struct kmig_slots *slots, u32 nr,
+					    u16 as_id, u16 id)
 {
 	u32 i;
 
-	for (i = 0; i < slots->nr; i++)
+	for (i = 0; i < nr; i++)
 		if (slots->slot[i].as_id == as_id && slots->slot[i].id == id)
 			return &slots->slot[i];
 	return NULL;
+}
+
+struct kmig_slot *kmig_slots_find(struct kmig_slots *slots, u16 as_id, u16 id)
+{
+	return kmig_slots_find_in(slots, slots->nr, as_id, id);
 }
 
 /* Any memslot, user or internal, by (as_id, id); NULL if none. */
 static struct kmig_slot *kmig_slots_find_all(struct kmig_slots *slots,
 					     u16 as_id, u16 id)
 {
-	u32 i;
-
-	for (i = 0; i < slots->nr_all; i++)
-		if (slots->slot[i].as_id == as_id && slots->slot[i].id == id)
-			return &slots->slot[i];
-	return NULL;
+	return kmig_slots_find_in(slots, slots->nr_all, as_id, id);
 }
 
 /* The same KVM memslot object, unchanged. */
@@ -254,10 +256,23 @@ static int kmig_dirty_follow_slots(struct kmig_session *s, bool *changed)
  * Sets the pages the VMM marked (KMIG_DIRTY_MARK) since the last sync.
  * Atomic, as kmig_mark(): this may run beside a round's workers.
  */
+static u64 kmig_slot_set_range(struct kmig_slot *k, u64 first, u64 end)
+{
+	u64 set = 0, p;
+
+	for (p = first; p < end; p++) {
+		set += !test_and_set_bit(p, k->bitmap);
+		if (!(p % 4096))
+			cond_resched();
+	}
+	k->dirty += set;
+	return set;
+}
+
 static u64 kmig_dirty_apply_marks(struct kmig_session *s)
 {
 	struct kmig_dirty_range *r;
-	u64 found = 0, first, end, p, set;
+	u64 found = 0, first, end;
 	bool overflow;
 	u32 nr, i, j;
 
@@ -265,28 +280,20 @@ static u64 kmig_dirty_apply_marks(struct kmig_session *s)
 	for (j = 0; j < s->slots->nr; j++) {
 		struct kmig_slot *k = &s->slots->slot[j];
 
-		for (i = 0; i < (overflow ? 1 : nr); i++) {
-			if (overflow) {
-				first = 0;
-				end = k->npages;
-			} else {
-				if (r[i].as_id != k->as_id)
-					continue;
-				first = max(r[i].gpa >> PAGE_SHIFT, k->base_gfn);
-				end = min((r[i].gpa >> PAGE_SHIFT) + r[i].npages,
-					  k->base_gfn + k->npages);
-				if (first >= end)
-					continue;
-				first -= k->base_gfn;
-				end -= k->base_gfn;
-			}
-			for (set = 0, p = first; p < end; p++) {
-				set += !test_and_set_bit(p, k->bitmap);
-				if (!(p % 4096))
-					cond_resched();
-			}
-			k->dirty += set;
-			found += set;
+		if (overflow) {
+			found += kmig_slot_set_range(k, 0, k->npages);
+			continue;
+		}
+		for (i = 0; i < nr; i++) {
+			if (r[i].as_id != k->as_id)
+				continue;
+			first = max(r[i].gpa >> PAGE_SHIFT, k->base_gfn);
+			end = min((r[i].gpa >> PAGE_SHIFT) + r[i].npages,
+				  k->base_gfn + k->npages);
+			if (first < end)
+				found += kmig_slot_set_range(k,
+							     first - k->base_gfn,
+							     end - k->base_gfn);
 		}
 	}
 	return found;

@@ -166,6 +166,15 @@ static inline void kmig_obj_dec(enum kmig_obj o)
 	atomic_long_dec(&kmig_objs[o]);
 }
 
+/*
+ * The entry size userspace gives for an array (records, memslots, ranges):
+ * at least the first version's, in 8-byte steps, at most @max.
+ */
+static inline bool kmig_entry_size_ok(u32 size, u32 min, u32 max)
+{
+	return size >= min && size <= max && !(size % 8);
+}
+
 /* debug.c */
 void kmig_debugfs_init(void);
 void kmig_debugfs_exit(void);

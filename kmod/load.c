@@ -35,15 +35,16 @@
  * so zero and hole records clear them.
  */
 /*
- * Whether @k still describes memory KVM maps as @ms: the same object (a
- * freed one's address may be reused: the fields must match too). With the
- * same host range at the same guest range, what a load wrote is there.
+ * Whether @k describes the memory of KVM memslot @kslot at [hva, gfn,
+ * npages): the same object (a freed one's address may be reused: the
+ * fields must match too). With the same host range at the same guest
+ * range, what a load wrote is there.
  */
-static bool kmig_load_same(const struct kmig_slot *k,
-			   const struct kvm_memory_slot *ms)
+static bool kmig_load_same(const struct kmig_slot *k, const void *kslot,
+			   u64 hva, u64 gfn, u64 npages)
 {
-	return k->kslot == ms && k->hva == ms->userspace_addr &&
-	       k->base_gfn == ms->base_gfn && k->npages == ms->npages;
+	return k->kslot == kslot && k->hva == hva && k->base_gfn == gfn &&
+	       k->npages == npages;
 }
 
 /* The same KVM memslot as in the last snapshot, with its bitmap. */
@@ -53,9 +54,9 @@ static struct kmig_slot *kmig_load_kept(struct kmig_slots *old,
 	struct kmig_slot *o = old ? kmig_slots_find(old, k->as_id, k->id) :
 				    NULL;
 
-	return o && o->kslot == k->kslot && o->hva == k->hva &&
-	       o->base_gfn == k->base_gfn && o->npages == k->npages &&
-	       o->bitmap ? o : NULL;
+	return o && o->bitmap && kmig_load_same(o, k->kslot, k->hva,
+						k->base_gfn, k->npages) ?
+	       o : NULL;
 }
 
 static int kmig_load_refresh(struct kmig_session *s)
@@ -182,7 +183,8 @@ static int kmig_load_slot(struct kmig_load_ctx *c, const struct kmig_rec *r,
 		return -EINVAL;
 	k = c->s->loaded ? kmig_slots_find(c->s->loaded, r->as_id, ms->id) :
 			   NULL;
-	if (!k || !kmig_load_same(k, ms))
+	if (!k || !kmig_load_same(k, ms, ms->userspace_addr, ms->base_gfn,
+				  ms->npages))
 		return -ESTALE;
 	*msp = ms;
 	*kp = k;
@@ -322,8 +324,7 @@ int kmig_load(struct kmig_session *s, struct kmig_load *arg)
 	lockdep_assert_held(&s->lock);
 
 	if (arg->nr_recs > KMIG_LOAD_MAX_RECS ||
-	    rec_size < KMIG_REC_SIZE_V1 || rec_size > KMIG_REC_SIZE_MAX ||
-	    rec_size % 8)
+	    !kmig_entry_size_ok(rec_size, KMIG_REC_SIZE_V1, KMIG_REC_SIZE_MAX))
 		return -EINVAL;
 	if (arg->__reserved2)
 		return -EOPNOTSUPP;

@@ -209,7 +209,7 @@ static int kmig_ioc_get_memslots(struct kmig_session *s, void *data, u32 usize)
 	struct kmig_memslot m;
 	int ret = 0;
 
-	if (stride < sizeof(m) || stride > PAGE_SIZE || stride % 8)
+	if (!kmig_entry_size_ok(stride, sizeof(m), PAGE_SIZE))
 		return -EINVAL;
 	slots = kmig_vm_snapshot_slots(s->vm);
 	if (IS_ERR(slots))

@@ -135,8 +135,8 @@ struct kmig_slots *kmig_vm_snapshot_slots(struct kmig_vm *vm)
 	struct kvm *kvm = vm->kvm;
 	struct kvm_memory_slot *ms;
 	struct kmig_slots *slots;
-	u32 nr = 0, internal = 0, u = 0, x;
-	int as, bkt;
+	u32 nr = 0, internal = 0, n = 0;
+	int as, bkt, pass;
 
 	if (mutex_lock_killable(&kvm->slots_lock))
 		return ERR_PTR(-EINTR);
@@ -150,26 +150,23 @@ struct kmig_slots *kmig_vm_snapshot_slots(struct kmig_vm *vm)
 		mutex_unlock(&kvm->slots_lock);
 		return ERR_PTR(-ENOMEM);
 	}
-	x = nr;
 	for (as = 0; as < KVM_ADDRESS_SPACE_NUM; as++) {
 		slots->as_gen[as] = kmig_set_generation(set[as]);
 		slots->generation += slots->as_gen[as];
-		kvm_for_each_memslot(ms, bkt, set[as]) {
-			if (kmig_user_slot(ms) && u < nr)
-				kmig_slot_fill(&slots->slot[u++], ms);
-			else if (!kmig_user_slot(ms) && x < nr + internal)
-				kmig_slot_fill(&slots->slot[x++], ms);
-		}
 	}
+	/* Pass 0 the user memslots, pass 1 the internal ones after them. */
+	for (pass = 0; pass < 2; pass++) {
+		for (as = 0; as < KVM_ADDRESS_SPACE_NUM; as++)
+			kvm_for_each_memslot(ms, bkt, set[as])
+				if (kmig_user_slot(ms) == !pass &&
+				    n < nr + internal)
+					kmig_slot_fill(&slots->slot[n++], ms);
+		if (!pass)
+			slots->nr = n;
+	}
+	slots->nr_all = n;
 	mutex_unlock(&kvm->slots_lock);
 
-	slots->nr = u;
-	slots->nr_all = x;
-	/* Only the user slots are used by position: keep the rest where it is. */
-	if (u < nr)
-		memmove(&slots->slot[u], &slots->slot[nr],
-			(x - nr) * sizeof(slots->slot[0]));
-	slots->nr_all = u + (x - nr);
 	sort(slots->slot, slots->nr, sizeof(slots->slot[0]), kmig_slot_cmp,
 	     NULL);
 	kmig_obj_inc(KMIG_OBJ_SLOT_SETS);
@@ -289,8 +286,8 @@ int kmig_vm_mark(struct kmig_dirty_mark *arg)
 	u32 i;
 	int ret;
 
-	if (arg->nr_ranges > KMIG_MAX_MARKS || stride < sizeof(*r) ||
-	    stride > PAGE_SIZE || stride % 8)
+	if (arg->nr_ranges > KMIG_MAX_MARKS ||
+	    !kmig_entry_size_ok(stride, sizeof(*r), PAGE_SIZE))
 		return -EINVAL;
 	r = kvmalloc_array(max_t(u32, arg->nr_ranges, 1), sizeof(*r),
 			   GFP_KERNEL_ACCOUNT);
