@@ -39,6 +39,7 @@
 #include <linux/magic.h>
 
 #include "kselftest_harness.h"
+#include "bare_vm.h"
 #include "kmig_util.h"
 #include "test_util.h"
 
@@ -48,13 +49,6 @@
 #define KIB		1024LL
 /* What memory.current may differ by with nothing allocated: the stock. */
 #define STOCK_SLACK	(64 * 4 * KIB)
-
-/* A KVM VM with one 4 MiB memslot: all KMIG_ATTACH_VM needs. */
-struct vm {
-	int kvm_fd;
-	int fd;
-	void *mem;
-};
 
 /* What a child measured, sent back over a pipe. */
 struct result {
@@ -125,7 +119,7 @@ static long long mem_key(const char *cg, const char *file, const char *key)
 }
 
 FIXTURE(memcg) {
-	struct vm vm;
+	struct bare_vm vm;	/* one 4 MiB memslot: all KMIG_ATTACH_VM needs */
 	char cg[128];		/* our group, once made */
 	bool enabled_memory;	/* we added +memory to the root's subtree */
 };
@@ -133,16 +127,12 @@ FIXTURE(memcg) {
 /* Skips unless KVM, kmig and cgroup2 with the memory controller are here. */
 FIXTURE_SETUP(memcg)
 {
-	struct kvm_userspace_memory_region region = {
-		.flags = KVM_MEM_LOG_DIRTY_PAGES, .memory_size = MEMSLOT_SIZE,
-	};
+	const char *why, *step;
 	char buf[256];
 	struct statfs sfs;
-	const char *why;
+	int ret;
 
-	self->vm.kvm_fd = -1;
-	self->vm.fd = -1;
-	self->vm.mem = MAP_FAILED;
+	self->vm = BARE_VM_INIT;
 	if (access("/dev/kvm", R_OK | W_OK))
 		SETUP_SKIP("no /dev/kvm: load kvm and kvm-amd or kvm-intel");
 	if (!kmig_available(&why))
@@ -165,26 +155,13 @@ FIXTURE_SETUP(memcg)
 	ASSERT_EQ(0, mkdir(self->cg, 0755)) TH_LOG("mkdir %s: %s", self->cg,
 						   strerror(errno));
 
-	self->vm.kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, self->vm.kvm_fd);
-	self->vm.fd = ioctl(self->vm.kvm_fd, KVM_CREATE_VM, 0);
-	ASSERT_LE(0, self->vm.fd) TH_LOG("KVM_CREATE_VM: %s", strerror(errno));
-	self->vm.mem = mmap(NULL, MEMSLOT_SIZE, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	ASSERT_NE(MAP_FAILED, self->vm.mem);
-	region.userspace_addr = (uintptr_t)self->vm.mem;
-	ASSERT_EQ(0, ioctl(self->vm.fd, KVM_SET_USER_MEMORY_REGION, &region))
-		TH_LOG("KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
+	ret = bare_vm_create(&self->vm, MEMSLOT_SIZE, &step);
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", step, strerror(-ret));
 }
 
 FIXTURE_TEARDOWN(memcg)
 {
-	if (self->vm.fd >= 0)
-		close(self->vm.fd);
-	if (self->vm.kvm_fd >= 0)
-		close(self->vm.kvm_fd);
-	if (self->vm.mem != MAP_FAILED)
-		munmap(self->vm.mem, MEMSLOT_SIZE);
+	bare_vm_destroy(&self->vm);
 	/* The child is gone: the group is empty (charges may outlive it). */
 	if (self->cg[0] && rmdir(self->cg))
 		TH_LOG("rmdir %s: %s", self->cg, strerror(errno));
@@ -235,7 +212,7 @@ struct job {
  * Forks a child that joins @cg, opens a session, attaches @vm and does
  * @job; returns its wait status, its measurements in *@res.
  */
-static int run_child(const char *cg, const struct vm *vm,
+static int run_child(const char *cg, const struct bare_vm *vm,
 		     const struct job *job, struct result *out)
 {
 	int pipefd[2], status;

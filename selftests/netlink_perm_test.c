@@ -39,6 +39,7 @@
 #include <linux/netlink.h>
 
 #include "kselftest_harness.h"
+#include "bare_vm.h"
 #include "kmig_util.h"
 #include "test_util.h"
 
@@ -349,9 +350,7 @@ static int run_child(const struct child_in *in, struct child_out *out)
 } while (0)
 
 FIXTURE(perm) {
-	int kvm_fd;
-	int vm_fd;
-	void *mem;
+	struct bare_vm vm;
 	int kmig_fd;
 	__u32 id;
 	char dir[64];		/* private directory for the node copy */
@@ -359,17 +358,13 @@ FIXTURE(perm) {
 
 FIXTURE_SETUP(perm)
 {
-	struct kvm_userspace_memory_region region = {
-		.flags = KVM_MEM_LOG_DIRTY_PAGES, .memory_size = MEMSLOT_SIZE,
-	};
 	struct kmig_info info = KMIG_ARG(kmig_info);
-	const char *why;
+	const char *why, *step;
 	struct seen s;
+	int ret;
 
-	self->kvm_fd = -1;
-	self->vm_fd = -1;
+	self->vm = BARE_VM_INIT;
 	self->kmig_fd = -1;
-	self->mem = MAP_FAILED;
 	if (access("/dev/kvm", R_OK | W_OK))
 		SETUP_SKIP("no /dev/kvm: load kvm and kvm-amd or kvm-intel");
 	if (!kmig_available(&why))
@@ -377,21 +372,14 @@ FIXTURE_SETUP(perm)
 	if (geteuid() != 0)
 		SETUP_SKIP("needs root, to drop privileges in children");
 
-	self->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, self->kvm_fd);
-	self->vm_fd = ioctl(self->kvm_fd, KVM_CREATE_VM, 0);
-	ASSERT_LE(0, self->vm_fd) TH_LOG("KVM_CREATE_VM: %s", strerror(errno));
-	self->mem = mmap(NULL, MEMSLOT_SIZE, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	ASSERT_NE(MAP_FAILED, self->mem);
-	region.userspace_addr = (uintptr_t)self->mem;
-	ASSERT_EQ(0, ioctl(self->vm_fd, KVM_SET_USER_MEMORY_REGION, &region));
+	ret = bare_vm_create(&self->vm, MEMSLOT_SIZE, &step);
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", step, strerror(-ret));
 
 	self->kmig_fd = kmig_open();
 	ASSERT_LE(0, self->kmig_fd);
 	kmig_ioctl(self->kmig_fd, KMIG_GET_INFO, &info);
 	self->id = info.session_id;
-	ASSERT_EQ(0, __kmig_attach(self->kmig_fd, self->vm_fd, NULL));
+	ASSERT_EQ(0, __kmig_attach(self->kmig_fd, self->vm.fd, NULL));
 
 	/* Root, in its own netns, sees its session and its VM's pid. */
 	s = dump(self->id);
@@ -412,12 +400,7 @@ FIXTURE_TEARDOWN(perm)
 	}
 	if (self->kmig_fd >= 0)
 		close(self->kmig_fd);
-	if (self->vm_fd >= 0)
-		close(self->vm_fd);
-	if (self->kvm_fd >= 0)
-		close(self->kvm_fd);
-	if (self->mem != MAP_FAILED)
-		munmap(self->mem, MEMSLOT_SIZE);
+	bare_vm_destroy(&self->vm);
 }
 
 /* uid 65534 is neither owner nor admin: no session, no pid; no cancel. */

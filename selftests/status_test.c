@@ -29,6 +29,7 @@
 #include <linux/kvm.h>
 
 #include "kselftest_harness.h"
+#include "bare_vm.h"
 #include "kmig_util.h"
 #include "libkmig.h"
 
@@ -161,9 +162,7 @@ static const char *field(const char *fields, const char *key, char *buf,
 
 FIXTURE(status) {
 	const char *kmigctl;
-	int kvm_fd;
-	int vm_fd;
-	void *mem;
+	struct bare_vm vm;
 	int kmig_fd;		/* the session under test */
 	__u32 session_id;
 	int other_fd;		/* a second session, when a test opens one */
@@ -174,20 +173,14 @@ FIXTURE(status) {
 
 FIXTURE_SETUP(status)
 {
-	struct kvm_userspace_memory_region region = {
-		.slot = 0,
-		.flags = KVM_MEM_LOG_DIRTY_PAGES,
-		.guest_phys_addr = 0,
-		.memory_size = MEMSLOT_SIZE,
-	};
 	struct kmig_info info = KMIG_ARG(kmig_info);
+	const char *step;
+	int ret;
 
 	/* Teardown runs after a skip too: nothing it closes may be stdin. */
-	self->kvm_fd = -1;
-	self->vm_fd = -1;
+	self->vm = BARE_VM_INIT;
 	self->kmig_fd = -1;
 	self->other_fd = -1;
-	self->mem = MAP_FAILED;
 
 	if (access("/dev/kvm", R_OK | W_OK))
 		SKIP(return, "no /dev/kvm: load kvm and kvm-amd or kvm-intel");
@@ -200,17 +193,8 @@ FIXTURE_SETUP(status)
 		       strerror(errno));
 	}
 
-	self->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, self->kvm_fd);
-	self->vm_fd = ioctl(self->kvm_fd, KVM_CREATE_VM, 0);
-	ASSERT_LE(0, self->vm_fd) TH_LOG("KVM_CREATE_VM: %s", strerror(errno));
-
-	self->mem = mmap(NULL, MEMSLOT_SIZE, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	ASSERT_NE(MAP_FAILED, self->mem);
-	region.userspace_addr = (uintptr_t)self->mem;
-	ASSERT_EQ(0, ioctl(self->vm_fd, KVM_SET_USER_MEMORY_REGION, &region))
-		TH_LOG("KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
+	ret = bare_vm_create(&self->vm, MEMSLOT_SIZE, &step);
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", step, strerror(-ret));
 
 	self->kmig_fd = kmig_open();
 	ASSERT_LE(0, self->kmig_fd) TH_LOG("open %s: %s", KMIG_DEVICE_PATH,
@@ -225,12 +209,7 @@ FIXTURE_TEARDOWN(status)
 		close(self->other_fd);
 	if (self->kmig_fd >= 0)
 		close(self->kmig_fd);
-	if (self->vm_fd >= 0)
-		close(self->vm_fd);
-	if (self->kvm_fd >= 0)
-		close(self->kvm_fd);
-	if (self->mem != MAP_FAILED)
-		munmap(self->mem, MEMSLOT_SIZE);
+	bare_vm_destroy(&self->vm);
 }
 
 /* `kmigctl status [--json]`: its stdout, or NULL if it did not exit 0. */
@@ -292,7 +271,7 @@ static bool have_python3(void)
 TEST_F(status, tracking_session_json)
 {
 	struct kmig_attach_vm attach = KMIG_ARG(kmig_attach_vm,
-						.vm_fd = self->vm_fd);
+						.vm_fd = self->vm.fd);
 	struct kmig_dirty_start start = KMIG_ARG(kmig_dirty_start);
 	struct kmig_dirty_sync sync = KMIG_ARG(kmig_dirty_sync);
 	char buf[64], expect[64];
@@ -338,7 +317,7 @@ TEST_F(status, tracking_session_json)
 TEST_F(status, loaded_pages)
 {
 	struct kmig_attach_vm attach = KMIG_ARG(kmig_attach_vm,
-						.vm_fd = self->vm_fd);
+						.vm_fd = self->vm.fd);
 	struct kmig_rec recs[3] = {
 		{ .gpa = MEMSLOT_GPA, .npages = 1, .kind = KMIG_REC_PAGE,
 		  .len = 4096 },
@@ -362,7 +341,7 @@ TEST_F(status, loaded_pages)
 	kmig_ioctl(self->kmig_fd, KMIG_LOAD, &load);
 	ASSERT_EQ(3ULL, load.done);
 	ASSERT_EQ(2ULL, load.pages);
-	EXPECT_EQ('m', ((char *)self->mem)[4096]);
+	EXPECT_EQ('m', ((char *)self->vm.mem)[4096]);
 
 	fields = session_fields(_metadata, self->kmigctl, self->session_id);
 	ASSERT_NE(NULL, fields);
@@ -375,7 +354,7 @@ TEST_F(status, loaded_pages)
 TEST_F(status, round_totals)
 {
 	struct kmig_attach_vm attach = KMIG_ARG(kmig_attach_vm,
-						.vm_fd = self->vm_fd);
+						.vm_fd = self->vm.fd);
 	struct kmig_dirty_start start = KMIG_ARG(kmig_dirty_start);
 	struct kmig_dirty_sync sync = KMIG_ARG(kmig_dirty_sync);
 	struct kmig_send_round round;
@@ -390,7 +369,7 @@ TEST_F(status, round_totals)
 
 	/* 16 pages of data, 16 touched but zero, the rest never touched. */
 	for (i = 0; i < 32; i++)
-		memset((char *)self->mem + i * 4096, i < 16 ? 0xab : 0, 4096);
+		memset((char *)self->vm.mem + i * 4096, i < 16 ? 0xab : 0, 4096);
 	kmig_ioctl(self->kmig_fd, KMIG_ATTACH_VM, &attach);
 	kmig_ioctl(self->kmig_fd, KMIG_DIRTY_START, &start);
 	kmig_ioctl(self->kmig_fd, KMIG_DIRTY_SYNC, &sync);
@@ -422,7 +401,7 @@ TEST_F(status, round_totals)
 TEST_F(status, idle_and_attached_sessions)
 {
 	struct kmig_attach_vm attach = KMIG_ARG(kmig_attach_vm,
-						.vm_fd = self->vm_fd);
+						.vm_fd = self->vm.fd);
 	struct kmig_info info = KMIG_ARG(kmig_info);
 	char buf[64];
 	char *fields;
