@@ -479,7 +479,7 @@ static inline unsigned int mh_announced_session(const char *path,
 
 /*
  * `kmigctl status --json` into *@doc (free it): an array of session
- * objects (user/kmigctl/status.c). Returns the index there of the first
+ * objects (user/kmigctl/control/status.c). Returns the index there of the first
  * session whose "state" is @state ("tracking": a source, "attached": a
  * destination), or -1 if none.
  */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * fuzz_hello: the first bytes on a channel, through the real handshake
- * (kmigctl/handshake.c over chan.c, on a socketpair whose peer sent the
+ * (kmigctl/wire/handshake.c over chan.c, on a socketpair whose peer sent the
  * fuzzer's bytes and closed).
  *
  * Input: one byte of mode, then the peer's bytes.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * fuzz_ram: one RAM frame's payload, as a data channel hands it to
- * kms_ram_decode() (kmigctl/stream.c), then written into a model of the
+ * kms_ram_decode() (kmigctl/wire/stream.c), then written into a model of the
  * destination guest's RAM (fuzz_model.c) the way KMIG_LOAD writes it.
  *
  * Input: one byte of HELLO features (bit 0: KMS_F_ZSTD announced), then

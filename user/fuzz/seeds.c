@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The fuzzers' seed corpus, from the real encoders (kmigctl/stream.c) and,
+ * The fuzzers' seed corpus, from the real encoders (kmigctl/wire/stream.c) and,
  * for the device-state blob, the layout of vmm/state.h as state_save()
  * writes it: `seeds DIR` writes DIR/<harness>/seed-<name>. Each seed is a
  * valid exchange that the harness's model destination accepts, so that

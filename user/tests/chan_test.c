@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Frames over real sockets (kmigctl/chan.c and handshake.c): whole frames
+ * Frames over real sockets (kmigctl/wire/chan.c and handshake.c): whole frames
  * arrive whole; a peer that closes, truncates, stalls or sends a huge
  * length is reported as such, without reading or allocating what the
  * header claims; the handshake accepts a matching peer and turns a

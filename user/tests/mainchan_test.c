@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The main channel's one wait (kmigctl/mainchan.c) and the channel
+ * The main channel's one wait (kmigctl/wire/mainchan.c) and the channel
  * deadline (chan.c), over real sockets: KEEPALIVEs are eaten, a peer that
  * is alive but never answers meets the step's deadline, a silent one is
  * found within the peer timeout, an ABORT brings the peer's words, and a

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * When precopy switches over (kmigctl/policy.c), the --max-bandwidth token
+ * When precopy switches over (kmigctl/source/policy.c), the --max-bandwidth token
  * bucket measured against the real clock (ratelimit.c), the progress line
  * (progress.c) and the migration reports in both outputs (report.c).
  */

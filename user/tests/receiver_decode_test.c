@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * receiver_decode() (kmigctl/receiver.c): what a destination data channel
+ * receiver_decode() (kmigctl/destination/receiver.c): what a destination data channel
  * does with each frame, without sockets or KMIG_LOAD. The messages are the
  * ones the report shows after the channel's name.
  */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The migration stream's codec (kmigctl/stream.c): what the source encodes
+ * The migration stream's codec (kmigctl/wire/stream.c): what the source encodes
  * decodes to the same thing, and every hostile input the destination can
  * meet is refused with the right errno and a message that names it:
  * truncation, oversize lengths and counts, addresses outside guest RAM,
