@@ -70,17 +70,24 @@ kmig_wait_for "$run/dst.log" "kmig-vmm: ready"
 # Let the guest run (and dirty memory) for a moment before migrating.
 sleep 2
 
-say "kmigctl incoming on $dst_ip:$port"
+# Only the real source may feed the destination: both hold one secret,
+# prove it on every channel, and MAC every frame (--auth-key).
+say "a shared key for both hosts: $run/auth.key"
+(umask 077 && head -c 32 /dev/urandom >"$run/auth.key")
+
+say "kmigctl incoming on $dst_ip:$port --auth-key"
 ip netns exec kmig-dst $kmigctl incoming --vmm "$run/dst.sock" \
-	--listen "tcp:$dst_ip:$port" >"$run/incoming.log" 2>&1 &
+	--listen "tcp:$dst_ip:$port" --auth-key "$run/auth.key" \
+	>"$run/incoming.log" 2>&1 &
 incoming=$!
 pids+=($incoming)
 sleep 1
 
-say "kmigctl migrate --to tcp:$dst_ip:$port --channels $channels"
+say "kmigctl migrate --to tcp:$dst_ip:$port --channels $channels --auth-key"
 rc=0
 ip netns exec kmig-src $kmigctl migrate --vmm "$run/src.sock" \
-	--to "tcp:$dst_ip:$port" --channels "$channels" || rc=$?
+	--to "tcp:$dst_ip:$port" --channels "$channels" \
+	--auth-key "$run/auth.key" || rc=$?
 irc=0
 wait "$incoming" || irc=$?
 [ "$rc" != 0 ] || rc=$irc

@@ -401,6 +401,30 @@ static bool reserve(uint8_t **buf, size_t *cap, size_t len)
 	return true;
 }
 
+/* CRC-32C, bit by bit: the proxy reseals only the frames it damages. */
+static uint32_t crc32c_bits(uint32_t crc, const uint8_t *p, size_t n)
+{
+	crc = ~crc;
+	while (n--) {
+		crc ^= *p++;
+		for (int k = 0; k < 8; k++)
+			crc = crc & 1 ? (crc >> 1) ^ 0x82f63b78U : crc >> 1;
+	}
+	return ~crc;
+}
+
+/*
+ * A RAM frame's checksum (stream format 3) over its count, records and
+ * data: recomputed after corrupt-gpa, which plays a hostile source whose
+ * frames are well-formed, not a damaged wire (flip stays unsealed).
+ */
+static void reseal_ram(uint8_t *buf, uint32_t len)
+{
+	if (len < 8)
+		return;
+	put_le32(buf + 4, crc32c_bits(crc32c_bits(0, buf, 4), buf + 8, len - 8));
+}
+
 /*
  * Applies the fault to the frame in @hdr/@buf and forwards what is left.
  * Returns false when this direction must end (the connection goes).
@@ -427,8 +451,11 @@ static bool fault_frame(struct conn *c, bool up, int to, uint8_t *hdr,
 		park();
 	case ACT_CORRUPT_GPA:
 		/* Record 0's gpa, after the n/reserved words. */
-		if (len >= 16)
+		if (len >= 16) {
 			put_le64(buf + 8, GPA_OUTSIDE);
+			if (type == RAM)
+				reseal_ram(buf, len);
+		}
 		log_frame(c, up, type, len, "gpa corrupted");
 		return send_full(to, hdr, HDR_LEN, buf, len);
 	case ACT_CORRUPT_LENGTH:

@@ -225,7 +225,8 @@ TEST_F_TIMEOUT(fail, wrong_roles, 120)
 	const char *in_args[] = { "incoming", "--vmm", NULL, "--listen",
 				  NULL, "--json", NULL };
 	const char *mig_args[] = { "migrate", "--vmm", NULL, "--to",
-				   "tcp:127.0.0.1:1", "--json", "--quiet", NULL };
+				   "tcp:127.0.0.1:1", "--json", "--quiet",
+				   "--insecure", NULL };
 	char addr[160], *out = NULL;
 
 	ASSERT_EQ(0, mh_vmm_start(&self->m.src, self->m.dir, "src-vmm", src));

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -547,16 +548,62 @@ static inline bool mh_wait_session(const char *dir, const char *state,
 struct mh_mig {
 	char dir[64];
 	char addr[160];
+	char key[96];		/* dir/auth.key: TCP migrations use it */
 	struct mh_vmm src, dst;
 	struct mh_proc in, mig;
 	char *in_json, *mig_json;
 };
 
+/* @n random bytes into @path, readable by its owner only. */
+static inline int mh_write_key(const char *path, size_t n)
+{
+	uint8_t b[64];
+	int fd, ret = 0;
+
+	if (n > sizeof(b) || getrandom(b, n, 0) != (ssize_t)n)
+		return -EIO;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, b, n) != (ssize_t)n)
+		ret = -EIO;
+	close(fd);
+	return ret;
+}
+
 static inline int mh_setup(struct mh_mig *m)
 {
 	memset(m, 0, sizeof(*m));
 	snprintf(m->dir, sizeof(m->dir), "/tmp/kmig-migrate-XXXXXX");
-	return mkdtemp(m->dir) ? 0 : -errno;
+	if (!mkdtemp(m->dir))
+		return -errno;
+	snprintf(m->key, sizeof(m->key), "%s/auth.key", m->dir);
+	return mh_write_key(m->key, 32);
+}
+
+/*
+ * Does @extra choose how the peers authenticate? If not, a TCP migration
+ * gets the harness's --auth-key on both sides: the secure mode is what
+ * every test runs unless it asks for another. Unix sockets need nothing
+ * (the peers' credentials; everything runs as root).
+ */
+static inline bool mh_chooses_security(const char *const extra[])
+{
+	for (; extra && *extra; extra++)
+		if (!strcmp(*extra, "--insecure") || !strcmp(*extra, "--auth-key") ||
+		    !strncmp(*extra, "--tls-", 6))
+			return true;
+	return false;
+}
+
+static inline int mh_add_security(struct mh_mig *m, char *argv[], int i,
+				  const char *const extra[])
+{
+	if (!strncmp(m->addr, "tcp:", 4) && !mh_chooses_security(extra)) {
+		argv[i++] = "--auth-key";
+		argv[i++] = m->key;
+	}
+	return i;
 }
 
 /* tcp: a port from the test's pid (tests run one at a time); or unix. */
@@ -583,6 +630,7 @@ static inline int mh_start_incoming_env(struct mh_mig *m,
 	argv[i++] = "--listen";
 	argv[i++] = m->addr;
 	argv[i++] = "--json";
+	i = mh_add_security(m, argv, i, extra);
 	for (; extra && *extra && i < MH_MAX_ARGS - 1; extra++)
 		argv[i++] = (char *)*extra;
 	argv[i] = NULL;
@@ -607,6 +655,7 @@ static inline int mh_start_migrate(struct mh_mig *m, const char *const extra[],
 	argv[i++] = "--to";
 	argv[i++] = m->addr;
 	argv[i++] = "--json";
+	i = mh_add_security(m, argv, i, extra);
 	for (; extra && *extra && i < MH_MAX_ARGS - 1; extra++)
 		argv[i++] = (char *)*extra;
 	argv[i] = NULL;

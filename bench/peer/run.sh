@@ -379,7 +379,7 @@ kmig_scenario() {
 			kmig_wait_for "$run/k.src.log" "workload .* done" 600
 		fi
 		(TIMEFORMAT='%U %S'; time $kmigctl incoming --vmm "$run/k.dst.sock" \
-			--listen "tcp:127.0.0.1:$port" --json --quiet \
+			--listen "tcp:127.0.0.1:$port" --json --quiet --insecure \
 			>"$run/k.in.json" 2>"$run/k.in.err") 2>"$run/k.in.cpu" &
 		incoming=$!
 		: >"$run/cpu"
@@ -390,7 +390,7 @@ kmig_scenario() {
 		rc=0
 		# shellcheck disable=SC2046
 		(TIMEFORMAT='%U %S'; time $kmigctl migrate --vmm "$run/k.src.sock" \
-			--to "tcp:127.0.0.1:$port" $(kmig_args) --json --quiet \
+			--to "tcp:127.0.0.1:$port" $(kmig_args) --json --quiet --insecure \
 			>"$run/k.out.json" 2>"$run/k.out.err") 2>"$run/k.out.cpu" ||
 			rc=$?
 		wait "$incoming" || rc=1

@@ -29,6 +29,7 @@
 
 #include "fuzz_model.h"
 #include "handshake.h"
+#include "secure.h"
 #include "stream.h"
 
 #define FUZZ_SESSION	0x0123456789abcdefULL
@@ -98,7 +99,7 @@ static void check_answer(int peer, bool accepted)
 	char reason[KMS_MAX_REASON + 1];
 	struct kms_frame_hdr fh;
 	struct kms_error e;
-	uint32_t version;
+	uint32_t version, flags;
 	size_t got = 0, i;
 	ssize_t n;
 
@@ -114,7 +115,7 @@ static void check_answer(int peer, bool accepted)
 		return;
 	}
 	FUZZ_ASSERT(got >= KMS_PREAMBLE_LEN + KMS_FRAME_HDR_LEN);
-	FUZZ_ASSERT(kms_preamble_decode(buf, &version, &e) == 0);
+	FUZZ_ASSERT(kms_preamble_decode(buf, &version, &flags, &e) == 0);
 	FUZZ_ASSERT(kms_frame_hdr_decode(buf + KMS_PREAMBLE_LEN, &fh, &e) == 0);
 	FUZZ_ASSERT(got == KMS_PREAMBLE_LEN + KMS_FRAME_HDR_LEN + fh.len);
 	FUZZ_ASSERT(fh.type == (accepted ? KMS_ACCEPT : KMS_REJECT));
@@ -127,7 +128,17 @@ static void check_answer(int peer, bool accepted)
 		FUZZ_ASSERT(reason[i] >= 0x20 && reason[i] < 0x7f);
 }
 
-static void fuzz_destination(const uint8_t *data, size_t size, bool data_chan)
+/* A destination with --auth-key: the fuzzer plays a source without it. */
+static const struct sec *fuzz_key_sec(void)
+{
+	static struct auth_key key = { .len = 32 };
+	static struct sec s = { .server = true, .key = &key };
+
+	return &s;
+}
+
+static void fuzz_destination(const uint8_t *data, size_t size, bool data_chan,
+			     bool with_key)
 {
 	struct kms_error e = { .msg = "" };
 	struct kms_hello h;
@@ -138,7 +149,14 @@ static void fuzz_destination(const uint8_t *data, size_t size, bool data_chan)
 
 	fuzz_chan_open(&c, &peer, data_chan ? "data channel ?" : "main channel",
 		       data, size);
-	ret = handshake_read_hello(&c, &h, &e);
+	ret = handshake_read_hello(&c, with_key ? fuzz_key_sec() : NULL, &h, &e);
+	/* Nobody without the key gets past the exchange. */
+	if (with_key) {
+		FUZZ_ASSERT(ret < 0 && e.msg[0]);
+		fuzz_check_error(&e);
+		fuzz_chan_close(&c, peer);
+		return;
+	}
 	if (ret) {
 		FUZZ_ASSERT(ret < 0 && e.msg[0]);
 		fuzz_check_error(&e);
@@ -165,8 +183,8 @@ static void fuzz_source(const uint8_t *data, size_t size)
 	int peer, ret;
 
 	fuzz_chan_open(&c, &peer, "main channel", data, size);
-	ret = handshake_connect(&c, KMS_VERSION, &h, &e);
-	kms_preamble_encode(accept, KMS_VERSION);
+	ret = handshake_connect(&c, KMS_VERSION, &h, NULL, &e);
+	kms_preamble_encode(accept, KMS_VERSION, 0);
 	kms_frame_hdr_encode(accept + KMS_PREAMBLE_LEN, KMS_ACCEPT, 0);
 	if (ret) {
 		FUZZ_ASSERT(ret < 0 && e.msg[0]);
@@ -186,6 +204,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (data[0] & 1)
 		fuzz_source(data + 1, size - 1);
 	else
-		fuzz_destination(data + 1, size - 1, data[0] & 2);
+		fuzz_destination(data + 1, size - 1, data[0] & 2, data[0] & 4);
 	return 0;
 }

@@ -104,6 +104,8 @@ void migrate_report_print(struct printer *p, const struct migrate_report *r)
 		   r->kmig_session);
 	print_string(p, PRINT_ANY, "to", "  to:             %s\n",
 		     r->to ? r->to : "");
+	print_string(p, PRINT_ANY, "security", "  security:       %s\n",
+		     r->security);
 	print_uint(p, PRINT_ANY, "channels", "  channels:       %u data", r->channels);
 	print_uint(p, PRINT_ANY, "workers", ", %u kmig workers\n", r->workers);
 	print_u64(p, PRINT_ANY, "ram_bytes", "  guest RAM:      %llu bytes\n",
@@ -188,6 +190,8 @@ void incoming_report_print(struct printer *p, const struct incoming_report *r)
 		   r->kmig_session);
 	print_string(p, PRINT_ANY, "listen", "  listen:         %s\n",
 		     r->listen ? r->listen : "");
+	print_string(p, PRINT_ANY, "security", "  security:       %s\n",
+		     r->security);
 	print_uint(p, PRINT_ANY, "channels", "  channels:       %u data\n",
 		   r->channels);
 	print_u64(p, PRINT_ANY, "ram_bytes", "  guest RAM:      %llu bytes\n",

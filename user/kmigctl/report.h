@@ -49,6 +49,7 @@ struct migrate_report {
 	uint64_t session_id;	/* the stream's */
 	uint32_t kmig_session;	/* the kernel's session id */
 	const char *to;
+	char security[64];	/* the main channel's: "auth-key", "tls ..." */
 	uint32_t channels, workers;
 	uint64_t ram_bytes;
 	uint64_t total_ns, setup_ns;
@@ -85,6 +86,7 @@ struct incoming_report {
 	uint64_t session_id;
 	uint32_t kmig_session;
 	const char *listen;
+	char security[64];	/* the main channel's */
 	uint32_t channels;
 	uint64_t ram_bytes;
 	uint64_t total_ns, setup_ns;

@@ -223,7 +223,7 @@ static void *dest_main(void *arg)
 	struct dest *d = arg;
 	struct kms_error e;
 
-	d->ret = handshake_read_hello(d->c, &d->got, &e);
+	d->ret = handshake_read_hello(d->c, NULL, &d->got, &e);
 	if (d->ret) {
 		snprintf(d->msg, sizeof(d->msg), "%s", e.msg);
 		return NULL;
@@ -261,7 +261,7 @@ static int handshake_with(struct chan *src, struct chan *dst,
 	d->layout = *dst_layout;
 	if (pthread_create(&t, NULL, dest_main, d))
 		return -1;
-	ret = handshake_connect(src, version, &h, e);
+	ret = handshake_connect(src, version, &h, NULL, e);
 	pthread_join(t, NULL);
 	return ret;
 }
@@ -283,10 +283,25 @@ TEST_F(pair, handshake_rejects_other_layout_with_reason)
 	struct kms_error e;
 	struct dest d;
 
+	/* A peer that proved who it is (secure.c) learns why. */
+	self->b.peer_auth = true;
 	EXPECT_EQ(-ECONNREFUSED,
 		  handshake_with(&self->a, &self->b, KMS_VERSION, &l, &d, &e));
 	EXPECT_STREQ("the destination rejected the migration: guest RAM layouts differ: source 0x0+128M, destination 0x0+256M",
 		     e.msg);
+}
+
+TEST_F(pair, handshake_tells_an_unauthenticated_peer_nothing)
+{
+	struct kms_layout l = { .nr = 1, .r = { { 0, 256 << 20 } } };
+	struct kms_error e;
+	struct dest d;
+
+	EXPECT_EQ(-ECONNREFUSED,
+		  handshake_with(&self->a, &self->b, KMS_VERSION, &l, &d, &e));
+	EXPECT_EQ(NULL, strstr(e.msg, "layout")) TH_LOG("%s", e.msg);
+	EXPECT_EQ(NULL, strstr(e.msg, "256M")) TH_LOG("%s", e.msg);
+	EXPECT_NE(NULL, strstr(e.msg, "does not take this connection"));
 }
 
 TEST_F(pair, handshake_rejects_other_version_with_reason)
@@ -297,9 +312,9 @@ TEST_F(pair, handshake_rejects_other_version_with_reason)
 
 	EXPECT_EQ(-ECONNREFUSED, handshake_with(&self->a, &self->b, 1, &l, &d, &e));
 	EXPECT_EQ(-EPROTONOSUPPORT, d.ret);
-	EXPECT_STREQ("data channel 1: stream version 1 is not supported (this kmigctl speaks version 2)",
+	EXPECT_STREQ("data channel 1: stream version 1 is not supported (this kmigctl speaks version 3)",
 		     d.msg);
-	EXPECT_STREQ("the destination rejected the migration: stream version 1 is not supported (this kmigctl speaks version 2)",
+	EXPECT_STREQ("the destination rejected the migration: stream version 1 is not supported (this kmigctl speaks version 3)",
 		     e.msg);
 }
 
@@ -311,7 +326,7 @@ TEST_F(pair, handshake_with_garbage_peer)
 	uint8_t reply[KMS_PREAMBLE_LEN];
 
 	ASSERT_EQ(16, write(self->fd[0], "GET / HTTP/1.1\r\n", 16));
-	EXPECT_EQ(-EPROTO, handshake_read_hello(&self->b, &got, &e));
+	EXPECT_EQ(-EPROTO, handshake_read_hello(&self->b, NULL, &got, &e));
 	EXPECT_STREQ("data channel 1: not a kmig migration stream (bad magic)",
 		     e.msg);
 	ASSERT_EQ(0, chan_read(&self->a, reply, sizeof(reply)));

@@ -78,9 +78,9 @@ compress_usage_errors() {
 # The report says what was asked for, also when the migration failed.
 compress_in_report() {
 	run 1 migrate --vmm /nonexistent/vmm.sock --to tcp:127.0.0.1:1 --json \
-		--compress zstd:3 &&
+		--compress zstd:3 --insecure &&
 	grep -q '"compression":{"algorithm":"zstd","level":3,"pages_compressed":0' "$out" &&
-	run 1 migrate --vmm /nonexistent/vmm.sock --to tcp:127.0.0.1:1 &&
+	run 1 migrate --vmm /nonexistent/vmm.sock --to tcp:127.0.0.1:1 --insecure &&
 	grep -q '^  compression:    none, 0 pages compressed' "$out"
 }
 
@@ -103,7 +103,8 @@ help_texts() {
 # A failure after the command line was accepted: exit 1, the reason on
 # stderr, and the report (result "failed") on stdout.
 migrate_without_vmm() {
-	run 1 migrate --vmm /nonexistent/vmm.sock --to tcp:127.0.0.1:1 --json &&
+	run 1 migrate --vmm /nonexistent/vmm.sock --to tcp:127.0.0.1:1 --json \
+		--insecure &&
 	grep -q "kmig: migrate: cannot connect to the VMM at /nonexistent/vmm.sock" "$err" &&
 	grep -q '"role":"source","result":"failed","error":"cannot connect to the VMM' "$out" &&
 	{ ! command -v python3 >/dev/null || python3 -m json.tool "$out" >/dev/null; }
@@ -112,6 +113,35 @@ migrate_without_vmm() {
 incoming_without_vmm() {
 	run 1 incoming --vmm /nonexistent/vmm.sock --listen unix:/tmp/x --json &&
 	grep -q '"role":"destination","result":"failed"' "$out"
+}
+
+# Who may take part: TCP needs a key, credentials or an explicit
+# --insecure, on both sides, before anything is touched.
+security_usage_errors() {
+	key=$(mktemp) && head -c 32 /dev/urandom >"$key" && chmod 600 "$key" &&
+	run 2 migrate --vmm /x --to tcp:127.0.0.1:1 &&
+		grep -q 'refusing an unauthenticated migration over TCP' "$err" &&
+		[ ! -s "$out" ] &&
+	run 2 incoming --vmm /x --listen tcp:127.0.0.1:0 &&
+		grep -q 'refusing an unauthenticated migration over TCP' "$err" &&
+	run 2 migrate --vmm /x --to tcp:127.0.0.1:1 --insecure --auth-key "$key" &&
+		grep -q 'drop --insecure' "$err" &&
+	run 2 migrate --vmm /x --to tcp:127.0.0.1:1 --auth-key /nonexistent/key &&
+		grep -q -- '--auth-key /nonexistent/key: No such file' "$err" &&
+	head -c 8 /dev/urandom >"$key" &&
+	run 2 incoming --vmm /x --listen tcp:127.0.0.1:0 --auth-key "$key" &&
+		grep -q 'too short a key' "$err" &&
+	head -c 32 /dev/urandom >"$key" && chmod 644 "$key" &&
+	run 2 incoming --vmm /x --listen tcp:127.0.0.1:0 --auth-key "$key" &&
+		grep -q 'readable by everyone' "$err" &&
+	chmod 600 "$key" &&
+	run 1 migrate --vmm /nonexistent/vmm.sock --to tcp:127.0.0.1:1 --auth-key "$key" --json &&
+		grep -q '"result":"failed"' "$out" &&
+	run 2 migrate --vmm /x --to tcp:127.0.0.1:1 --tls-creds /x --tls-psk /y &&
+		grep -q 'one or the other' "$err" &&
+	run 0 migrate --help && grep -q -- '--auth-key FILE' "$out" &&
+		grep -q -- '--tls-creds DIR' "$out" && grep -q -- '--insecure' "$out" &&
+	rm -f "$key"
 }
 
 # The commit protocol's knobs and its way out.
@@ -150,6 +180,7 @@ check "migrate: usage errors exit 2" migrate_usage_errors
 check "migrate --compress: usage errors exit 2" compress_usage_errors
 check "migrate --compress: the report names it" compress_in_report
 check "incoming: usage errors exit 2" incoming_usage_errors
+check "security: unauthenticated TCP refused, key files checked" security_usage_errors
 check "migrate, incoming, cancel: --help" help_texts
 check "migrate without a VMM: exit 1, report says failed" migrate_without_vmm
 check "incoming without a VMM: exit 1, report says failed" incoming_without_vmm

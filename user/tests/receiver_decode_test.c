@@ -47,8 +47,9 @@ TEST(ram_frame_checked_against_the_layout)
 	struct kms_error e;
 	uint32_t round;
 
-	kms_ram_hdr_encode(b, 1);
+	kms_ram_hdr_encode(b, 1, 0);
 	kms_rec_encode(b + KMS_RAM_HDR_LEN, &r);
+	kms_ram_seal(b, sizeof(b));
 	ASSERT_EQ(RECV_RAM, receiver_decode(&layout, 0, 1, &h, b, &ram,
 					    &round, &e));
 	EXPECT_EQ(1U, ram.nr);
@@ -56,6 +57,7 @@ TEST(ram_frame_checked_against_the_layout)
 
 	r.gpa = 1 << 20;	/* just past guest RAM */
 	kms_rec_encode(b + KMS_RAM_HDR_LEN, &r);
+	kms_ram_seal(b, sizeof(b));
 	EXPECT_EQ(-ERANGE, receiver_decode(&layout, 0, 1, &h, b, &ram,
 					   &round, &e));
 	EXPECT_EQ(0, strncmp(e.msg, "bad RAM frame: record 0: gpa 0x100000", 37));

@@ -37,6 +37,16 @@ static struct kms_hello sample_hello(void)
 }
 
 /* A RAM payload built by hand, as a hostile source would. */
+/* The tests build frames by hand: each is sealed with its CRC as sent. */
+static int sealed_ram_decode(const uint8_t *p, size_t len,
+			     const struct kms_layout *l, uint32_t features,
+			     struct kms_ram *out, struct kms_error *e)
+{
+	if (len >= KMS_RAM_HDR_LEN)
+		kms_ram_seal((uint8_t *)p, len);
+	return kms_ram_decode(p, len, l, features, out, e);
+}
+
 struct ram_buf {
 	uint8_t b[KMS_RAM_HDR_LEN + 8 * (KMS_REC_LEN + KMS_PAGE_SIZE)];
 	size_t len;
@@ -68,7 +78,7 @@ static void ram_finish(struct ram_buf *r, uint32_t pages)
 {
 	uint32_t p;
 
-	kms_ram_hdr_encode(r->b, r->nr);
+	kms_ram_hdr_encode(r->b, r->nr, 0);
 	for (p = 0; p < pages; p++) {
 		memset(r->b + r->len, 0x40 + p, KMS_PAGE_SIZE);
 		r->len += KMS_PAGE_SIZE;
@@ -91,11 +101,11 @@ TEST(preamble_round_trip)
 {
 	uint8_t pre[KMS_PREAMBLE_LEN];
 	struct kms_error e;
-	uint32_t v = 0;
+	uint32_t v = 0, f;
 
-	kms_preamble_encode(pre, KMS_VERSION);
+	kms_preamble_encode(pre, KMS_VERSION, 0);
 	EXPECT_EQ(0, memcmp(pre, "KMIGSTRM", 8));
-	EXPECT_EQ(0, kms_preamble_decode(pre, &v, &e));
+	EXPECT_EQ(0, kms_preamble_decode(pre, &v, &f, &e));
 	EXPECT_EQ((uint32_t)KMS_VERSION, v);
 }
 
@@ -103,11 +113,11 @@ TEST(preamble_bad_magic)
 {
 	uint8_t pre[KMS_PREAMBLE_LEN];
 	struct kms_error e;
-	uint32_t v;
+	uint32_t v, f;
 
 	/* Somebody's HTTP client on the migration port. */
 	memcpy(pre, "GET / HTTP/1.1\r\n", KMS_PREAMBLE_LEN);
-	EXPECT_EQ(-EPROTO, kms_preamble_decode(pre, &v, &e));
+	EXPECT_EQ(-EPROTO, kms_preamble_decode(pre, &v, &f, &e));
 	EXPECT_NE(NULL, strstr(e.msg, "not a kmig migration stream"));
 }
 
@@ -115,27 +125,57 @@ TEST(preamble_other_version)
 {
 	uint8_t pre[KMS_PREAMBLE_LEN];
 	struct kms_error e;
-	uint32_t v = 0;
+	uint32_t v = 0, f;
 
 	/* A kmigctl of the previous version. */
-	kms_preamble_encode(pre, 1);
-	EXPECT_EQ(-EPROTONOSUPPORT, kms_preamble_decode(pre, &v, &e));
+	kms_preamble_encode(pre, 1, 0);
+	EXPECT_EQ(-EPROTONOSUPPORT, kms_preamble_decode(pre, &v, &f, &e));
 	EXPECT_EQ(1U, v);	/* still reported, for the message */
-	EXPECT_STREQ("stream version 1 is not supported (this kmigctl speaks version 2)",
+	EXPECT_STREQ("stream version 1 is not supported (this kmigctl speaks version 3)",
 		     e.msg);
-	kms_preamble_encode(pre, 0);
-	EXPECT_EQ(-EPROTONOSUPPORT, kms_preamble_decode(pre, &v, &e));
+	kms_preamble_encode(pre, 0, 0);
+	EXPECT_EQ(-EPROTONOSUPPORT, kms_preamble_decode(pre, &v, &f, &e));
 }
 
-TEST(preamble_flags_must_be_zero)
+TEST(preamble_unknown_flags_refused)
 {
 	uint8_t pre[KMS_PREAMBLE_LEN];
 	struct kms_error e;
-	uint32_t v;
+	uint32_t v, f;
 
-	kms_preamble_encode(pre, KMS_VERSION);
-	pre[12] = 1;
-	EXPECT_EQ(-EPROTO, kms_preamble_decode(pre, &v, &e));
+	kms_preamble_encode(pre, KMS_VERSION, KMS_PRE_F_AUTH);
+	EXPECT_EQ(0, kms_preamble_decode(pre, &v, &f, &e));
+	EXPECT_EQ(KMS_PRE_F_AUTH, f);
+	pre[12] = 2;
+	EXPECT_EQ(-EPROTO, kms_preamble_decode(pre, &v, &f, &e));
+}
+
+TEST(ram_checksum_catches_one_flipped_bit)
+{
+	struct kmig_rec in = { .gpa = 0x3000, .npages = 1,
+			       .kind = KMIG_REC_PAGE, .len = KMIG_PAGE_SIZE };
+	struct kms_ram *ram = malloc(sizeof(*ram));
+	size_t len = kms_ram_len(1, 1);
+	uint8_t *b = calloc(1, len);
+	struct kms_error e;
+
+	ASSERT_NE(NULL, ram);
+	ASSERT_NE(NULL, b);
+	kms_ram_hdr_encode(b, 1, 0);
+	kms_rec_encode(b + KMS_RAM_HDR_LEN, &in);
+	memset(b + KMS_RAM_HDR_LEN + KMS_REC_LEN, 0x5a, KMS_PAGE_SIZE);
+	kms_ram_seal(b, len);
+	ASSERT_EQ(0, kms_ram_decode(b, len, &two_regions, 0, ram, &e));
+	/* One bit of the page data, then one of the record. */
+	b[len - 100] ^= 0x10;
+	EXPECT_EQ(-EBADMSG, kms_ram_decode(b, len, &two_regions, 0, ram, &e));
+	EXPECT_NE(NULL, strstr(e.msg, "checksum mismatch"));
+	EXPECT_EQ(0U, ram->nr);
+	b[len - 100] ^= 0x10;
+	b[KMS_RAM_HDR_LEN + 1] ^= 0x01;
+	EXPECT_EQ(-EBADMSG, kms_ram_decode(b, len, &two_regions, 0, ram, &e));
+	free(b);
+	free(ram);
 }
 
 TEST(frame_header_bounds)
@@ -191,7 +231,7 @@ TEST(frame_header_unknown_type)
 	EXPECT_EQ(-EPROTO, kms_frame_hdr_decode(hdr, &h, &e));
 	kms_frame_hdr_encode(hdr, KMS_FRAME_TYPE_MAX + 1, 0);
 	EXPECT_EQ(-EPROTO, kms_frame_hdr_decode(hdr, &h, &e));
-	EXPECT_STREQ("unknown frame type 14", e.msg);
+	EXPECT_STREQ("unknown frame type 18", e.msg);
 	EXPECT_STREQ("unknown", kms_frame_name(99));
 	EXPECT_STREQ("DEVICE_STATE", kms_frame_name(KMS_DEVICE_STATE));
 }
@@ -394,7 +434,7 @@ TEST(ram_round_trip)
 	ram_rec(&r, 0x7000, 1, KMS_REC_PAGE, KMS_PAGE_SIZE);
 	ram_finish(&r, 2);
 
-	ASSERT_EQ(0, kms_ram_decode(r.b, r.len, &two_regions, 0, ram, &e));
+	ASSERT_EQ(0, sealed_ram_decode(r.b, r.len, &two_regions, 0, ram, &e));
 	EXPECT_EQ(4U, ram->nr);
 	EXPECT_EQ(0x5000ULL, ram->recs[0].gpa);
 	EXPECT_EQ(16U, ram->recs[1].npages);
@@ -419,9 +459,9 @@ TEST(ram_encoder_matches_decoder)
 
 	ASSERT_NE(NULL, ram);
 	ASSERT_NE(NULL, b);
-	kms_ram_hdr_encode(b, 1);
+	kms_ram_hdr_encode(b, 1, 0);
 	kms_rec_encode(b + KMS_RAM_HDR_LEN, &in);
-	ASSERT_EQ(0, kms_ram_decode(b, kms_ram_len(1, 1), &two_regions, 0, ram, &e));
+	ASSERT_EQ(0, sealed_ram_decode(b, kms_ram_len(1, 1), &two_regions, 0, ram, &e));
 	EXPECT_EQ(0, memcmp(&in, &ram->recs[0], sizeof(in)));
 	free(b);
 	free(ram);
@@ -437,7 +477,7 @@ static int ram_one(uint64_t gpa, uint32_t npages, uint16_t kind, uint16_t len,
 	ram_begin(&r);
 	ram_rec(&r, gpa, npages, kind, len);
 	ram_finish(&r, data_pages);
-	return kms_ram_decode(r.b, r.len, &two_regions, 0, &ram, e);
+	return sealed_ram_decode(r.b, r.len, &two_regions, 0, &ram, e);
 }
 
 TEST(ram_hostile_records)
@@ -487,14 +527,14 @@ TEST(ram_zstd_round_trip)
 	ram_rec(&r, 0x6000, 1, KMS_REC_PAGE, KMS_PAGE_SIZE);
 	ram_rec(&r, 0x7000, 1, KMS_REC_ZSTD, KMS_ZSTD_MAX_LEN);
 	ram_rec(&r, 0x8000, 1, KMS_REC_ZSTD, 1);
-	kms_ram_hdr_encode(r.b, r.nr);
+	kms_ram_hdr_encode(r.b, r.nr, 0);
 	/* Data in record order: 100 bytes, one page, 4095 bytes, 1 byte. */
 	ram_frame_data(&r, 100);
 	memset(r.b + r.len, 0x40, KMS_PAGE_SIZE);
 	r.len += KMS_PAGE_SIZE;
 	ram_frame_data(&r, KMS_ZSTD_MAX_LEN + 1);
 
-	ASSERT_EQ(0, kms_ram_decode(r.b, r.len, &two_regions, KMS_F_ZSTD, ram,
+	ASSERT_EQ(0, sealed_ram_decode(r.b, r.len, &two_regions, KMS_F_ZSTD, ram,
 				    &e)) TH_LOG("%s", e.msg);
 	EXPECT_EQ(4U, ram->nr);
 	EXPECT_EQ(KMIG_REC_ZSTD, ram->recs[0].kind);
@@ -506,7 +546,7 @@ TEST(ram_zstd_round_trip)
 	EXPECT_EQ(0x40, ram->data[100]);
 
 	/* The same frame without the feature negotiated: refused. */
-	EXPECT_EQ(-EPROTO, kms_ram_decode(r.b, r.len, &two_regions, 0, ram, &e));
+	EXPECT_EQ(-EPROTO, sealed_ram_decode(r.b, r.len, &two_regions, 0, ram, &e));
 	EXPECT_STREQ("record 0: zstd record, but the source did not announce compression",
 		     e.msg);
 	EXPECT_EQ(0U, ram->nr);
@@ -522,9 +562,9 @@ static int zstd_one(uint64_t gpa, uint32_t npages, uint16_t len, size_t bytes,
 
 	ram_begin(&r);
 	ram_rec(&r, gpa, npages, KMS_REC_ZSTD, len);
-	kms_ram_hdr_encode(r.b, r.nr);
+	kms_ram_hdr_encode(r.b, r.nr, 0);
 	ram_frame_data(&r, bytes);
-	return kms_ram_decode(r.b, r.len, &two_regions, KMS_F_ZSTD, &ram, e);
+	return sealed_ram_decode(r.b, r.len, &two_regions, KMS_F_ZSTD, &ram, e);
 }
 
 TEST(ram_zstd_hostile)
@@ -573,20 +613,21 @@ TEST(ram_hostile_counts)
 	ram_finish(&r, 0);
 	/* More records claimed than the frame holds. */
 	kms_put_u32(r.b, 2);
-	EXPECT_EQ(-EPROTO, kms_ram_decode(r.b, r.len, &two_regions, 0, &ram, &e));
+	EXPECT_EQ(-EPROTO, sealed_ram_decode(r.b, r.len, &two_regions, 0, &ram, &e));
 	EXPECT_NE(NULL, strstr(e.msg, "cannot hold its 2 records"));
 	kms_put_u32(r.b, KMS_MAX_RECS + 1);
-	EXPECT_EQ(-EMSGSIZE, kms_ram_decode(r.b, r.len, &two_regions, 0, &ram, &e));
+	EXPECT_EQ(-EMSGSIZE, sealed_ram_decode(r.b, r.len, &two_regions, 0, &ram, &e));
 	kms_put_u32(r.b, UINT32_MAX);
-	EXPECT_EQ(-EMSGSIZE, kms_ram_decode(r.b, r.len, &two_regions, 0, &ram, &e));
+	EXPECT_EQ(-EMSGSIZE, sealed_ram_decode(r.b, r.len, &two_regions, 0, &ram, &e));
 	kms_put_u32(r.b, 0);
-	EXPECT_EQ(-EMSGSIZE, kms_ram_decode(r.b, r.len, &two_regions, 0, &ram, &e));
+	EXPECT_EQ(-EMSGSIZE, sealed_ram_decode(r.b, r.len, &two_regions, 0, &ram, &e));
 	/* Truncated below the header. */
-	EXPECT_EQ(-EPROTO, kms_ram_decode(r.b, 4, &two_regions, 0, &ram, &e));
-	/* Reserved word. */
+	EXPECT_EQ(-EPROTO, sealed_ram_decode(r.b, 4, &two_regions, 0, &ram, &e));
+	/* A checksum that does not match. */
 	kms_put_u32(r.b, 1);
-	kms_put_u32(r.b + 4, 1);
-	EXPECT_EQ(-EPROTO, kms_ram_decode(r.b, r.len, &two_regions, 0, &ram, &e));
+	kms_ram_seal(r.b, r.len);
+	r.b[4] ^= 1;
+	EXPECT_EQ(-EBADMSG, kms_ram_decode(r.b, r.len, &two_regions, 0, &ram, &e));
 }
 
 /* A failed decode leaves nothing that looks loadable. */
@@ -600,7 +641,7 @@ TEST(ram_failure_leaves_no_records)
 	ram_rec(&r, 0x1000, 1, KMS_REC_ZERO, 0);
 	ram_rec(&r, 1ULL << 40, 1, KMS_REC_ZERO, 0);
 	ram_finish(&r, 0);
-	EXPECT_EQ(-ERANGE, kms_ram_decode(r.b, r.len, &two_regions, 0, &ram, &e));
+	EXPECT_EQ(-ERANGE, sealed_ram_decode(r.b, r.len, &two_regions, 0, &ram, &e));
 	EXPECT_EQ(0U, ram.nr);
 	EXPECT_NE(NULL, strstr(e.msg, "record 1:"));
 }

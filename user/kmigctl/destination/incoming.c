@@ -28,6 +28,7 @@
 #include "libkmig.h"
 #include "options.h"
 #include "receiver.h"
+#include "secure.h"
 #include "report.h"
 #include "signals.h"
 #include "testhook.h"
@@ -45,6 +46,7 @@ struct incoming_opts {
 	int stall_ms;		/* a channel making no progress */
 	int peer_timeout_ms;	/* --peer-timeout: a silent source */
 	int step_timeout_ms;	/* --step-timeout: handshakes, GO */
+	struct sec_opts sec;	/* --auth-key, --tls-*, --insecure */
 };
 
 struct incoming {
@@ -60,6 +62,7 @@ struct incoming {
 	uint64_t kfeatures;		/* KMIG_GET_INFO: KMIG_FEATURE_* */
 	struct kms_hello hello;		/* the source's, from the main channel */
 	struct mig_addr addr;
+	struct sec sec;			/* who may be the source */
 	int lfd;
 
 	enum dst_state state;		/* commit.h */
@@ -152,9 +155,11 @@ static void incoming_usage(FILE *fp)
 		"A connection that is not the awaited source's is refused and logged,\n"
 		"and the wait goes on. Once GO has started the VM here, nothing stops\n"
 		"it.\n"
+		"%s"
 		"Exit status: 0 migrated (the VM runs here), 1 failed (the VMM was\n"
 		"told to quit), 2 usage, 3 cancelled.\n",
-		INCOMING_PEER_TIMEOUT_MS / 1000, INCOMING_STEP_TIMEOUT_MS / 1000);
+		INCOMING_PEER_TIMEOUT_MS / 1000, INCOMING_STEP_TIMEOUT_MS / 1000,
+		sec_usage);
 }
 
 static int incoming_parse(struct incoming_opts *o, int argc, char **argv)
@@ -168,6 +173,7 @@ static int incoming_parse(struct incoming_opts *o, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		SEC_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
@@ -180,6 +186,8 @@ static int incoming_parse(struct incoming_opts *o, int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":v:l:t:P:S:jqh", opts, NULL)) != -1) {
+		if (sec_parse_opt(&o->sec, c, optarg))
+			continue;
 		switch (c) {
 		case 'v':
 			o->vmm = optarg;
@@ -342,7 +350,9 @@ static int incoming_handshake(struct incoming *in, struct chan *c,
 	int ret;
 
 	c->deadline_ns = incoming_handshake_deadline(in);
-	ret = handshake_read_hello(c, h, &e);
+	ret = sec_start(&in->sec, c, &e);
+	if (!ret)
+		ret = handshake_read_hello(c, &in->sec, h, &e);
 	c->deadline_ns = 0;
 	if (!ret)
 		return 0;
@@ -413,6 +423,7 @@ static int incoming_accept_main(struct incoming *in)
 	}
 	in->start_ns = now_ns();
 	in->rep.session_id = in->hello.session_id;
+	snprintf(in->rep.security, sizeof(in->rep.security), "%s", in->main.sec);
 	if (handshake_accept(&in->main))
 		return incoming_fail(in, "main channel: sending ACCEPT failed");
 	in->state = DST_LOADING;
@@ -479,10 +490,8 @@ static int incoming_accept_data(struct incoming *in)
 			chan_close(&c);
 			return incoming_fail(in, "%s: sending ACCEPT failed", name);
 		}
-		chan_init(&in->data[h.channel - 1], fd, name, in->o.stall_ms, NULL);
-		/* The handshake's bytes count too. */
-		atomic_store(&in->data[h.channel - 1].bytes_in,
-			     atomic_load(&c.bytes_in));
+		/* Its security and the handshake's bytes go with it. */
+		chan_take(&in->data[h.channel - 1], &c, name, NULL);
 		in->nr_data++;
 	}
 	return 0;
@@ -623,14 +632,11 @@ static int incoming_switchover(struct incoming *in)
 
 static int incoming_run(struct incoming *in)
 {
-	char err[256];
 	sigset_t saved;
 	int ret;
 
 	if (incoming_attach(in))
 		return -1;
-	if (addr_parse(in->o.listen, &in->addr, err, sizeof(err)))
-		return incoming_fail(in, "--listen: %s", err);
 	in->lfd = addr_listen(&in->addr);
 	if (in->lfd < 0)
 		return incoming_fail(in, "listening on %s: %s", in->o.listen,
@@ -710,6 +716,23 @@ static void incoming_cleanup(struct incoming *in)
 		close(in->kfd);
 	vmm_info_free(&in->info);
 	vmm_close(&in->vmm);
+	sec_free(&in->sec);
+}
+
+/* Who may be the source is settled before the VMM is touched. */
+static int incoming_security(struct incoming *in)
+{
+	char err[512];
+
+	if (addr_parse(in->o.listen, &in->addr, err, sizeof(err))) {
+		fprintf(stderr, "kmig: incoming: --listen: %s\n", err);
+		return -1;
+	}
+	if (sec_setup(&in->sec, true, &in->o.sec, &in->addr, err, sizeof(err))) {
+		fprintf(stderr, "kmig: incoming: %s\n", err);
+		return -1;
+	}
+	return 0;
 }
 
 int cmd_incoming(int argc, char **argv)
@@ -730,6 +753,8 @@ int cmd_incoming(int argc, char **argv)
 			incoming_usage(stderr);
 		return ret < 0 ? KMIGCTL_EXIT_USAGE : KMIGCTL_EXIT_OK;
 	}
+	if (incoming_security(&in))
+		return KMIGCTL_EXIT_USAGE;
 	in.begin_ns = now_ns();
 	in.start_ns = in.begin_ns;
 	signals_setup();

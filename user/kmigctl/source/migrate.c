@@ -58,11 +58,13 @@ static void migrate_usage(FILE *fp)
 		"  -j, --json               the report as JSON\n"
 		"  -q, --quiet              no progress line (on a terminal) or\n"
 		"                           line per round (elsewhere) on stderr\n"
+		"%s"
 		"Exit status: 0 migrated, 1 failed (the source VM runs), 2 usage,\n"
 		"3 cancelled (the source VM runs), 4 outcome unknown (GO was sent\n"
 		"but no ACK came: the source VM stays paused; see kmigctl resume).\n",
 		MIGRATE_MAX_WORKERS_DEFAULT, KMIG_ZSTD_LEVEL_MAX,
-		MIGRATE_PEER_TIMEOUT_MS / 1000, MIGRATE_STEP_TIMEOUT_MS / 1000);
+		MIGRATE_PEER_TIMEOUT_MS / 1000, MIGRATE_STEP_TIMEOUT_MS / 1000,
+		sec_usage);
 }
 
 static int migrate_parse(struct migrate_opts *o, int argc, char **argv)
@@ -82,6 +84,7 @@ static int migrate_parse(struct migrate_opts *o, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		SEC_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
@@ -102,6 +105,8 @@ static int migrate_parse(struct migrate_opts *o, int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":v:o:c:w:d:b:z:r:t:P:S:jqh", opts,
 				NULL)) != -1) {
+		if (sec_parse_opt(&o->sec, c, optarg))
+			continue;
 		switch (c) {
 		case 'v':
 			o->vmm = optarg;
@@ -321,7 +326,10 @@ static int migrate_connect_one(struct migration *m, struct chan *c,
 	chan_init(c, fd, name, m->o.stall_ms, &kmigctl_stopping);
 	m->hello.channel = idx;
 	c->deadline_ns = deadline_after_ms(m->o.step_timeout_ms);
-	ret = handshake_connect(c, m->o.stream_version, &m->hello, &e);
+	ret = sec_start(&m->sec, c, &e);
+	if (!ret)
+		ret = handshake_connect(c, m->o.stream_version, &m->hello,
+					&m->sec, &e);
 	c->deadline_ns = 0;
 	/*
 	 * From here a data channel stops when the sender does (a signal
@@ -343,11 +351,8 @@ static int migrate_connect_one(struct migration *m, struct chan *c,
 
 static int migrate_connect(struct migration *m)
 {
-	char err[256];
 	uint32_t i;
 
-	if (addr_parse(m->o.to, &m->addr, err, sizeof(err)))
-		return migration_fail(m, "failed", "--to: %s", err);
 	if (getrandom(&m->hello.session_id, sizeof(m->hello.session_id), 0) !=
 	    sizeof(m->hello.session_id))
 		m->hello.session_id = now_ns() ^ ((uint64_t)getpid() << 32);
@@ -362,6 +367,7 @@ static int migrate_connect(struct migration *m)
 	/* The main channel first: the destination learns the session there. */
 	if (migrate_connect_one(m, &m->main, 0))
 		return -1;
+	snprintf(m->rep.security, sizeof(m->rep.security), "%s", m->main.sec);
 	mainchan_init(&m->mc, &m->main, "the destination", m->o.peer_timeout_ms);
 	m->mc_up = true;
 	if (mainchan_start_keepalive(&m->mc))
@@ -470,7 +476,23 @@ static int migrate_cleanup(struct migration *m)
 		close(m->kfd);
 	vmm_info_free(&m->info);
 	vmm_close(&m->vmm);
+	sec_free(&m->sec);
 	return status;
+}
+
+static int migrate_security(struct migration *m)
+{
+	char err[512];
+
+	if (addr_parse(m->o.to, &m->addr, err, sizeof(err))) {
+		fprintf(stderr, "kmig: migrate: --to: %s\n", err);
+		return -1;
+	}
+	if (sec_setup(&m->sec, false, &m->o.sec, &m->addr, err, sizeof(err))) {
+		fprintf(stderr, "kmig: migrate: %s\n", err);
+		return -1;
+	}
+	return 0;
 }
 
 int cmd_migrate(int argc, char **argv)
@@ -490,6 +512,9 @@ int cmd_migrate(int argc, char **argv)
 			migrate_usage(stderr);
 		return ret < 0 ? KMIGCTL_EXIT_USAGE : KMIGCTL_EXIT_OK;
 	}
+	/* Who may be the destination is settled before the VM is touched. */
+	if (migrate_security(&m))
+		return KMIGCTL_EXIT_USAGE;
 
 	m.start_ns = now_ns();
 	m.rep.to = m.o.to;

@@ -18,6 +18,7 @@
 #include "progress.h"
 #include "ratelimit.h"
 #include "report.h"
+#include "secure.h"
 #include "sender.h"
 #include "stream.h"
 #include "vmm_client.h"
@@ -38,6 +39,7 @@ struct migrate_opts {
 	int peer_timeout_ms;		/* --peer-timeout: a silent peer */
 	int step_timeout_ms;		/* --step-timeout: READY, ACK, LOADED */
 	uint32_t stream_version;	/* KMS_VERSION; tests may change it */
+	struct sec_opts sec;		/* --auth-key, --tls-*, --insecure */
 };
 
 struct migration {
@@ -52,6 +54,7 @@ struct migration {
 	uint64_t nr_pages;
 	struct kms_hello hello;
 	struct mig_addr addr;
+	struct sec sec;			/* who may be the destination */
 
 	enum src_state state;		/* commit.h: only commit.c moves it */
 	struct chan main;

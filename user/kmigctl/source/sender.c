@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "crc32c.h"
 #include "sender.h"
 
 struct drain_arg {
@@ -89,7 +90,7 @@ static int sender_send(struct sender *s, struct iovec *iov, int iovcnt,
 
 	ratelimit_take(s->rl, bytes, &s->failed);
 	c = sender_pick_chan(s);
-	ret = chan_writev(&s->chans[c], iov, iovcnt);
+	ret = chan_send_framev(&s->chans[c], KMS_RAM, iov, iovcnt);
 	pthread_mutex_unlock(&s->chan_locks[c]);
 	if (ret && ret != -ESHUTDOWN)
 		sender_fail(s, ret, "%s: %s", s->chans[c].name,
@@ -121,7 +122,7 @@ static bool rec_sendable(const struct kmig_rec *rec)
 static uint32_t drain_batch(struct sender *s, struct kmig_ring *r,
 			    uint32_t ready, uint8_t *table, struct iovec *iov)
 {
-	uint8_t *recs = table + KMS_FRAME_HDR_LEN + KMS_RAM_HDR_LEN;
+	uint8_t *recs = table + KMS_RAM_HDR_LEN;
 	uint32_t head = kmig_ring_head(r), nr = 0, iovs = 0, i;
 	uint64_t npages = 0, data = 0;
 	bool round_end = false;
@@ -143,8 +144,8 @@ static uint32_t drain_batch(struct sender *s, struct kmig_ring *r,
 		kms_rec_encode(recs + nr * KMS_REC_LEN, rec);
 		/* A zstd frame sits at the start of its slot, @len bytes. */
 		if (rec->len) {
-			iov[1 + iovs].iov_base = (void *)kmig_ring_data(r, head + i);
-			iov[1 + iovs].iov_len = rec->len;
+			iov[2 + iovs].iov_base = (void *)kmig_ring_data(r, head + i);
+			iov[2 + iovs].iov_len = rec->len;
 			iovs++;
 			data += rec->len;
 		}
@@ -154,13 +155,17 @@ static uint32_t drain_batch(struct sender *s, struct kmig_ring *r,
 
 	if (nr && !atomic_load(&s->failed)) {
 		uint32_t len = KMS_RAM_HDR_LEN + nr * KMS_REC_LEN + data;
+		uint32_t crc = crc32c(kms_ram_crc_start(nr), recs,
+				      nr * KMS_REC_LEN);
 
-		kms_frame_hdr_encode(table, KMS_RAM, len);
-		kms_ram_hdr_encode(table + KMS_FRAME_HDR_LEN, nr);
-		iov[0].iov_base = table;
-		iov[0].iov_len = KMS_FRAME_HDR_LEN + KMS_RAM_HDR_LEN +
-				 nr * KMS_REC_LEN;
-		sender_send(s, iov, 1 + iovs, KMS_FRAME_HDR_LEN + len);
+		/* The checksum is taken here, off the ring's slots. */
+		for (uint32_t k = 0; k < iovs; k++)
+			crc = crc32c(crc, iov[2 + k].iov_base, iov[2 + k].iov_len);
+		kms_ram_hdr_encode(table, nr, crc);
+		/* iov[0] the frame header's, iov[2 + iovs] the MAC's slot. */
+		iov[1].iov_base = table;
+		iov[1].iov_len = KMS_RAM_HDR_LEN + nr * KMS_REC_LEN;
+		sender_send(s, iov, 2 + iovs, KMS_FRAME_HDR_LEN + len);
 	}
 	atomic_fetch_add(&s->pages_done, npages);
 
@@ -180,11 +185,11 @@ static void *drain_main(void *p)
 	struct drain_arg *a = p;
 	struct sender *s = a->s;
 	struct kmig_ring *r = &s->rings[a->ring];
-	struct iovec iov[1 + SENDER_BATCH];
+	/* Header, table, the data of each record, the MAC. */
+	struct iovec iov[3 + SENDER_BATCH];
 	uint8_t *table;
 
-	table = malloc(KMS_FRAME_HDR_LEN + KMS_RAM_HDR_LEN +
-		       SENDER_BATCH * KMS_REC_LEN);
+	table = malloc(KMS_RAM_HDR_LEN + SENDER_BATCH * KMS_REC_LEN);
 	if (!table) {
 		sender_fail(s, -ENOMEM, "out of memory");
 		free(a);

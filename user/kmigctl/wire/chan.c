@@ -11,8 +11,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "chan.h"
 #include "clock.h"
+#include "tls.h"
 
 void chan_init(struct chan *c, int fd, const char *name, int stall_ms,
 	       const atomic_int *stop)
@@ -24,6 +26,12 @@ void chan_init(struct chan *c, int fd, const char *name, int stall_ms,
 	c->deadline_ns = 0;
 	atomic_init(&c->bytes_out, 0);
 	atomic_init(&c->bytes_in, 0);
+	c->tls = NULL;
+	c->tls_records = false;
+	c->mac_tx = c->mac_rx = NULL;
+	c->peer_auth = false;
+	c->preamble_sent = false;
+	c->sec[0] = 0;
 }
 
 void chan_close(struct chan *c)
@@ -31,13 +39,48 @@ void chan_close(struct chan *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+	tls_conn_free(c->tls);
+	c->tls = NULL;
+	c->tls_records = false;
+	frame_mac_free(c->mac_tx);
+	frame_mac_free(c->mac_rx);
+	c->mac_tx = c->mac_rx = NULL;
+}
+
+void chan_take(struct chan *dst, struct chan *src, const char *name,
+	       const atomic_int *stop)
+{
+	chan_init(dst, src->fd, name, src->stall_ms, stop);
+	atomic_store(&dst->bytes_in, atomic_load(&src->bytes_in));
+	atomic_store(&dst->bytes_out, atomic_load(&src->bytes_out));
+	dst->tls = src->tls;
+	dst->tls_records = src->tls_records;
+	dst->mac_tx = src->mac_tx;
+	dst->mac_rx = src->mac_rx;
+	dst->peer_auth = src->peer_auth;
+	memcpy(dst->sec, src->sec, sizeof(dst->sec));
+	src->fd = -1;
+	src->tls = NULL;
+	src->mac_tx = src->mac_rx = NULL;
+}
+
+void chan_set_tls(struct chan *c, struct tls_conn *t)
+{
+	c->tls = t;
+	c->tls_records = t && !tls_conn_ktls(t);
+}
+
+void chan_set_mac(struct chan *c, struct frame_mac *tx, struct frame_mac *rx)
+{
+	c->mac_tx = tx;
+	c->mac_rx = rx;
 }
 
 /*
  * Waits for @events; 0 when ready, -ETIMEDOUT after a stall, -ETIME past
  * the deadline, -ESHUTDOWN.
  */
-static int chan_wait(struct chan *c, short events, uint64_t since)
+int chan_wait_ready(struct chan *c, short events, uint64_t since)
 {
 	struct pollfd p = { .fd = c->fd, .events = events };
 
@@ -68,7 +111,15 @@ int chan_writev(struct chan *c, struct iovec *iov, int iovcnt)
 		ssize_t n;
 
 		/* MSG_NOSIGNAL: a closed peer is -EPIPE here, not SIGPIPE. */
-		n = sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (c->tls_records) {
+			n = tls_conn_sendv(c->tls, iov, iovcnt);
+			if (n < 0) {
+				errno = -n;
+				n = -1;
+			}
+		} else {
+			n = sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+		}
 		if (n < 0) {
 			int ret;
 
@@ -76,7 +127,7 @@ int chan_writev(struct chan *c, struct iovec *iov, int iovcnt)
 				continue;
 			if (errno != EAGAIN)
 				return -errno;
-			ret = chan_wait(c, POLLOUT, progress);
+			ret = chan_wait_ready(c, POLLOUT, progress);
 			if (ret)
 				return ret;
 			continue;
@@ -102,8 +153,18 @@ int chan_read(struct chan *c, void *buf, size_t len)
 	size_t got = 0;
 
 	while (got < len) {
-		ssize_t n = recv(c->fd, (char *)buf + got, len - got,
+		ssize_t n;
+
+		if (c->tls_records) {
+			n = tls_conn_recv(c->tls, (char *)buf + got, len - got);
+			if (n < 0) {
+				errno = -n;
+				n = -1;
+			}
+		} else {
+			n = recv(c->fd, (char *)buf + got, len - got,
 				 MSG_DONTWAIT);
+		}
 
 		if (n == 0)
 			return got ? -ENODATA : -EPIPE;
@@ -114,7 +175,7 @@ int chan_read(struct chan *c, void *buf, size_t len)
 				continue;
 			if (errno != EAGAIN)
 				return -errno;
-			ret = chan_wait(c, POLLIN, progress);
+			ret = chan_wait_ready(c, POLLIN, progress);
 			if (ret)
 				return ret;
 			continue;
@@ -126,17 +187,40 @@ int chan_read(struct chan *c, void *buf, size_t len)
 	return 0;
 }
 
+int chan_send_framev(struct chan *c, uint32_t type, struct iovec *iov,
+		     int iovcnt)
+{
+	uint8_t hdr[KMS_FRAME_HDR_LEN], tag[AUTH_TAG_LEN];
+	uint64_t len = 0;
+	int i;
+
+	for (i = 1; i < iovcnt; i++)
+		len += iov[i].iov_len;
+	if (c->mac_tx)
+		len += AUTH_TAG_LEN;
+	if (len > UINT32_MAX)
+		return -EMSGSIZE;
+	/* The MAC covers the header too, whose length counts the MAC. */
+	kms_frame_hdr_encode(hdr, type, len);
+	iov[0].iov_base = hdr;
+	iov[0].iov_len = sizeof(hdr);
+	if (c->mac_tx) {
+		frame_mac_tag(c->mac_tx, iov, iovcnt, tag);
+		iov[iovcnt].iov_base = tag;
+		iov[iovcnt].iov_len = sizeof(tag);
+		iovcnt++;
+	}
+	return chan_writev(c, iov, iovcnt);
+}
+
 int chan_send(struct chan *c, uint32_t type, const void *payload,
 	      uint32_t len)
 {
-	uint8_t hdr[KMS_FRAME_HDR_LEN];
-	struct iovec iov[2] = {
-		{ .iov_base = hdr, .iov_len = sizeof(hdr) },
-		{ .iov_base = (void *)payload, .iov_len = len },
+	struct iovec iov[3] = {
+		[1] = { .iov_base = (void *)payload, .iov_len = len },
 	};
 
-	kms_frame_hdr_encode(hdr, type, len);
-	return chan_writev(c, iov, len ? 2 : 1);
+	return chan_send_framev(c, type, iov, len ? 2 : 1);
 }
 
 const char *chan_strerror(int err)
@@ -154,6 +238,8 @@ const char *chan_strerror(int err)
 		return "the peer did not finish in time (deadline passed)";
 	case -ESHUTDOWN:
 		return "abandoned (a signal, or another failure)";
+	case -EBADMSG:
+		return "a frame failed its authentication check (a wrong key, or altered in transit)";
 	default:
 		return strerror(-err);
 	}
@@ -172,7 +258,21 @@ int chan_recv(struct chan *c, struct kms_frame_hdr *h, uint8_t *buf,
 			 chan_strerror(ret));
 		return ret;
 	}
-	ret = kms_frame_hdr_decode(hdr, h, &fe);
+	/* The header is not yet authenticated: only its bounds are used. */
+	if (c->mac_rx) {
+		uint32_t wire = kms_get_u32(hdr + 4);
+
+		if (wire < AUTH_TAG_LEN) {
+			kms_errorf(e, "%s: frame of %u bytes cannot hold its MAC",
+				   c->name, wire);
+			return -EBADMSG;
+		}
+		kms_put_u32(hdr + 4, wire - AUTH_TAG_LEN);
+		ret = kms_frame_hdr_decode(hdr, h, &fe);
+		kms_put_u32(hdr + 4, wire);
+	} else {
+		ret = kms_frame_hdr_decode(hdr, h, &fe);
+	}
 	if (ret) {
 		kms_errorf(e, "%s: %s", c->name, fe.msg);
 		return ret;
@@ -191,13 +291,40 @@ int chan_recv(struct chan *c, struct kms_frame_hdr *h, uint8_t *buf,
 			 kms_frame_name(h->type), chan_strerror(ret));
 		return ret;
 	}
+	if (c->mac_rx) {
+		uint8_t tag[AUTH_TAG_LEN], want[AUTH_TAG_LEN];
+		struct iovec iov[2] = {
+			{ .iov_base = hdr, .iov_len = sizeof(hdr) },
+			{ .iov_base = buf, .iov_len = h->len },
+		};
+
+		ret = chan_read(c, tag, sizeof(tag));
+		if (ret) {
+			if (ret == -EPIPE)
+				ret = -ENODATA;
+			kms_errorf(e, "%s: %s frame's MAC: %s", c->name,
+				   kms_frame_name(h->type), chan_strerror(ret));
+			return ret;
+		}
+		frame_mac_tag(c->mac_rx, iov, 2, want);
+		if (!auth_equal(tag, want, sizeof(tag))) {
+			kms_errorf(e, "%s: %s frame failed its MAC check (altered in transit, or not from the peer that authenticated)",
+				   c->name, kms_frame_name(h->type));
+			return -EBADMSG;
+		}
+	}
 	return 0;
 }
 
 int chan_poll_in(struct chan *c, int timeout_ms)
 {
 	struct pollfd p = { .fd = c->fd, .events = POLLIN };
-	int n = poll(&p, 1, timeout_ms);
+	int n;
+
+	/* Records GnuTLS already decrypted are not on the socket any more. */
+	if (c->tls_records && tls_conn_pending(c->tls))
+		return 1;
+	n = poll(&p, 1, timeout_ms);
 
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;

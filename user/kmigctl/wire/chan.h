@@ -17,6 +17,9 @@
 
 #include "stream.h"
 
+struct tls_conn;
+struct frame_mac;
+
 /* How often a blocked call looks at *stop. */
 #define CHAN_TICK_MS	100
 
@@ -28,11 +31,42 @@ struct chan {
 	const atomic_int *stop;	/* optional: non-zero abandons I/O (-ESHUTDOWN) */
 	atomic_uint_fast64_t bytes_out;
 	atomic_uint_fast64_t bytes_in;
+
+	/*
+	 * Security (secure.h): TLS, whose records are the kernel's (kTLS, and
+	 * I/O on @fd stays plain) or GnuTLS's (@tls_records: every byte
+	 * through @tls); and --auth-key's frame MACs, one per direction, set
+	 * by the handshake once the peer has proved it has the key.
+	 */
+	struct tls_conn *tls;
+	bool tls_records;
+	struct frame_mac *mac_tx, *mac_rx;
+	bool peer_auth;		/* the peer proved who it is (any way) */
+	bool preamble_sent;	/* handshake.c: ours went out already */
+	uint8_t auth_ns[32];	/* handshake.c: the source's nonce */
+	char sec[64];		/* how, for the report: "auth-key", ... */
 };
 
 void chan_init(struct chan *c, int fd, const char *name, int stall_ms,
 	       const atomic_int *stop);
+/* Closes the socket and drops its security state. */
 void chan_close(struct chan *c);
+/*
+ * Moves the connection, its security and its byte counts from @src (left
+ * closed) into @dst under a new @name and @stop.
+ */
+void chan_take(struct chan *dst, struct chan *src, const char *name,
+	       const atomic_int *stop);
+/* TLS on the connection (secure.c, after the TLS handshake). */
+void chan_set_tls(struct chan *c, struct tls_conn *t);
+/* The frame MACs from now on (handshake.c, after the auth exchange). */
+void chan_set_mac(struct chan *c, struct frame_mac *tx, struct frame_mac *rx);
+
+/*
+ * Waits until @fd is ready for @events, as the calls below do (stall
+ * counted from @since_ns, the deadline, *stop). 0 or -errno.
+ */
+int chan_wait_ready(struct chan *c, short events, uint64_t since_ns);
 
 /*
  * Writes all of @iov (modified as it goes; @iovcnt at most IOV_MAX).
@@ -53,8 +87,18 @@ int chan_send(struct chan *c, uint32_t type, const void *payload,
 	      uint32_t len);
 
 /*
+ * One frame whose payload is in @iov[1..@iovcnt): @iov[0] is the
+ * header's slot (the call points it at its own), @iov[@iovcnt] a spare
+ * slot for the MAC (the array holds @iovcnt + 1). @iov is consumed.
+ */
+int chan_send_framev(struct chan *c, uint32_t type, struct iovec *iov,
+		     int iovcnt);
+
+/*
  * Reads one frame into @buf (@cap bytes; the header's bounds are checked
  * before the payload is read, and a payload larger than @cap is refused).
+ * With frame MACs, the MAC is checked before the call returns: a frame
+ * that fails it is -EBADMSG and never reaches the caller.
  * Errors are described in @e, naming the channel.
  */
 int chan_recv(struct chan *c, struct kms_frame_hdr *h, uint8_t *buf,

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "crc32c.h"
 #include "stream.h"
 
 static int kms_fail(struct kms_error *e, int err, const char *fmt, ...)
@@ -81,6 +82,10 @@ static const char *const kms_frame_names[] = {
 	[KMS_ABORT] = "ABORT",
 	[KMS_LOADED] = "LOADED",
 	[KMS_KEEPALIVE] = "KEEPALIVE",
+	[KMS_AUTH_INIT] = "AUTH_INIT",
+	[KMS_AUTH_CHALLENGE] = "AUTH_CHALLENGE",
+	[KMS_AUTH_PROOF] = "AUTH_PROOF",
+	[KMS_AUTH_OK] = "AUTH_OK",
 };
 
 const char *kms_frame_name(uint32_t type)
@@ -90,16 +95,19 @@ const char *kms_frame_name(uint32_t type)
 	return kms_frame_names[type];
 }
 
-void kms_preamble_encode(uint8_t out[KMS_PREAMBLE_LEN], uint32_t version)
+void kms_preamble_encode(uint8_t out[KMS_PREAMBLE_LEN], uint32_t version,
+			 uint32_t flags)
 {
 	memcpy(out, KMS_MAGIC, 8);
 	kms_put_u32(out + 8, version);
-	kms_put_u32(out + 12, 0);
+	kms_put_u32(out + 12, flags);
 }
 
 int kms_preamble_decode(const uint8_t in[KMS_PREAMBLE_LEN],
-			uint32_t *version, struct kms_error *e)
+			uint32_t *version, uint32_t *flags,
+			struct kms_error *e)
 {
+	*flags = 0;
 	if (memcmp(in, KMS_MAGIC, 8))
 		return kms_fail(e, -EPROTO,
 				"not a kmig migration stream (bad magic)");
@@ -108,10 +116,11 @@ int kms_preamble_decode(const uint8_t in[KMS_PREAMBLE_LEN],
 		return kms_fail(e, -EPROTONOSUPPORT,
 				"stream version %" PRIu32 " is not supported (this kmigctl speaks version %d)",
 				*version, KMS_VERSION);
-	if (kms_get_u32(in + 12))
+	*flags = kms_get_u32(in + 12);
+	if (*flags & ~KMS_PRE_F_KNOWN)
 		return kms_fail(e, -EPROTO,
 				"stream preamble flags 0x%" PRIx32 " unknown",
-				kms_get_u32(in + 12));
+				*flags & ~KMS_PRE_F_KNOWN);
 	return 0;
 }
 
@@ -139,6 +148,10 @@ static const struct {
 	[KMS_ABORT] = { 1, KMS_MAX_REASON },
 	[KMS_LOADED] = { KMS_SYNC_LEN, KMS_SYNC_LEN },
 	[KMS_KEEPALIVE] = { 0, 0 },
+	[KMS_AUTH_INIT] = { KMS_AUTH_INIT_LEN, KMS_AUTH_INIT_LEN },
+	[KMS_AUTH_CHALLENGE] = { KMS_AUTH_CHALLENGE_LEN, KMS_AUTH_CHALLENGE_LEN },
+	[KMS_AUTH_PROOF] = { KMS_AUTH_PROOF_LEN, KMS_AUTH_PROOF_LEN },
+	[KMS_AUTH_OK] = { 0, 0 },
 };
 
 int kms_frame_hdr_decode(const uint8_t in[KMS_FRAME_HDR_LEN],
@@ -349,10 +362,66 @@ int kms_hello_decode(const uint8_t *p, size_t len, struct kms_hello *h,
 	return 0;
 }
 
-void kms_ram_hdr_encode(uint8_t out[KMS_RAM_HDR_LEN], uint32_t nr)
+void kms_ram_hdr_encode(uint8_t out[KMS_RAM_HDR_LEN], uint32_t nr,
+			uint32_t crc)
 {
 	kms_put_u32(out, nr);
-	kms_put_u32(out + 4, 0);
+	kms_put_u32(out + 4, crc);
+}
+
+uint32_t kms_ram_crc_start(uint32_t nr)
+{
+	uint8_t b[4];
+
+	kms_put_u32(b, nr);
+	return crc32c(0, b, sizeof(b));
+}
+
+void kms_ram_seal(uint8_t *p, size_t len)
+{
+	uint32_t nr = kms_get_u32(p);
+
+	kms_put_u32(p + 4, crc32c(kms_ram_crc_start(nr), p + KMS_RAM_HDR_LEN,
+				  len - KMS_RAM_HDR_LEN));
+}
+
+void kms_auth_init_encode(uint8_t out[KMS_AUTH_INIT_LEN],
+			  const struct kms_auth *a)
+{
+	memcpy(out, a->ns, KMS_AUTH_NONCE_LEN);
+	kms_put_u64(out + KMS_AUTH_NONCE_LEN, a->session_id);
+	kms_put_u32(out + KMS_AUTH_NONCE_LEN + 8, a->channel);
+	kms_put_u32(out + KMS_AUTH_NONCE_LEN + 12, 0);
+}
+
+int kms_auth_init_decode(const uint8_t *p, size_t len, struct kms_auth *a,
+			 struct kms_error *e)
+{
+	memset(a, 0, sizeof(*a));
+	if (len != KMS_AUTH_INIT_LEN)
+		return kms_fail(e, -EPROTO, "AUTH_INIT of %zu bytes", len);
+	memcpy(a->ns, p, KMS_AUTH_NONCE_LEN);
+	a->session_id = kms_get_u64(p + KMS_AUTH_NONCE_LEN);
+	a->channel = kms_get_u32(p + KMS_AUTH_NONCE_LEN + 8);
+	if (kms_get_u32(p + KMS_AUTH_NONCE_LEN + 12))
+		return kms_fail(e, -EPROTO, "AUTH_INIT reserved field is not zero");
+	if (!a->session_id || a->channel > KMS_MAX_CHANNELS)
+		return kms_fail(e, -EPROTO, "AUTH_INIT for session 0 or channel %u",
+				a->channel);
+	return 0;
+}
+
+void kms_auth_challenge_encode(uint8_t out[KMS_AUTH_CHALLENGE_LEN],
+			       const struct kms_auth *a)
+{
+	memcpy(out, a->nd, KMS_AUTH_NONCE_LEN);
+	memcpy(out + KMS_AUTH_NONCE_LEN, a->proof, KMS_AUTH_PROOF_LEN);
+}
+
+void kms_auth_challenge_decode(const uint8_t *p, struct kms_auth *a)
+{
+	memcpy(a->nd, p, KMS_AUTH_NONCE_LEN);
+	memcpy(a->proof, p + KMS_AUTH_NONCE_LEN, KMS_AUTH_PROOF_LEN);
 }
 
 void kms_rec_encode(uint8_t out[KMS_REC_LEN], const struct kmig_rec *r)
@@ -381,8 +450,17 @@ int kms_ram_decode(const uint8_t *p, size_t len, const struct kms_layout *l,
 		return kms_fail(e, -EMSGSIZE,
 				"RAM frame with %" PRIu32 " records (allowed 1..%d)",
 				nr, KMS_MAX_RECS);
-	if (kms_get_u32(p + 4))
-		return kms_fail(e, -EPROTO, "RAM frame reserved field is not 0");
+	/*
+	 * The checksum first: a damaged frame is reported as damaged, not as
+	 * whatever its damage looks like. The fuzzers skip it, or they would
+	 * never get past it.
+	 */
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+	if (crc32c(kms_ram_crc_start(nr), p + KMS_RAM_HDR_LEN,
+		   len - KMS_RAM_HDR_LEN) != kms_get_u32(p + 4))
+		return kms_fail(e, -EBADMSG,
+				"RAM frame checksum mismatch: the frame was damaged in transit");
+#endif
 	table = KMS_RAM_HDR_LEN + (size_t)nr * KMS_REC_LEN;
 	if (len < table)
 		return kms_fail(e, -EPROTO,

@@ -25,8 +25,10 @@
  * 2: KEEPALIVE, and the commit protocol's rules (a destination that got GO
  * never stops the VM for a network problem); a version-1 peer would take
  * a KEEPALIVE for a broken stream, so the preamble keeps them apart.
+ * 3: the AUTH_* frames and frame MACs of --auth-key (preamble flag
+ * KMS_PRE_F_AUTH), and a CRC-32C in every RAM frame's header.
  */
-#define KMS_VERSION		2
+#define KMS_VERSION		3
 #define KMS_PAGE_SIZE		4096
 #define KMS_PREAMBLE_LEN	16
 #define KMS_FRAME_HDR_LEN	8
@@ -63,8 +65,22 @@ enum kms_frame_type {
 	KMS_ABORT = 11,		/* either way, main channel: giving up */
 	KMS_LOADED = 12,	/* destination -> source, main: round loaded */
 	KMS_KEEPALIVE = 13,	/* either way, main: "still here", no payload */
-	KMS_FRAME_TYPE_MAX = KMS_KEEPALIVE,
+	/* --auth-key (auth.h): between the preamble and HELLO, every channel */
+	KMS_AUTH_INIT = 14,	/* source -> destination: Ns, session, channel */
+	KMS_AUTH_CHALLENGE = 15,/* destination -> source: Nd, its proof */
+	KMS_AUTH_PROOF = 16,	/* source -> destination: its proof */
+	KMS_AUTH_OK = 17,	/* destination -> source: frame MACs start */
+	KMS_FRAME_TYPE_MAX = KMS_AUTH_OK,
 };
+
+/*
+ * Preamble flags. KMS_PRE_F_AUTH: the AUTH_* exchange follows, then every
+ * frame of the channel ends with a KMS_TAG_LEN-byte MAC, counted in the
+ * frame header's length.
+ */
+#define KMS_PRE_F_AUTH		0x1U
+#define KMS_PRE_F_KNOWN		KMS_PRE_F_AUTH
+#define KMS_TAG_LEN		16
 
 /* Page record kinds on the wire (the same values as enum kmig_rec_kind). */
 enum kms_rec_kind {
@@ -131,11 +147,16 @@ void kms_errorf(struct kms_error *e, const char *fmt, ...)
 
 const char *kms_frame_name(uint32_t type);
 
-/* Preamble: magic, version, flags (0). */
-void kms_preamble_encode(uint8_t out[KMS_PREAMBLE_LEN], uint32_t version);
-/* *@version gets the peer's version also when it is one we do not speak. */
+/* Preamble: magic, version, flags (KMS_PRE_F_*). */
+void kms_preamble_encode(uint8_t out[KMS_PREAMBLE_LEN], uint32_t version,
+			 uint32_t flags);
+/*
+ * *@version gets the peer's version also when it is one we do not speak;
+ * *@flags the flags (unknown ones are an error).
+ */
 int kms_preamble_decode(const uint8_t in[KMS_PREAMBLE_LEN],
-			uint32_t *version, struct kms_error *e);
+			uint32_t *version, uint32_t *flags,
+			struct kms_error *e);
 
 void kms_frame_hdr_encode(uint8_t out[KMS_FRAME_HDR_LEN], uint32_t type,
 			  uint32_t len);
@@ -161,8 +182,17 @@ size_t kms_hello_encode(const struct kms_hello *h, uint8_t *out);
 int kms_hello_decode(const uint8_t *p, size_t len, struct kms_hello *h,
 		     struct kms_error *e);
 
-/* RAM frames. The source writes the header and records, then the data. */
-void kms_ram_hdr_encode(uint8_t out[KMS_RAM_HDR_LEN], uint32_t nr);
+/*
+ * RAM frames. The source writes the header and records, then the data.
+ * The header is the record count and the CRC-32C of the frame's bytes but
+ * the CRC's own four: the count, the records, the data (crc32c.h).
+ */
+void kms_ram_hdr_encode(uint8_t out[KMS_RAM_HDR_LEN], uint32_t nr,
+			uint32_t crc);
+/* The CRC's start: over the count (continued over records and data). */
+uint32_t kms_ram_crc_start(uint32_t nr);
+/* Writes the CRC of a whole RAM payload of @len bytes (tests, seeds). */
+void kms_ram_seal(uint8_t *p, size_t len);
 void kms_rec_encode(uint8_t out[KMS_REC_LEN], const struct kmig_rec *r);
 /* Payload length of a RAM frame with @nr records, @pages of them PAGE. */
 static inline uint32_t kms_ram_len(uint32_t nr, uint32_t pages)
@@ -174,10 +204,35 @@ static inline uint32_t kms_ram_len(uint32_t nr, uint32_t pages)
  * address inside guest RAM, and that the data adds up exactly. ZSTD
  * records are a protocol error unless @features (the HELLO's) has
  * KMS_F_ZSTD; their frames are checked by KMIG_LOAD, which decompresses.
+ * A CRC that does not match is -EBADMSG.
  */
 int kms_ram_decode(const uint8_t *p, size_t len, const struct kms_layout *l,
 		   uint32_t features, struct kms_ram *out,
 		   struct kms_error *e);
+
+/*
+ * The --auth-key exchange (auth.h). AUTH_INIT: Ns, session id (u64),
+ * channel (u32), 4 bytes of zero; AUTH_CHALLENGE: Nd, the destination's
+ * proof; AUTH_PROOF: the source's proof; AUTH_OK: nothing.
+ */
+#define KMS_AUTH_NONCE_LEN	32
+#define KMS_AUTH_PROOF_LEN	32
+#define KMS_AUTH_INIT_LEN	(KMS_AUTH_NONCE_LEN + 16)
+#define KMS_AUTH_CHALLENGE_LEN	(KMS_AUTH_NONCE_LEN + KMS_AUTH_PROOF_LEN)
+struct kms_auth {
+	uint8_t ns[KMS_AUTH_NONCE_LEN], nd[KMS_AUTH_NONCE_LEN];
+	uint8_t proof[KMS_AUTH_PROOF_LEN];
+	uint64_t session_id;
+	uint32_t channel;
+};
+void kms_auth_init_encode(uint8_t out[KMS_AUTH_INIT_LEN],
+			  const struct kms_auth *a);
+int kms_auth_init_decode(const uint8_t *p, size_t len, struct kms_auth *a,
+			 struct kms_error *e);
+void kms_auth_challenge_encode(uint8_t out[KMS_AUTH_CHALLENGE_LEN],
+			       const struct kms_auth *a);
+/* Lengths are the frame header's business: these cannot fail. */
+void kms_auth_challenge_decode(const uint8_t *p, struct kms_auth *a);
 
 /* SYNC and LOADED: the round number (u32) and 4 bytes of zero. */
 #define KMS_SYNC_LEN		8
