@@ -599,6 +599,13 @@ static int handshake_error(struct tls_conn *t, int r, char *err, size_t errlen)
 	/* Every TLS record starts with a type: handshake (22) or alert (21). */
 	if (t->nfirst && t->first[0] != 22 && t->first[0] != 21) {
 		char b[40];
+		ssize_t n;
+
+		/* GnuTLS read a record header: show a little more. */
+		n = recv(t->fd, t->first + t->nfirst, sizeof(t->first) - t->nfirst,
+			 MSG_PEEK | MSG_DONTWAIT);
+		if (n > 0)
+			t->nfirst += n;
 
 		first_bytes(t, b, sizeof(b));
 		set_err(err, errlen, "the peer does not speak TLS (it sent \"%s\")", b);
@@ -609,7 +616,13 @@ static int handshake_error(struct tls_conn *t, int r, char *err, size_t errlen)
 		return verify_error(t, err, errlen);
 	case GNUTLS_E_NO_CERTIFICATE_FOUND:
 	case GNUTLS_E_CERTIFICATE_REQUIRED:
-		set_err(err, errlen, "the peer sent no certificate");
+		/*
+		 * The server names its CA in the CertificateRequest; a GnuTLS
+		 * client with a certificate from another CA sends none.
+		 */
+		set_err(err, errlen,
+			"the peer's certificate is not signed by %s (it sent none that is)",
+			cr->ca_path ? cr->ca_path : "ca-cert.pem");
 		return -EACCES;
 	case GNUTLS_E_FATAL_ALERT_RECEIVED:
 		return alert_error(cr, gnutls_alert_get(t->s), err, errlen);
@@ -631,9 +644,14 @@ static int handshake_error(struct tls_conn *t, int r, char *err, size_t errlen)
 	default:
 		break;
 	}
+	/*
+	 * An unknown identity fails the server's key lookup; a wrong key,
+	 * the binder check (RFC 8446 4.2.11), which GnuTLS reports as an
+	 * illegal parameter.
+	 */
 	if (cr->psk && cr->role == TLS_SERVER &&
-	    (r == GNUTLS_E_DECRYPTION_FAILED || r == GNUTLS_E_INSUFFICIENT_CREDENTIALS ||
-	     r == GNUTLS_E_USER_ERROR || r == GNUTLS_E_KEYFILE_ERROR)) {
+	    (r == GNUTLS_E_KEYFILE_ERROR || r == GNUTLS_E_RECEIVED_ILLEGAL_PARAMETER ||
+	     r == GNUTLS_E_DECRYPTION_FAILED || r == GNUTLS_E_INSUFFICIENT_CREDENTIALS)) {
 		set_err(err, errlen, "unknown PSK identity / wrong key (%s)",
 			gnutls_strerror(r));
 		return -EACCES;
@@ -647,6 +665,24 @@ static int handshake_error(struct tls_conn *t, int r, char *err, size_t errlen)
 	}
 	set_err(err, errlen, "TLS handshake failed: %s", gnutls_strerror(r));
 	return -EPROTO;
+}
+
+/*
+ * GnuTLS leaves telling the peer to the application: one try, never
+ * waiting, so that the peer fails with a reason rather than a timeout. A
+ * refused PSK is told as such: decrypt_error for a binder that did not
+ * verify, unknown_psk_identity for an identity we do not have.
+ */
+static void send_alert(struct tls_conn *t, int r, int ret)
+{
+	if (ret != -EACCES && ret != -EPROTO)
+		return;
+	if (t->cr->psk && t->cr->role == TLS_SERVER && ret == -EACCES)
+		gnutls_alert_send(t->s, GNUTLS_AL_FATAL,
+				  r == GNUTLS_E_KEYFILE_ERROR ?
+				  GNUTLS_A_UNKNOWN_PSK_IDENTITY : GNUTLS_A_DECRYPT_ERROR);
+	else if (r != GNUTLS_E_FATAL_ALERT_RECEIVED)
+		gnutls_alert_send_appropriate(t->s, r);
 }
 
 /* kTLS */
@@ -868,6 +904,7 @@ int tls_handshake(const struct tls_creds *cr, int fd, tls_wait_fn wait,
 		if (!gnutls_error_is_fatal(r))
 			continue;
 		ret = handshake_error(t, r, err, errlen);
+		send_alert(t, r, ret);
 		goto fail;
 	}
 	t->in_handshake = false;
