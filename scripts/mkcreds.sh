@@ -38,9 +38,10 @@ tmp=$(mktemp -d "$dir/.mkcreds.XXXXXX") || die "cannot write in $dir"
 trap 'rm -rf "$tmp"' EXIT
 
 # run CMD...: runs a tool, showing its output only when it fails.
+log=$tmp/log
 run() {
-	if ! "$@" >"$tmp/log" 2>&1; then
-		cat "$tmp/log" >&2
+	if ! "$@" >"$log" 2>&1; then
+		cat "$log" >&2
 		die "$1 failed"
 	fi
 }
@@ -58,13 +59,14 @@ x509_set() {
 		[ ! -e "$dir/$1/client-cert.pem" ] ||
 		[ ! -e "$dir/$1/client-key.pem" ] || return 0
 	mkdir "$d"
-	cat >"$tmp/ca.tmpl" <<-EOF
+	log=$tmp/$1.log
+	cat >"$tmp/$1-ca.tmpl" <<-EOF
 		cn = "$2"
 		ca
 		cert_signing_key
 		expiration_days = 3650
 	EOF
-	cat >"$tmp/server.tmpl" <<-EOF
+	cat >"$tmp/$1-server.tmpl" <<-EOF
 		cn = "localhost"
 		dns_name = "localhost"
 		ip_address = "127.0.0.1"
@@ -73,7 +75,7 @@ x509_set() {
 		signing_key
 		expiration_days = 3650
 	EOF
-	cat >"$tmp/client.tmpl" <<-EOF
+	cat >"$tmp/$1-client.tmpl" <<-EOF
 		cn = "kmig client"
 		tls_www_client
 		signing_key
@@ -81,7 +83,7 @@ x509_set() {
 	EOF
 	key "$d/ca-key.pem"
 	run certtool --generate-self-signed --no-text \
-		--load-privkey "$d/ca-key.pem" --template "$tmp/ca.tmpl" \
+		--load-privkey "$d/ca-key.pem" --template "$tmp/$1-ca.tmpl" \
 		--outfile "$d/ca-cert.pem"
 	for who in server client; do
 		key "$d/$who-key.pem"
@@ -89,7 +91,7 @@ x509_set() {
 			--load-privkey "$d/$who-key.pem" \
 			--load-ca-certificate "$d/ca-cert.pem" \
 			--load-ca-privkey "$d/ca-key.pem" \
-			--template "$tmp/$who.tmpl" --outfile "$d/$who-cert.pem"
+			--template "$tmp/$1-$who.tmpl" --outfile "$d/$who-cert.pem"
 	done
 	# The CA's key signs nothing else; QEMU's layout has no place for it.
 	rm -f "$d/ca-key.pem"
@@ -118,8 +120,15 @@ rawkey() {
 	mv "$tmp/$1" "$dir/$1"
 }
 
-x509_set x509 "kmig test CA"
-x509_set x509-other "kmig other CA"
+# The two sets at once: certtool's start-up is most of the time under TCG.
+x509_set x509 "kmig test CA" &
+p1=$!
+x509_set x509-other "kmig other CA" &
+p2=$!
+ok=1
+wait $p1 || ok=0
+wait $p2 || ok=0
+[ $ok = 1 ] || exit 1
 psk psk.key
 psk psk-wrong.key
 rawkey auth.key

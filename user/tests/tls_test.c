@@ -123,6 +123,15 @@ static bool have_ktls(void)
 	/* Unconnected: tls_init() says ENOTCONN once the ULP exists. */
 	r = setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls"));
 	e = errno;
+	/*
+	 * The kernel loads tls.ko itself for root, through its modprobe
+	 * path, which the sandbox's initramfs does not have: do it here.
+	 */
+	if (r && e == ENOENT && geteuid() == 0 &&
+	    system("modprobe -q tls 2>/dev/null") == 0) {
+		r = setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls"));
+		e = errno;
+	}
 	close(fd);
 	return r == 0 || e != ENOENT;
 }
@@ -287,24 +296,39 @@ struct env {
 	struct side cli, srv;
 };
 
-static void env_setup(struct __test_metadata *_metadata, struct env *self)
+/*
+ * The credentials, made once for the whole run (mkcreds.sh takes seconds
+ * under TCG) before the harness forks a process per test; the tests only
+ * read them, but for creds_errors, which works on a copy.
+ */
+static char creds[64];
+static const char *creds_skip;
+
+__attribute__((constructor)) static void creds_make(void)
 {
 	char mk[PATH_MAX], cmd[PATH_MAX + 1024];
+	int n;
 
-	self->fd[0] = self->fd[1] = -1;
-	memset(&self->cli, 0, sizeof(self->cli));
-	memset(&self->srv, 0, sizeof(self->srv));
-	if (!find_mkcreds(mk, sizeof(mk)))
-		SETUP_SKIP("scripts/mkcreds.sh not found (set KMIG_MKCREDS)");
-	if (system("command -v certtool >/dev/null 2>&1"))
-		SETUP_SKIP("certtool not installed (gnutls-bin)");
-	snprintf(self->dir, sizeof(self->dir), "/tmp/kmig-tls-test.XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(self->dir));
+	if (!find_mkcreds(mk, sizeof(mk))) {
+		creds_skip = "scripts/mkcreds.sh not found (set KMIG_MKCREDS)";
+		return;
+	}
+	if (system("command -v certtool >/dev/null 2>&1")) {
+		creds_skip = "certtool not installed (gnutls-bin)";
+		return;
+	}
+	snprintf(creds, sizeof(creds), "/tmp/kmig-tls-test.XXXXXX");
+	if (!mkdtemp(creds)) {
+		creds_skip = "cannot make a directory in /tmp";
+		creds[0] = '\0';
+		return;
+	}
 	/*
 	 * Two more directories, each with the right CA but one side's
-	 * certificate from the other CA, so that only that side is refused.
+	 * certificate from the other CA, so that only that side is refused;
+	 * PSK files with an unknown identity, a short key, a key not in hex.
 	 */
-	ASSERT_GT((int)sizeof(cmd), snprintf(cmd, sizeof(cmd),
+	n = snprintf(cmd, sizeof(cmd),
 		 "%s %s && cd %s && mkdir bad-client bad-server && "
 		 "cp x509/ca-cert.pem x509/server-* bad-client/ && "
 		 "cp x509-other/client-* bad-client/ && "
@@ -313,8 +337,31 @@ static void env_setup(struct __test_metadata *_metadata, struct env *self)
 		 "printf 'stranger:%%s\\n' $(cut -d: -f2 psk.key) >psk-unknown.key && "
 		 "printf 'kmig:00112233\\n' >psk-short.key && "
 		 "printf 'kmig:zz112233445566778899aabbccddeeff\\n' >psk-nothex.key",
-		 mk, self->dir, self->dir));
-	ASSERT_EQ(0, system(cmd));
+		 mk, creds, creds);
+	if (n >= (int)sizeof(cmd) || system(cmd))
+		creds_skip = "scripts/mkcreds.sh failed";
+}
+
+__attribute__((destructor)) static void creds_remove(void)
+{
+	char cmd[128];
+
+	/* Only the process that made them: each test's ends in _exit(). */
+	if (creds[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", creds);
+		if (system(cmd))
+			fprintf(stderr, "could not remove %s\n", creds);
+	}
+}
+
+static void env_setup(struct __test_metadata *_metadata, struct env *self)
+{
+	self->fd[0] = self->fd[1] = -1;
+	memset(&self->cli, 0, sizeof(self->cli));
+	memset(&self->srv, 0, sizeof(self->srv));
+	if (creds_skip)
+		SETUP_SKIP("%s", creds_skip);
+	snprintf(self->dir, sizeof(self->dir), "%s", creds);
 	ASSERT_EQ(0, tcp_pair(self->fd));
 	self->cli.fd = self->fd[0];
 	self->srv.fd = self->fd[1];
@@ -325,10 +372,6 @@ static void env_setup(struct __test_metadata *_metadata, struct env *self)
 
 static void env_teardown(struct __test_metadata *_metadata, struct env *self)
 {
-	char cmd[128];
-
-	if (!self->dir[0])
-		return;
 	if (self->cli.t)
 		tls_conn_free(self->cli.t);
 	if (self->srv.t)
@@ -339,9 +382,6 @@ static void env_teardown(struct __test_metadata *_metadata, struct env *self)
 		close(self->fd[0]);
 	if (self->fd[1] >= 0)
 		close(self->fd[1]);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", self->dir);
-	if (system(cmd))
-		TH_LOG("could not remove %s", self->dir);
 }
 
 FIXTURE(tls) {
@@ -437,6 +477,11 @@ static void both_ways(struct __test_metadata *_metadata, struct side *cli,
 
 TEST_F(tls, x509_records)
 {
+	int small = 8192;
+
+	/* Small socket buffers: sends end in EAGAIN with a record half out. */
+	ASSERT_EQ(0, setsockopt(self->e.fd[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)));
+	ASSERT_EQ(0, setsockopt(self->e.fd[1], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)));
 	self->e.cli.o.creds_dir = self->e.srv.o.creds_dir = path(self->e.dir, "x509");
 	self->e.cli.o.no_ktls = self->e.srv.o.no_ktls = true;
 	run_handshakes(_metadata, &self->e.cli, &self->e.srv);
@@ -615,8 +660,15 @@ TEST_F(tls, creds_errors)
 {
 	struct tls_creds *cr;
 	struct tls_opts o = { 0 };
-	char err[256];
+	char err[256], cmd[256];
 
+	/* This one breaks files: a copy of its own, removed with the test's dir. */
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && rm -rf mine && mkdir mine && cp -a x509 x509-other bad-server *.key mine/",
+		 self->e.dir);
+	ASSERT_EQ(0, system(cmd));
+	snprintf(self->e.dir + strlen(self->e.dir),
+		 sizeof(self->e.dir) - strlen(self->e.dir), "/mine");
 	o.creds_dir = path(self->e.dir, "nowhere");
 	o.hostname = "localhost";
 	EXPECT_EQ(-ENOENT, tls_creds_load(&cr, TLS_CLIENT, &o, err, sizeof(err)));

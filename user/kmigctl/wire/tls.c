@@ -987,6 +987,22 @@ static size_t iov_gather(const struct iovec *iov, int iovcnt, size_t skip,
 	return n;
 }
 
+/* The bytes at @skip if @len of them lie in one element, else NULL. */
+static const uint8_t *iov_direct(const struct iovec *iov, int iovcnt,
+				 size_t skip, size_t len)
+{
+	for (int i = 0; i < iovcnt; i++) {
+		if (skip >= iov[i].iov_len) {
+			skip -= iov[i].iov_len;
+			continue;
+		}
+		if (iov[i].iov_len - skip >= len)
+			return (const uint8_t *)iov[i].iov_base + skip;
+		return NULL;
+	}
+	return NULL;
+}
+
 ssize_t tls_conn_sendv(struct tls_conn *t, const struct iovec *iov, int iovcnt)
 {
 	size_t total = 0, moved = 0;
@@ -1019,10 +1035,16 @@ ssize_t tls_conn_sendv(struct tls_conn *t, const struct iovec *iov, int iovcnt)
 		t->send_pending = 0;
 	}
 	while (moved < total) {
-		size_t n = iov_gather(iov, iovcnt, moved, t->bounce, t->max_record);
+		const uint8_t *p = iov_direct(iov, iovcnt, moved, t->max_record);
+		size_t n = t->max_record;
 
+		/* A whole record in one element goes as it is; else copied. */
+		if (!p) {
+			n = iov_gather(iov, iovcnt, moved, t->bounce, t->max_record);
+			p = t->bounce;
+		}
 		do {
-			r = gnutls_record_send(t->s, t->bounce, n);
+			r = gnutls_record_send(t->s, p, n);
 		} while (r == GNUTLS_E_INTERRUPTED);
 		if (r == GNUTLS_E_AGAIN) {
 			/* Encrypted and queued in GnuTLS: moved once it is out. */
