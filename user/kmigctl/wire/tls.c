@@ -378,6 +378,15 @@ static int prio_init(struct tls_creds *cr, const char *cipher, char *err,
 			cipher);
 		return -EINVAL;
 	}
+	/*
+	 * GnuTLS ties an external PSK to SHA-256, and TLS 1.3's AES-256-GCM
+	 * suite is SHA-384: with a PSK, AES-128-GCM or CHACHA20-POLY1305.
+	 */
+	if (cipher && cr->psk && !strcmp(cipher, "AES-256-GCM")) {
+		set_err(err, errlen,
+			"cipher AES-256-GCM: not with a PSK (SHA-256); AES-128-GCM or CHACHA20-POLY1305");
+		return -EINVAL;
+	}
 	snprintf(prio, sizeof(prio), "%s%s%s%s", TLS_PRIO_BASE,
 		 cipher ? "+" : TLS_CIPHERS, cipher ? cipher : "",
 		 cr->psk ? TLS_PRIO_PSK : "");
@@ -760,9 +769,12 @@ static int ktls_set(struct tls_conn *t, bool rx)
 	}
 	ret = setsockopt(t->fd, SOL_TLS, rx ? TLS_RX : TLS_TX, &u, len) ? -errno : 0;
 	explicit_bzero(&u, sizeof(u));
+	/* ENOENT: crypto_alloc_aead() found no such AEAD (module not loaded). */
 	if (ret)
-		snprintf(t->why_not, sizeof(t->why_not), "%s: %s%s",
-			 rx ? "TLS_RX" : "TLS_TX", strerror(-ret),
+		snprintf(t->why_not, sizeof(t->why_not), "%s: %s%s%s",
+			 rx ? "TLS_RX" : "TLS_TX",
+			 ret == -ENOENT ? "the kernel has no " : strerror(-ret),
+			 ret == -ENOENT ? gnutls_cipher_get_name(c) : "",
 			 rx ? " (the kernel sends, GnuTLS receives)" : "");
 	return ret;
 }
