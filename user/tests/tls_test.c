@@ -9,7 +9,7 @@
  * (the sandbox: it autoloads tls.ko for root), the record layer moves
  * into the socket for each cipher and plain sendmsg/recv/poll carry the
  * data; elsewhere those cases SKIP. The throughput case prints plain TCP
- * against GnuTLS records against kTLS for KMIG_TLS_BENCH_MIB (64) MiB.
+ * against GnuTLS records against kTLS for KMIG_TLS_BENCH_MIB (16) MiB.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -873,7 +873,7 @@ static void bench(struct __test_metadata *_metadata, const char *psk,
 TEST_F(tls, throughput)
 {
 	const char *env = getenv("KMIG_TLS_BENCH_MIB");
-	size_t len = (env ? strtoul(env, NULL, 0) : 64) * MIB;
+	size_t len = (env ? strtoul(env, NULL, 0) : 16) * MIB;
 	const char *psk = path(self->e.dir, "psk.key");
 
 	bench(_metadata, psk, "plain", len);

@@ -1026,10 +1026,15 @@ ssize_t tls_conn_sendv(struct tls_conn *t, const struct iovec *iov, int iovcnt)
 			.msg_iovlen = iovcnt,
 		};
 
+		int e;
+
 		r = sendmsg(t->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (r < 0 && errno != EAGAIN)
-			snprintf(t->error, sizeof(t->error), "%s", strerror(errno));
-		return r < 0 ? -errno : r;
+		if (r >= 0)
+			return r;
+		e = errno;
+		if (e != EAGAIN)
+			snprintf(t->error, sizeof(t->error), "%s", strerror(e));
+		return -e;
 	}
 	for (int i = 0; i < iovcnt; i++)
 		total += iov[i].iov_len;
@@ -1082,8 +1087,9 @@ ssize_t tls_conn_recv(struct tls_conn *t, void *buf, size_t len)
 			return -EAGAIN;
 		if (errno == EIO)
 			return tls_ktls_read_alert(t->fd, t->error, sizeof(t->error));
-		snprintf(t->error, sizeof(t->error), "%s", strerror(errno));
-		return -errno;
+		r = -errno;
+		snprintf(t->error, sizeof(t->error), "%s", strerror(-r));
+		return r;
 	}
 	for (;;) {
 		r = gnutls_record_recv(t->s, buf, len);
