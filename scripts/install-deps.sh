@@ -14,10 +14,12 @@ set -euo pipefail
 # checkpatch.pl and kselftest_harness.h. xz-utils unpacks that source.
 # clang-14 and libclang-rt-14-dev (libclang_rt.fuzzer-x86_64.a and the
 # sanitizer runtimes on bookworm) build the libFuzzer harnesses, user/fuzz.
+# GnuTLS is kmigctl's TLS 1.3 (user/kmigctl/wire/tls.c); gnutls-bin's
+# certtool makes the test credentials (scripts/mkcreds.sh).
 PKGS=(build-essential qemu-system-x86 linux-image-amd64 linux-headers-amd64
       busybox-static kmod cpio libnl-genl-3-dev libzstd-dev pkg-config
       iproute2 sparse linux-source-6.1 python3 perl xz-utils
-      clang-14 libclang-rt-14-dev)
+      clang-14 libclang-rt-14-dev libgnutls28-dev gnutls-bin)
 
 SRC=/usr/src/linux-source-6.1
 # Files used straight from the kernel source tree.

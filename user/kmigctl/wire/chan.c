@@ -32,6 +32,7 @@ void chan_init(struct chan *c, int fd, const char *name, int stall_ms,
 	c->peer_auth = false;
 	c->preamble_sent = false;
 	c->sec[0] = 0;
+	c->tls_why[0] = 0;
 }
 
 void chan_close(struct chan *c)
@@ -80,6 +81,17 @@ void chan_set_mac(struct chan *c, struct frame_mac *tx, struct frame_mac *rx)
  * Waits for @events; 0 when ready, -ETIMEDOUT after a stall, -ETIME past
  * the deadline, -ESHUTDOWN.
  */
+/* Keeps GnuTLS's words for a record-layer failure. */
+static void chan_tls_failed(struct chan *c, ssize_t err)
+{
+	const char *why;
+
+	if (err != -EPROTO && err != -EACCES)
+		return;
+	why = tls_conn_error(c->tls);
+	snprintf(c->tls_why, sizeof(c->tls_why), "%s", why ? why : "");
+}
+
 int chan_wait_ready(struct chan *c, short events, uint64_t since)
 {
 	struct pollfd p = { .fd = c->fd, .events = events };
@@ -114,6 +126,7 @@ int chan_writev(struct chan *c, struct iovec *iov, int iovcnt)
 		if (c->tls_records) {
 			n = tls_conn_sendv(c->tls, iov, iovcnt);
 			if (n < 0) {
+				chan_tls_failed(c, n);
 				errno = -n;
 				n = -1;
 			}
@@ -158,12 +171,22 @@ int chan_read(struct chan *c, void *buf, size_t len)
 		if (c->tls_records) {
 			n = tls_conn_recv(c->tls, (char *)buf + got, len - got);
 			if (n < 0) {
+				chan_tls_failed(c, n);
 				errno = -n;
 				n = -1;
 			}
 		} else {
 			n = recv(c->fd, (char *)buf + got, len - got,
 				 MSG_DONTWAIT);
+			/* kTLS: a record that is not data (an alert). */
+			if (n < 0 && errno == EIO && c->tls) {
+				int ret = tls_ktls_read_alert(c->fd, c->tls_why,
+							      sizeof(c->tls_why));
+
+				if (!ret)
+					return got ? -ENODATA : -EPIPE;
+				return ret;
+			}
 		}
 
 		if (n == 0)
@@ -240,6 +263,10 @@ const char *chan_strerror(int err)
 		return "abandoned (a signal, or another failure)";
 	case -EBADMSG:
 		return "a frame failed its authentication check (a wrong key, or altered in transit)";
+	case -EACCES:
+		return "the peer refused this side's credentials (a TLS authentication alert)";
+	case -EPROTO:
+		return "a TLS record failed its check, or the peer sent a TLS alert";
 	default:
 		return strerror(-err);
 	}
@@ -254,8 +281,10 @@ int chan_recv(struct chan *c, struct kms_frame_hdr *h, uint8_t *buf,
 
 	ret = chan_read(c, hdr, sizeof(hdr));
 	if (ret) {
-		kms_errorf(e, "%s: %s", c->name,
-			 chan_strerror(ret));
+		if (c->tls && c->tls_why[0] && (ret == -EPROTO || ret == -EACCES))
+			kms_errorf(e, "%s: TLS: %s", c->name, c->tls_why);
+		else
+			kms_errorf(e, "%s: %s", c->name, chan_strerror(ret));
 		return ret;
 	}
 	/* The header is not yet authenticated: only its bounds are used. */
@@ -287,8 +316,12 @@ int chan_recv(struct chan *c, struct kms_frame_hdr *h, uint8_t *buf,
 		/* A frame cut short is a truncated stream. */
 		if (ret == -EPIPE)
 			ret = -ENODATA;
-		kms_errorf(e, "%s: %s frame: %s", c->name,
-			 kms_frame_name(h->type), chan_strerror(ret));
+		if (c->tls && c->tls_why[0] && (ret == -EPROTO || ret == -EACCES))
+			kms_errorf(e, "%s: %s frame: TLS: %s", c->name,
+				   kms_frame_name(h->type), c->tls_why);
+		else
+			kms_errorf(e, "%s: %s frame: %s", c->name,
+				   kms_frame_name(h->type), chan_strerror(ret));
 		return ret;
 	}
 	if (c->mac_rx) {
