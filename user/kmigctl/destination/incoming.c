@@ -325,11 +325,11 @@ static uint64_t incoming_handshake_deadline(struct incoming *in)
 }
 
 /* Logs and counts a connection that was not let in; the wait goes on. */
-static void incoming_refused(struct incoming *in, int fd, const char *why)
+static void incoming_refused(struct incoming *in, struct chan *c,
+			     const char *why)
 {
-	char peer[80];
+	const char *peer = c->peer;
 
-	addr_peer_name(fd, peer, sizeof(peer));
 	in->rep.refused++;
 	snprintf(in->rep.refused_last, sizeof(in->rep.refused_last), "%s: %.160s",
 		 peer, why);
@@ -349,6 +349,8 @@ static int incoming_handshake(struct incoming *in, struct chan *c,
 	struct kms_error e;
 	int ret;
 
+	/* Now: a refused peer may be gone by the time it is logged. */
+	addr_peer_name(c->fd, c->peer, sizeof(c->peer));
 	c->deadline_ns = incoming_handshake_deadline(in);
 	ret = sec_start(&in->sec, c, &e);
 	if (!ret)
@@ -359,7 +361,7 @@ static int incoming_handshake(struct incoming *in, struct chan *c,
 	/* A signal or --timeout: the command ends, not just this peer. */
 	if (incoming_check(in))
 		return -1;
-	incoming_refused(in, c->fd, ret == -ETIME ?
+	incoming_refused(in, c, ret == -ETIME ?
 			 "no complete HELLO in time (deadline passed)" : e.msg);
 	return 1;
 }
@@ -409,12 +411,12 @@ static int incoming_accept_main(struct incoming *in)
 				 in->hello.channel,
 				 (unsigned long long)in->hello.session_id);
 			handshake_reject(&in->main, "the first connection must be the main channel");
-			incoming_refused(in, fd, why);
+			incoming_refused(in, &in->main, why);
 			ret = 1;
 		}
 		if (ret == 0 && incoming_fits(in, &in->hello, why, sizeof(why))) {
 			handshake_reject(&in->main, why);
-			incoming_refused(in, fd, why);
+			incoming_refused(in, &in->main, why);
 			ret = 1;
 		}
 		if (ret == 0)
@@ -478,7 +480,7 @@ static int incoming_accept_data(struct incoming *in)
 			snprintf(what, sizeof(what),
 				 "not a data channel of this migration (channel %u of session %016llx)",
 				 h.channel, (unsigned long long)h.session_id);
-			incoming_refused(in, fd, what);
+			incoming_refused(in, &c, what);
 			ret = 1;
 		}
 		if (ret) {

@@ -33,6 +33,7 @@ void chan_init(struct chan *c, int fd, const char *name, int stall_ms,
 	c->preamble_sent = false;
 	c->sec[0] = 0;
 	c->tls_why[0] = 0;
+	c->peer[0] = 0;
 }
 
 void chan_close(struct chan *c)
@@ -60,6 +61,7 @@ void chan_take(struct chan *dst, struct chan *src, const char *name,
 	dst->mac_rx = src->mac_rx;
 	dst->peer_auth = src->peer_auth;
 	memcpy(dst->sec, src->sec, sizeof(dst->sec));
+	memcpy(dst->peer, src->peer, sizeof(dst->peer));
 	src->fd = -1;
 	src->tls = NULL;
 	src->mac_tx = src->mac_rx = NULL;

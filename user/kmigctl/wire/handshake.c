@@ -278,7 +278,11 @@ static int handshake_auth_dest(struct chan *c, const struct auth_key *key,
 	int ret;
 
 	ret = chan_recv(c, &fh, buf, sizeof(buf), &pe);
-	if (!ret && fh.type != KMS_AUTH_INIT) {
+	if (ret) {
+		*e = pe;	/* it names the channel */
+		return ret;
+	}
+	if (fh.type != KMS_AUTH_INIT) {
 		kms_errorf(&pe, "%s frame where AUTH_INIT was due",
 			   kms_frame_name(fh.type));
 		ret = -EPROTO;
@@ -301,19 +305,28 @@ static int handshake_auth_dest(struct chan *c, const struct auth_key *key,
 	ret = handshake_send_preamble(c, KMS_VERSION, KMS_PRE_F_AUTH);
 	if (!ret)
 		ret = chan_send(c, KMS_AUTH_CHALLENGE, buf, sizeof(buf));
-	if (!ret)
-		ret = chan_recv(c, &fh, buf, sizeof(buf), &pe);
-	else
-		kms_errorf(&pe, "sending AUTH_CHALLENGE: %s", chan_strerror(ret));
-	if (!ret && fh.type != KMS_AUTH_PROOF) {
-		kms_errorf(&pe, "%s frame where AUTH_PROOF was due",
-			   kms_frame_name(fh.type));
-		ret = -EPROTO;
+	if (ret) {
+		kms_errorf(e, "%s: sending AUTH_CHALLENGE: %s", c->name,
+			   chan_strerror(ret));
+		return ret;
+	}
+	ret = chan_recv(c, &fh, buf, sizeof(buf), &pe);
+	if (ret == -EPIPE || ret == -ECONNRESET) {
+		/* A source whose key differs stops at our proof. */
+		kms_errorf(e, "%s: the source left during the auth exchange (it holds another key, or none)",
+			   c->name);
+		return -EACCES;
 	}
 	if (ret) {
+		*e = pe;	/* it names the channel */
+		return ret;
+	}
+	if (fh.type != KMS_AUTH_PROOF) {
+		kms_errorf(&pe, "%s frame where AUTH_PROOF was due",
+			   kms_frame_name(fh.type));
 		handshake_reject_public(c, pe.msg);
 		kms_errorf(e, "%s: %s", c->name, pe.msg);
-		return ret;
+		return -EPROTO;
 	}
 	auth_proof(key, false, a->session_id, a->channel, a->ns, a->nd, want);
 	if (!auth_equal(want, buf, sizeof(want))) {
