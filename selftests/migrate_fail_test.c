@@ -124,7 +124,7 @@ TEST_F_TIMEOUT(fail, wrong_stream_version, 240)
 {
 	char *env[] = { "KMIG_TEST_STREAM_VERSION=1", NULL };
 	const char *args[] = { "--quiet", NULL };
-	const char *msg = "stream version 1 is not supported (this kmigctl speaks version 2)";
+	const char *msg = "stream version 1 is not supported (this kmigctl speaks version 3)";
 
 	ASSERT_EQ(0, start_vmms(&self->m, "counter", "32", "32"));
 	mh_set_addr(&self->m, true);

@@ -84,6 +84,12 @@ int chan_writev(struct chan *c, struct iovec *iov, int iovcnt);
  */
 int chan_read(struct chan *c, void *buf, size_t len);
 
+/* Bytes on the wire of a frame with @len payload bytes (MAC included). */
+static inline uint64_t chan_frame_bytes(const struct chan *c, uint32_t len)
+{
+	return KMS_FRAME_HDR_LEN + len + (c->mac_tx ? KMS_TAG_LEN : 0);
+}
+
 /* One frame: header + @len payload bytes from @payload. */
 int chan_send(struct chan *c, uint32_t type, const void *payload,
 	      uint32_t len);

@@ -55,7 +55,7 @@ static void *mainchan_keepalive(void *arg)
 			atomic_store(&mc->ka_err, ret);
 			break;
 		}
-		atomic_fetch_add(&mc->ka_out, KMS_FRAME_HDR_LEN);
+		atomic_fetch_add(&mc->ka_out, chan_frame_bytes(mc->c, 0));
 	}
 	return NULL;
 }
@@ -103,7 +103,7 @@ static int mainchan_read(struct mainchan *mc, struct kms_frame_hdr *h,
 		return ret;
 	mc->last_rx_ns = now_ns();
 	if (h->type == KMS_KEEPALIVE) {
-		mc->ka_in += KMS_FRAME_HDR_LEN;
+		mc->ka_in += chan_frame_bytes(mc->c, 0);
 		return 0;
 	}
 	if (h->type == KMS_ABORT) {
