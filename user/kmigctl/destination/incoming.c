@@ -721,22 +721,6 @@ static void incoming_cleanup(struct incoming *in)
 	sec_free(&in->sec);
 }
 
-/* Who may be the source is settled before the VMM is touched. */
-static int incoming_security(struct incoming *in)
-{
-	char err[512];
-
-	if (addr_parse(in->o.listen, &in->addr, err, sizeof(err))) {
-		fprintf(stderr, "kmig: incoming: --listen: %s\n", err);
-		return -1;
-	}
-	if (sec_setup(&in->sec, true, &in->o.sec, &in->addr, err, sizeof(err))) {
-		fprintf(stderr, "kmig: incoming: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
 int cmd_incoming(int argc, char **argv)
 {
 	static struct incoming in;
@@ -755,7 +739,9 @@ int cmd_incoming(int argc, char **argv)
 			incoming_usage(stderr);
 		return ret < 0 ? KMIGCTL_EXIT_USAGE : KMIGCTL_EXIT_OK;
 	}
-	if (incoming_security(&in))
+	/* Who may be the source is settled before the VMM is touched. */
+	if (sec_from_options("incoming", "--listen", in.o.listen, true, &in.o.sec,
+			     &in.addr, &in.sec))
 		return KMIGCTL_EXIT_USAGE;
 	in.begin_ns = now_ns();
 	in.start_ns = in.begin_ns;

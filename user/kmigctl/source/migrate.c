@@ -480,21 +480,6 @@ static int migrate_cleanup(struct migration *m)
 	return status;
 }
 
-static int migrate_security(struct migration *m)
-{
-	char err[512];
-
-	if (addr_parse(m->o.to, &m->addr, err, sizeof(err))) {
-		fprintf(stderr, "kmig: migrate: --to: %s\n", err);
-		return -1;
-	}
-	if (sec_setup(&m->sec, false, &m->o.sec, &m->addr, err, sizeof(err))) {
-		fprintf(stderr, "kmig: migrate: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
 int cmd_migrate(int argc, char **argv)
 {
 	static struct migration m;
@@ -513,7 +498,8 @@ int cmd_migrate(int argc, char **argv)
 		return ret < 0 ? KMIGCTL_EXIT_USAGE : KMIGCTL_EXIT_OK;
 	}
 	/* Who may be the destination is settled before the VM is touched. */
-	if (migrate_security(&m))
+	if (sec_from_options("migrate", "--to", m.o.to, false, &m.o.sec, &m.addr,
+			     &m.sec))
 		return KMIGCTL_EXIT_USAGE;
 
 	m.start_ns = now_ns();

@@ -153,6 +153,23 @@ int sec_setup(struct sec *s, bool server, const struct sec_opts *o,
 	return 0;
 }
 
+int sec_from_options(const char *cmd, const char *opt, const char *spec,
+		     bool server, const struct sec_opts *o, struct mig_addr *a,
+		     struct sec *s)
+{
+	char err[512];
+
+	if (addr_parse(spec, a, err, sizeof(err))) {
+		fprintf(stderr, "kmig: %s: %s: %s\n", cmd, opt, err);
+		return -1;
+	}
+	if (sec_setup(s, server, o, a, err, sizeof(err))) {
+		fprintf(stderr, "kmig: %s: %s\n", cmd, err);
+		return -1;
+	}
+	return 0;
+}
+
 void sec_free(struct sec *s)
 {
 	if (s->key) {

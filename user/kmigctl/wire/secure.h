@@ -82,6 +82,15 @@ int sec_setup(struct sec *s, bool server, const struct sec_opts *o,
 void sec_free(struct sec *s);
 
 /*
+ * Both commands' first step: parses @spec (the value of @opt, "--to" or
+ * "--listen") into @a, then sec_setup(). Prints "kmig: CMD: why" and
+ * returns -1 on error.
+ */
+int sec_from_options(const char *cmd, const char *opt, const char *spec,
+		     bool server, const struct sec_opts *o, struct mig_addr *a,
+		     struct sec *s);
+
+/*
  * A new connection, before the kmig handshake: the TLS handshake (kTLS
  * where it works), or the unix peer's credentials. Sets @c's security and
  * c->peer_auth. -EACCES for a peer that failed, other -errno for I/O, the
