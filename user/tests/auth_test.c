@@ -259,13 +259,34 @@ static void expect_reject(struct __test_metadata *_metadata, struct chan *c,
 }
 
 /*
+ * An attacker's opening on @src: the destination's half runs on a thread
+ * into @d; a preamble with the AUTH flag and @a's AUTH_INIT go out, and
+ * the destination's challenge comes back into @ch.
+ */
+static void attacker_open(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(pair) *self, const struct kms_auth *a,
+			  struct dest *d, pthread_t *t, struct kms_auth *ch)
+{
+	uint8_t pre[KMS_PREAMBLE_LEN], init[KMS_AUTH_INIT_LEN];
+
+	memset(d, 0, sizeof(*d));
+	d->c = &self->dst;
+	d->s = &self->sd;
+	ASSERT_EQ(0, pthread_create(t, NULL, dest_main, d));
+	kms_preamble_encode(pre, KMS_VERSION, KMS_PRE_F_AUTH);
+	kms_auth_init_encode(init, a);
+	ASSERT_EQ((ssize_t)sizeof(pre), write(self->src.fd, pre, sizeof(pre)));
+	ASSERT_EQ(0, chan_send(&self->src, KMS_AUTH_INIT, init, sizeof(init)));
+	read_challenge(_metadata, &self->src, ch);
+}
+
+/*
  * An attacker that saw a whole successful handshake replays the source's
  * AUTH_INIT and AUTH_PROOF on a new connection: the destination's fresh
  * nonce makes the old proof worthless.
  */
 TEST_F(pair, replayed_handshake_refused)
 {
-	uint8_t pre[KMS_PREAMBLE_LEN], init[KMS_AUTH_INIT_LEN];
 	struct kms_auth a = { .session_id = 0x1234, .channel = 0 }, ch;
 	uint8_t old_proof[AUTH_PROOF_LEN], old_nd[AUTH_NONCE_LEN];
 	struct dest d;
@@ -273,15 +294,7 @@ TEST_F(pair, replayed_handshake_refused)
 
 	/* The observed handshake, as the real source ran it. */
 	ASSERT_EQ(0, auth_nonce(a.ns));
-	kms_preamble_encode(pre, KMS_VERSION, KMS_PRE_F_AUTH);
-	kms_auth_init_encode(init, &a);
-	memset(&d, 0, sizeof(d));
-	d.c = &self->dst;
-	d.s = &self->sd;
-	ASSERT_EQ(0, pthread_create(&t, NULL, dest_main, &d));
-	ASSERT_EQ((ssize_t)sizeof(pre), write(self->src.fd, pre, sizeof(pre)));
-	ASSERT_EQ(0, chan_send(&self->src, KMS_AUTH_INIT, init, sizeof(init)));
-	read_challenge(_metadata, &self->src, &ch);
+	attacker_open(_metadata, self, &a, &d, &t, &ch);
 	memcpy(old_nd, ch.nd, sizeof(old_nd));
 	auth_proof(&self->ks, false, a.session_id, 0, a.ns, old_nd, old_proof);
 	ASSERT_EQ(0, chan_send(&self->src, KMS_AUTH_PROOF, old_proof,
@@ -295,13 +308,7 @@ TEST_F(pair, replayed_handshake_refused)
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, self->fd));
 	chan_init(&self->src, self->fd[0], "main channel", 2000, NULL);
 	chan_init(&self->dst, self->fd[1], "main channel", 2000, NULL);
-	memset(&d, 0, sizeof(d));
-	d.c = &self->dst;
-	d.s = &self->sd;
-	ASSERT_EQ(0, pthread_create(&t, NULL, dest_main, &d));
-	ASSERT_EQ((ssize_t)sizeof(pre), write(self->src.fd, pre, sizeof(pre)));
-	ASSERT_EQ(0, chan_send(&self->src, KMS_AUTH_INIT, init, sizeof(init)));
-	read_challenge(_metadata, &self->src, &ch);
+	attacker_open(_metadata, self, &a, &d, &t, &ch);
 	EXPECT_NE(0, memcmp(ch.nd, old_nd, sizeof(old_nd)));
 	ASSERT_EQ(0, chan_send(&self->src, KMS_AUTH_PROOF, old_proof,
 			       sizeof(old_proof)));
@@ -314,18 +321,12 @@ TEST_F(pair, replayed_handshake_refused)
 /* No key: a well-formed exchange with a made-up proof. */
 TEST_F(pair, made_up_proof_refused_before_hello)
 {
-	uint8_t pre[KMS_PREAMBLE_LEN], init[KMS_AUTH_INIT_LEN];
 	uint8_t proof[AUTH_PROOF_LEN] = { 0 };
 	struct kms_auth a = { .session_id = 7, .channel = 0 }, ch;
-	struct dest d = { .c = &self->dst, .s = &self->sd };
+	struct dest d;
 	pthread_t t;
 
-	ASSERT_EQ(0, pthread_create(&t, NULL, dest_main, &d));
-	kms_preamble_encode(pre, KMS_VERSION, KMS_PRE_F_AUTH);
-	kms_auth_init_encode(init, &a);
-	ASSERT_EQ((ssize_t)sizeof(pre), write(self->src.fd, pre, sizeof(pre)));
-	ASSERT_EQ(0, chan_send(&self->src, KMS_AUTH_INIT, init, sizeof(init)));
-	read_challenge(_metadata, &self->src, &ch);
+	attacker_open(_metadata, self, &a, &d, &t, &ch);
 	ASSERT_EQ(0, chan_send(&self->src, KMS_AUTH_PROOF, proof, sizeof(proof)));
 	expect_reject(_metadata, &self->src, "authentication failed");
 	pthread_join(t, NULL);
