@@ -23,6 +23,7 @@
  * harness forks the tests. Small guests: TLS moves ~13 MB/s under TCG.
  */
 #include <arpa/inet.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -637,7 +638,7 @@ TEST_F_TIMEOUT(secure, flipped_bit_tls_tcp, 240)
 			       "2", NULL };
 	struct mh_mig *m = &self->t.m;
 
-	run_flipped(_metadata, &self->t, false, "random", "32", sec, flip);
+	run_flipped(_metadata, &self->t, false, "counter", "32", sec, flip);
 	EXPECT_TRUE(mh_json_has(m->in_json, "error", "TLS"))
 		TH_LOG("%s", m->in_json);
 	TH_LOG("destination: %s", m->in_json);
@@ -674,7 +675,7 @@ TEST_F_TIMEOUT(secure, unix_other_uid, 240)
 		char sink[256];
 		int fd;
 
-		if (setgid(65534) || setuid(65534))
+		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
 			_exit(10);
 		/* Preamble: version 3, no flags. */
 		put_le32(msg + 8, 3);
