@@ -62,7 +62,9 @@
 #define LENGTH_HUGE	0x7fffffffU
 #define RAW_CHUNK	(64U << 10)
 
-enum { HELLO = 1, RAM = 4, SYNC = 5 };
+enum { HELLO = 1, RAM = 4, SYNC = 5, AUTH_INIT = 14 };
+/* AUTH_INIT: Ns (32 bytes), session id (u64), then the channel (u32). */
+#define AUTH_INIT_CHANNEL	40
 
 /* Where a frame type may travel. */
 #define ON_MAIN		0x1
@@ -87,6 +89,11 @@ static const struct frame_type {
 	[11] = { "ABORT", ON_MAIN, false },
 	[12] = { "LOADED", ON_MAIN, false },
 	[13] = { "KEEPALIVE", ON_MAIN, true },
+	/* --auth-key: between the preamble and HELLO, on every channel */
+	[14] = { "AUTH_INIT", ON_BOTH, false },
+	[15] = { "AUTH_CHALLENGE", ON_BOTH, false },
+	[16] = { "AUTH_PROOF", ON_BOTH, false },
+	[17] = { "AUTH_OK", ON_BOTH, true },
 };
 
 #define NR_TYPES	(sizeof(frame_types) / sizeof(frame_types[0]))
@@ -156,8 +163,8 @@ static uint64_t start_ms;
 struct conn {
 	int id;
 	int src_fd, dst_fd;
-	enum kind kind;		/* from the HELLO; under lock */
-	int channel;		/* the HELLO's channel number */
+	enum kind kind;		/* from HELLO or AUTH_INIT; under lock */
+	int channel;		/* the channel number they carry */
 	int refs;		/* pumps still running; under lock */
 };
 
@@ -565,6 +572,12 @@ static void pump(struct conn *c, bool up)
 			int ch = get_le32(buf + 8);
 
 			set_kind(c, ch ? KIND_DATA : KIND_MAIN, ch);
+		} else if (up && type == AUTH_INIT &&
+			   len >= AUTH_INIT_CHANNEL + 4) {
+			/* --auth-key: the channel is known before HELLO. */
+			int ch = get_le32(buf + AUTH_INIT_CHANNEL);
+
+			set_kind(c, ch ? KIND_DATA : KIND_MAIN, ch);
 		} else if (up) {
 			set_kind(c, KIND_NONE, -1);
 		} else {
@@ -886,7 +899,8 @@ static void __attribute__((noreturn)) usage(const char *fmt, ...)
 	      "  ACTION  drop, delay=MS, cut, silence, corrupt-gpa, corrupt-length,\n"
 	      "          truncate, flip, none (none needs no @FRAME)\n"
 	      "  FRAME   HELLO ACCEPT REJECT RAM SYNC END DEVICE_STATE READY GO ACK\n"
-	      "          ABORT LOADED KEEPALIVE; #N: the Nth such frame (1)\n"
+	      "          ABORT LOADED KEEPALIVE AUTH_INIT AUTH_CHALLENGE AUTH_PROOF\n"
+	      "          AUTH_OK; #N: the Nth such frame (1)\n"
 	      "  --channel  which connections count (default main; data for RAM, SYNC)\n"
 	      "  --raw      forward bytes unparsed; flip-byte=N flips a bit of the\n"
 	      "             byte at offset N, source->destination, of connection K\n"
