@@ -32,6 +32,11 @@
 #include "test_util.h"
 
 #define SEC_MEM		"16"
+/*
+ * The counter guest dirties its RAM faster than TLS moves it under TCG:
+ * without a bound on the rounds its migration would never switch over.
+ */
+#define SEC_ROUNDS	"--max-rounds", "3"
 /* Stream format pieces the tests write or read by hand (stream.h). */
 #define KMS_PREAMBLE	16
 #define KMS_REJECT	3
@@ -240,7 +245,7 @@ static int run_migrate(struct mh_mig *m, const char *name, const char *vmm,
 		       const char *to, const char *const extra[], char **out)
 {
 	const char *base[] = { "migrate", "--vmm", vmm, "--to", to, "--json",
-			       "--quiet", NULL };
+			       "--quiet", SEC_ROUNDS, NULL };
 	const char *args[MH_MAX_ARGS];
 
 	return mh_kmigctl(m->dir, name, join(args, MH_MAX_ARGS, base, extra),
@@ -314,7 +319,7 @@ static void attack_then_real(struct __test_metadata *_metadata,
 			     struct sec_test *t, const struct attack *a)
 {
 	const char *atk_vm[] = { "--mem", SEC_MEM, "--workload", "zero", NULL };
-	const char *quiet[] = { "--quiet", NULL };
+	const char *quiet[] = { "--quiet", SEC_ROUNDS, NULL };
 	const char *args[MH_MAX_ARGS];
 	struct mh_mig *m = &t->m;
 	char *atk_json = NULL, line[512];
@@ -353,7 +358,7 @@ TEST_F_TIMEOUT(secure, attacker_without_key, 240)
 	const struct attack a = {
 		.atk = atk,
 		.atk_says = "the destination rejected the migration: this destination requires --auth-key (the source has none)",
-		.dst_says = "this destination requires --auth-key (the source has none)",
+		.dst_says = "main channel: this destination requires --auth-key (the source has none)",
 	};
 
 	attack_then_real(_metadata, &self->t, &a);
@@ -364,8 +369,8 @@ TEST_F_TIMEOUT(secure, attacker_wrong_key, 240)
 	const char *atk[] = { "--auth-key", auth_wrong, NULL };
 	const struct attack a = {
 		.atk = atk,
-		.atk_says = "the destination could not prove it holds the auth key",
-		.dst_says = "the source left during the auth exchange",
+		.atk_says = "main channel: the destination could not prove it holds the auth key",
+		.dst_says = "main channel: the source left during the auth exchange",
 	};
 
 	attack_then_real(_metadata, &self->t, &a);
@@ -375,10 +380,11 @@ TEST_F_TIMEOUT(secure, attacker_wrong_cert, 240)
 {
 	const char *dst[] = { "--tls-creds", x509, NULL };
 	const char *atk[] = { "--tls-creds", x509_other, NULL };
+	/* Each side checks the other's certificate: the attacker stops first. */
 	const struct attack a = {
 		.dst = dst, .atk = atk, .real = dst,
-		.atk_says = "TLS: ",
-		.dst_says = "TLS: ",
+		.atk_says = "main channel: TLS: the peer's certificate is not signed by ",
+		.dst_says = "main channel: TLS: the peer refused our certificate",
 	};
 
 	attack_then_real(_metadata, &self->t, &a);
@@ -390,8 +396,8 @@ TEST_F_TIMEOUT(secure, attacker_wrong_psk, 240)
 	const char *atk[] = { "--tls-psk", psk_wrong, NULL };
 	const struct attack a = {
 		.dst = dst, .atk = atk, .real = dst,
-		.atk_says = "TLS: ",
-		.dst_says = "TLS: ",
+		.atk_says = "main channel: TLS: the peer refused our PSK",
+		.dst_says = "main channel: TLS: unknown PSK identity / wrong key",
 	};
 
 	attack_then_real(_metadata, &self->t, &a);
@@ -465,7 +471,7 @@ TEST_F_TIMEOUT(secure, replayed_handshake, 300)
 	struct mh_mig *m = &t->m;
 	const char *none[] = { "--fault", "none", "--record", NULL, NULL };
 	const char *dst2[] = { "--mem", SEC_MEM, "--incoming", NULL };
-	const char *quiet[] = { "--quiet", NULL };
+	const char *quiet[] = { "--quiet", SEC_ROUNDS, NULL };
 	char rec[PATH_MAX], proxy[160], addr2[64], reason[600], line[512];
 	char *in2_argv[16], *blob;
 	struct sockaddr_in sin = { .sin_family = AF_INET };
@@ -579,7 +585,7 @@ static void run_flipped(struct __test_metadata *_metadata, struct sec_test *t,
 			bool unix_socket, const char *workload, const char *mem,
 			const char *const sec[], const char *const args[])
 {
-	const char *base[] = { "--channels", "1", "--quiet", NULL };
+	const char *base[] = { "--channels", "1", "--quiet", SEC_ROUNDS, NULL };
 	const char *mig[MH_MAX_ARGS];
 	struct mh_mig *m = &t->m;
 	char listen[160], proxy[160], line[256];
@@ -638,10 +644,20 @@ TEST_F_TIMEOUT(secure, flipped_bit_tls_tcp, 240)
 			       "2", NULL };
 	struct mh_mig *m = &self->t.m;
 
+	char err[512];
+
 	run_flipped(_metadata, &self->t, false, "counter", "32", sec, flip);
-	EXPECT_TRUE(mh_json_has(m->in_json, "error", "TLS"))
-		TH_LOG("%s", m->in_json);
-	TH_LOG("destination: %s", m->in_json);
+	/*
+	 * The record's AEAD tag fails. With kTLS the kernel's EBADMSG reads
+	 * today as "a frame failed its authentication check", the words of
+	 * a frame MAC, without naming TLS: take either.
+	 */
+	mh_json_str(m->in_json, "error", err, sizeof(err));
+	TH_LOG("destination: %s", err);
+	EXPECT_TRUE(!strncmp(err, "data channel 1: ", 16)) TH_LOG("%s", err);
+	EXPECT_TRUE(strstr(err, "TLS") ||
+		    strstr(err, "failed its authentication check"))
+		TH_LOG("%s", err);
 	source_survives(_metadata, m);
 }
 
@@ -653,7 +669,7 @@ TEST_F_TIMEOUT(secure, flipped_bit_tls_tcp, 240)
 TEST_F_TIMEOUT(secure, unix_other_uid, 240)
 {
 	struct mh_mig *m = &self->t.m;
-	const char *quiet[] = { "--quiet", NULL };
+	const char *quiet[] = { "--quiet", SEC_ROUNDS, NULL };
 	char sock[PATH_MAX], line[512];
 	pid_t pid;
 	int st;
@@ -697,17 +713,23 @@ TEST_F_TIMEOUT(secure, unix_other_uid, 240)
 		memcpy(un.sun_path, sock, strnlen(sock, sizeof(un.sun_path) - 1));
 		if (fd < 0 || connect(fd, (struct sockaddr *)&un, sizeof(un)))
 			_exit(11);
-		if (send(fd, msg, sizeof(msg), MSG_NOSIGNAL) != sizeof(msg))
+		/*
+		 * The destination looks at SO_PEERCRED before it reads: it
+		 * may have closed already (EPIPE), which is fine. Whatever it
+		 * says, it is no ACCEPT: read until it closes.
+		 */
+		if (send(fd, msg, sizeof(msg), MSG_NOSIGNAL) < 0 && errno != EPIPE &&
+		    errno != ECONNRESET)
 			_exit(12);
-		/* Whatever it says, it must not be an ACCEPT: wait for EOF. */
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		while (recv(fd, sink, sizeof(sink), 0) > 0)
 			;
 		_exit(0);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	/* 10: setuid failed, 11: no connection, 12: send failed oddly. */
 	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		TH_LOG("the uid-65534 peer could not connect and send (status %d)", st);
+		TH_LOG("the uid-65534 peer: exit status %d", WEXITSTATUS(st));
 	EXPECT_TRUE(mh_wait_line(m->in.err, "refused a connection from ", line,
 				 sizeof(line), 20000));
 	EXPECT_TRUE(strstr(line, "runs as uid 65534, neither root nor") != NULL)
@@ -781,6 +803,8 @@ TEST_F_TIMEOUT(mode, passes_checker, 240)
 	for (i = 0; i < s; i++)
 		mig[a++] = sec[i];
 	mig[a++] = "--quiet";
+	mig[a++] = "--max-rounds";
+	mig[a++] = "3";
 	if (variant->zstd) {
 		mig[a++] = "--compress";
 		mig[a++] = "zstd";
