@@ -7,7 +7,9 @@
  * is dropped, delayed, cut, damaged, or the whole migration goes silent.
  *
  *   fault_proxy --listen ADDR --to ADDR --fault ACTION@FRAME[#N]
- *               [--channel main|data] [--log FILE]
+ *               [--channel main|data] [--log FILE] [--record FILE]
+ *   fault_proxy --raw --listen ADDR --to ADDR --fault flip-byte=N|none
+ *               [--conn K] [--log FILE] [--record FILE]
  *
  * It prints "fault_proxy: listening on ADDR" once it accepts connections
  * and "fault_proxy: fired ACTION at FRAME#N on CHANNEL (DIRECTION)" when
@@ -16,6 +18,17 @@
  *
  * Two threads per connection, one per direction. Each reads a whole frame
  * before it forwards it, so a fault always applies to exactly one frame.
+ *
+ * --raw is for streams it cannot parse (TLS): bytes go through as they
+ * come, and flip-byte=N flips the lowest bit of the byte at offset N (0:
+ * the first) of the source->destination direction of connection K
+ * (--conn, default 2: the first data channel; connections are numbered
+ * from 1 in the order they were accepted). It says "fired flip-byte=N at
+ * byte N on conn K (source->destination)".
+ *
+ * --record FILE writes the source->destination bytes of the first
+ * connection (the main channel) to FILE exactly as they arrived, before
+ * any fault: a test replays them later as an attacker who listened in.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -47,8 +60,11 @@
 #define RETRY_MS	50
 #define GPA_OUTSIDE	0xfff0000000ULL
 #define LENGTH_HUGE	0x7fffffffU
+#define RAW_CHUNK	(64U << 10)
 
-enum { HELLO = 1, RAM = 4, SYNC = 5 };
+enum { HELLO = 1, RAM = 4, SYNC = 5, AUTH_INIT = 14 };
+/* AUTH_INIT: Ns (32 bytes), session id (u64), then the channel (u32). */
+#define AUTH_INIT_CHANNEL	40
 
 /* Where a frame type may travel. */
 #define ON_MAIN		0x1
@@ -73,6 +89,11 @@ static const struct frame_type {
 	[11] = { "ABORT", ON_MAIN, false },
 	[12] = { "LOADED", ON_MAIN, false },
 	[13] = { "KEEPALIVE", ON_MAIN, true },
+	/* --auth-key: between the preamble and HELLO, on every channel */
+	[14] = { "AUTH_INIT", ON_BOTH, false },
+	[15] = { "AUTH_CHALLENGE", ON_BOTH, false },
+	[16] = { "AUTH_PROOF", ON_BOTH, false },
+	[17] = { "AUTH_OK", ON_BOTH, true },
 };
 
 #define NR_TYPES	(sizeof(frame_types) / sizeof(frame_types[0]))
@@ -87,6 +108,7 @@ enum action {
 	ACT_CORRUPT_LENGTH,
 	ACT_TRUNCATE,
 	ACT_FLIP,
+	ACT_FLIP_BYTE,
 };
 
 static const char *const action_names[] = {
@@ -99,6 +121,7 @@ static const char *const action_names[] = {
 	[ACT_CORRUPT_LENGTH] = "corrupt-length",
 	[ACT_TRUNCATE] = "truncate",
 	[ACT_FLIP] = "flip",
+	[ACT_FLIP_BYTE] = "flip-byte",
 };
 
 enum kind { KIND_UNKNOWN, KIND_MAIN, KIND_DATA, KIND_NONE };
@@ -111,7 +134,12 @@ static struct {
 	uint32_t type;
 	unsigned long nth;
 	enum kind kind;
-} fault;
+	unsigned long long byte;	/* flip-byte=N */
+	int conn;			/* --conn K */
+} fault = { .conn = 2 };
+
+/* --raw: bytes are forwarded as they come, no frame is parsed. */
+static bool raw;
 
 struct addr {
 	int family;
@@ -129,13 +157,14 @@ static unsigned long seen;	/* frames that matched the fault so far */
 static bool fired;
 static bool silent;		/* silence fired: nothing moves any more */
 static FILE *log_file;
+static FILE *record_file;	/* --record; written by conn 1's source side */
 static uint64_t start_ms;
 
 struct conn {
 	int id;
 	int src_fd, dst_fd;
-	enum kind kind;		/* from the HELLO; under lock */
-	int channel;		/* the HELLO's channel number */
+	enum kind kind;		/* from HELLO or AUTH_INIT; under lock */
+	int channel;		/* the channel number they carry */
 	int refs;		/* pumps still running; under lock */
 };
 
@@ -216,6 +245,34 @@ static void log_frame(struct conn *c, bool up, uint32_t type, uint32_t len,
 		what ? what : "");
 	fflush(log_file);
 	funlockfile(log_file);
+}
+
+/* --log in --raw mode: one line per chunk forwarded. */
+static void log_chunk(struct conn *c, bool up, unsigned long long off,
+		      size_t len, const char *what)
+{
+	uint64_t t = now_ms() - start_ms;
+
+	if (!log_file)
+		return;
+	flockfile(log_file);
+	fprintf(log_file, "%llu.%03llu conn %d raw %s bytes %llu..%llu%s%s\n",
+		(unsigned long long)(t / 1000), (unsigned long long)(t % 1000),
+		c->id, dir_name(up), off, off + len, what ? ": " : "",
+		what ? what : "");
+	fflush(log_file);
+	funlockfile(log_file);
+}
+
+/* --record: what the source sent on the first connection, as it came. */
+static void record(struct conn *c, bool up, const void *buf, size_t len)
+{
+	if (!record_file || !up || c->id != 1 || !len)
+		return;
+	flockfile(record_file);
+	if (fwrite(buf, 1, len, record_file) != len || fflush(record_file))
+		err("--record: %s", strerror(errno));
+	funlockfile(record_file);
 }
 
 /*
@@ -473,6 +530,7 @@ static bool fault_frame(struct conn *c, bool up, int to, uint8_t *hdr,
 		log_frame(c, up, type, len, "bit flipped");
 		return send_full(to, hdr, HDR_LEN, buf, len);
 	case ACT_NONE:
+	case ACT_FLIP_BYTE:	/* --raw only */
 		break;
 	}
 	return send_full(to, hdr, HDR_LEN, buf, len);
@@ -489,6 +547,7 @@ static void pump(struct conn *c, bool up)
 
 	if (!read_full(from, pre, sizeof(pre)))
 		goto out;
+	record(c, up, pre, sizeof(pre));
 	park_if_silent();
 	if (!send_full(to, pre, sizeof(pre), NULL, 0))
 		goto out;
@@ -507,8 +566,16 @@ static void pump(struct conn *c, bool up)
 		}
 		if (!read_full(from, buf, len))
 			break;
+		record(c, up, hdr, sizeof(hdr));
+		record(c, up, buf, len);
 		if (up && type == HELLO && len >= 12) {
 			int ch = get_le32(buf + 8);
+
+			set_kind(c, ch ? KIND_DATA : KIND_MAIN, ch);
+		} else if (up && type == AUTH_INIT &&
+			   len >= AUTH_INIT_CHANNEL + 4) {
+			/* --auth-key: the channel is known before HELLO. */
+			int ch = get_le32(buf + AUTH_INIT_CHANNEL);
 
 			set_kind(c, ch ? KIND_DATA : KIND_MAIN, ch);
 		} else if (up) {
@@ -535,11 +602,58 @@ out:
 	shut_both(c);
 }
 
+/*
+ * --raw: one direction of one connection, chunk by chunk as read; the
+ * flip-byte fault, if this is its connection and direction, on the way.
+ */
+static void pump_raw(struct conn *c, bool up)
+{
+	int from = up ? c->src_fd : c->dst_fd;
+	int to = up ? c->dst_fd : c->src_fd;
+	bool mine = up && fault.act == ACT_FLIP_BYTE && c->id == fault.conn;
+	unsigned long long off = 0;
+	uint8_t *buf = malloc(RAW_CHUNK);
+
+	if (!buf) {
+		err("conn %d: no memory", c->id);
+		shut_both(c);
+		return;
+	}
+	for (;;) {
+		ssize_t n = read(from, buf, RAW_CHUNK);
+		const char *what = NULL;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		record(c, up, buf, n);
+		if (mine && fault.byte >= off && fault.byte < off + n) {
+			buf[fault.byte - off] ^= 0x01;
+			what = "bit flipped";
+			pthread_mutex_lock(&lock);
+			fired = true;
+			pthread_mutex_unlock(&lock);
+			say("fired %s at byte %llu on conn %d (%s)", fault.text,
+			    fault.byte, c->id, dir_name(up));
+		}
+		log_chunk(c, up, off, n, what);
+		if (!send_full(to, buf, n, NULL, 0))
+			break;
+		off += n;
+	}
+	free(buf);
+	shut_both(c);
+}
+
 static void *down_main(void *arg)
 {
 	struct conn *c = arg;
 
-	pump(c, false);
+	if (raw)
+		pump_raw(c, false);
+	else
+		pump(c, false);
 	conn_put(c);
 	return NULL;
 }
@@ -603,7 +717,10 @@ static void *conn_main(void *arg)
 		return NULL;
 	}
 	pthread_detach(t);
-	pump(c, true);
+	if (raw)
+		pump_raw(c, true);
+	else
+		pump(c, true);
 	conn_put(c);
 	return NULL;
 }
@@ -775,13 +892,20 @@ static void __attribute__((noreturn)) usage(const char *fmt, ...)
 		va_end(ap);
 	}
 	fputs("usage: fault_proxy --listen ADDR --to ADDR --fault ACTION@FRAME[#N]\n"
-	      "                   [--channel main|data] [--log FILE]\n"
+	      "                   [--channel main|data] [--log FILE] [--record FILE]\n"
+	      "       fault_proxy --raw --listen ADDR --to ADDR --fault flip-byte=N|none\n"
+	      "                   [--conn K] [--log FILE] [--record FILE]\n"
 	      "  ADDR    unix:PATH or tcp:HOST:PORT\n"
 	      "  ACTION  drop, delay=MS, cut, silence, corrupt-gpa, corrupt-length,\n"
 	      "          truncate, flip, none (none needs no @FRAME)\n"
 	      "  FRAME   HELLO ACCEPT REJECT RAM SYNC END DEVICE_STATE READY GO ACK\n"
-	      "          ABORT LOADED KEEPALIVE; #N: the Nth such frame (1)\n"
-	      "  --channel  which connections count (default main; data for RAM, SYNC)\n",
+	      "          ABORT LOADED KEEPALIVE AUTH_INIT AUTH_CHALLENGE AUTH_PROOF\n"
+	      "          AUTH_OK; #N: the Nth such frame (1)\n"
+	      "  --channel  which connections count (default main; data for RAM, SYNC)\n"
+	      "  --raw      forward bytes unparsed; flip-byte=N flips a bit of the\n"
+	      "             byte at offset N, source->destination, of connection K\n"
+	      "  --conn K   flip-byte's connection, in accept order from 1 (2)\n"
+	      "  --record   the first connection's source->destination bytes to FILE\n",
 	      stderr);
 	exit(2);
 }
@@ -825,6 +949,14 @@ static void parse_fault(char *spec)
 	if (at)
 		*at = 0;
 	snprintf(fault.text, sizeof(fault.text), "%s", spec);
+	if (!strncmp(spec, "flip-byte=", 10)) {
+		if (at || !parse_num(spec + 10, ULONG_MAX, &fault.nth))
+			usage("'%s': flip-byte=N needs a byte offset N and no @FRAME",
+			      spec);
+		fault.act = ACT_FLIP_BYTE;
+		fault.byte = fault.nth;
+		return;
+	}
 	if (!strncmp(spec, "delay=", 6)) {
 		unsigned long ms;
 
@@ -834,7 +966,8 @@ static void parse_fault(char *spec)
 		fault.delay_ms = ms;
 	} else {
 		for (a = 0; a < sizeof(action_names) / sizeof(action_names[0]); a++)
-			if (a != ACT_DELAY && !strcmp(spec, action_names[a]))
+			if (a != ACT_DELAY && a != ACT_FLIP_BYTE &&
+			    !strcmp(spec, action_names[a]))
 				break;
 		if (a == sizeof(action_names) / sizeof(action_names[0]))
 			usage("unknown fault action '%s'", spec);
@@ -861,11 +994,14 @@ int main(int argc, char **argv)
 		{ "fault", required_argument, NULL, 'f' },
 		{ "channel", required_argument, NULL, 'c' },
 		{ "log", required_argument, NULL, 'L' },
+		{ "record", required_argument, NULL, 'R' },
+		{ "raw", no_argument, NULL, 'r' },
+		{ "conn", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	const char *listen_spec = NULL, *to_spec = NULL, *channel = NULL;
-	const char *log_path = NULL;
+	const char *log_path = NULL, *record_path = NULL, *conn = NULL;
 	char *fault_spec = NULL;
 	struct addr listen_addr;
 	int o, lfd;
@@ -887,6 +1023,15 @@ int main(int argc, char **argv)
 		case 'L':
 			log_path = optarg;
 			break;
+		case 'R':
+			record_path = optarg;
+			break;
+		case 'r':
+			raw = true;
+			break;
+		case 'k':
+			conn = optarg;
+			break;
 		case 'h':
 		default:
 			usage(NULL);
@@ -897,6 +1042,21 @@ int main(int argc, char **argv)
 	if (!listen_spec || !to_spec || !fault_spec)
 		usage("--listen, --to and --fault are required");
 	parse_fault(fault_spec);
+	if (raw && fault.act != ACT_NONE && fault.act != ACT_FLIP_BYTE)
+		usage("--raw takes --fault flip-byte=N or none: it sees no frames");
+	if (raw && channel)
+		usage("--raw sees no channels: --conn K chooses the connection");
+	if (!raw && fault.act == ACT_FLIP_BYTE)
+		usage("flip-byte=N needs --raw");
+	if (conn) {
+		unsigned long k;
+
+		if (fault.act != ACT_FLIP_BYTE)
+			usage("--conn goes with --fault flip-byte=N");
+		if (!parse_num(conn, INT_MAX, &k) || !k)
+			usage("--conn K: a connection number from 1, not '%s'", conn);
+		fault.conn = k;
+	}
 
 	fault.kind = fault.type == RAM || fault.type == SYNC ? KIND_DATA :
 		     KIND_MAIN;
@@ -920,6 +1080,13 @@ int main(int argc, char **argv)
 		log_file = fopen(log_path, "w");
 		if (!log_file) {
 			err("%s: %s", log_path, strerror(errno));
+			return 1;
+		}
+	}
+	if (record_path) {
+		record_file = fopen(record_path, "w");
+		if (!record_file) {
+			err("%s: %s", record_path, strerror(errno));
 			return 1;
 		}
 	}

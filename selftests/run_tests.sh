@@ -5,8 +5,11 @@
 # inside the sandbox (scripts/sandbox/run.sh -- selftests/run_tests.sh),
 # from the project root; works on any host where kmig.ko may be loaded.
 #
-# Loads ./kmig.ko, runs every build/selftests/*_test and the commands in
-# selftests/extra_tests (or only the test binaries NAMEd), then unloads the
+# Loads ./kmig.ko, runs every build/selftests/*_test, then the TLS unit
+# test build/user-san/tests/tls_test where `make unit` built it (its kTLS
+# cases need the kernel's tls ULP, which only the sandbox has), and the
+# commands in selftests/extra_tests (or only the test binaries NAMEd,
+# tls_test among them: NAME is looked up there too), then unloads the
 # module; e.g. scripts/sandbox/run.sh -- selftests/run_tests.sh uapi_test.
 # Each binary's kselftest TAP is folded into one TAP stream, its cases
 # renumbered and prefixed with the binary's name. After each step the
@@ -23,6 +26,7 @@
 #   KMIG_MODULE        module to load (./kmig.ko); "none" loads nothing,
 #                      for testing this script without a module
 #   KMIG_TEST_DIR      where the test binaries are (build/selftests)
+#   KMIG_TLS_TEST      the TLS unit test (build/user-san/tests/tls_test)
 #   KMIG_OUT           where the TAP, per-binary logs and dmesg are kept
 #   KMIG_EXTRA_TESTS   the extra test list (selftests/extra_tests)
 #   KMIG_OBJECTS       kmig.ko's object counters
@@ -34,6 +38,7 @@ shopt -s nullglob lastpipe
 timeout_s=${KMIG_TEST_TIMEOUT:-600}
 module=${KMIG_MODULE:-./kmig.ko}
 test_dir=${KMIG_TEST_DIR:-build/selftests}
+tls_test=${KMIG_TLS_TEST:-build/user-san/tests/tls_test}
 extra=${KMIG_EXTRA_TESTS:-selftests/extra_tests}
 objects=${KMIG_OBJECTS:-/sys/kernel/debug/kmig/objects}
 out=${KMIG_OUT:-$(mktemp -d /tmp/kmig-selftests.XXXXXX)}
@@ -241,16 +246,23 @@ run_one() {
 	fi
 }
 
-# The test programs, in order: build/selftests/*_test, or the NAMEs given.
+# The test programs, in order: build/selftests/*_test and tls_test, or the
+# NAMEs given.
 tests=()
 if [ $# -gt 0 ]; then
 	for t in "$@"; do
-		tests+=("$test_dir/$t")
+		if [ "$t" = "$(basename "$tls_test")" ] && [ ! -e "$test_dir/$t" ]; then
+			tests+=("$tls_test")
+		else
+			tests+=("$test_dir/$t")
+		fi
 	done
 else
 	for t in "$test_dir"/*_test; do
 		[ -f "$t" ] && [ -x "$t" ] && tests+=("$t")
 	done
+	# Built by `make unit` (ASan), which make check runs first.
+	[ -f "$tls_test" ] && [ -x "$tls_test" ] && tests+=("$tls_test")
 fi
 
 emit "TAP version 13"
