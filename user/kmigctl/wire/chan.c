@@ -180,6 +180,12 @@ int chan_read(struct chan *c, void *buf, size_t len)
 		} else {
 			n = recv(c->fd, (char *)buf + got, len - got,
 				 MSG_DONTWAIT);
+			/* kTLS: a record that failed to decrypt. */
+			if (n < 0 && errno == EBADMSG && c->tls) {
+				snprintf(c->tls_why, sizeof(c->tls_why),
+					 "a record failed its authentication (altered in transit)");
+				return -EPROTO;
+			}
 			/* kTLS: a record that is not data (an alert). */
 			if (n < 0 && errno == EIO && c->tls) {
 				int ret = tls_ktls_read_alert(c->fd, c->tls_why,
