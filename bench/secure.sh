@@ -31,8 +31,10 @@
 # kmigctls' system time, not in the kernel workers'.
 #
 # Environment: KMIG_BENCH_MEM (MiB, 128), KMIG_BENCH_CHANNELS (2),
-# KMIG_BENCH_REPEAT (3: medians of that many runs; the runs go round all
-# rows once per repetition, so drift spreads over every mode),
+# KMIG_BENCH_REPEAT (1; N > 1: medians of N runs per row, the runs going
+# round all rows once per repetition so that drift spreads over every
+# mode; one repetition of the 15 default rows at 128 MiB takes about 8
+# minutes in the sandbox, so 3 take about 25),
 # KMIG_BENCH_ROWS (WORKLOAD[+zstd]/MODE ..., default every mode for random
 # and text, and insecure, auth-key, tls-x509 for text+zstd).
 
@@ -40,7 +42,7 @@ set -euo pipefail
 
 mem=${KMIG_BENCH_MEM:-128}
 channels=${KMIG_BENCH_CHANNELS:-2}
-repeat=${KMIG_BENCH_REPEAT:-3}
+repeat=${KMIG_BENCH_REPEAT:-1}
 modes="insecure auth-key tls-psk tls-psk/gnutls tls-x509 tls-x509/gnutls"
 default_rows=
 for w in random text; do
@@ -133,11 +135,12 @@ stop_vms() {
 migrate_one() {
 	local row=$1 rep=$2 w=${1%%/*} mode=${1#*/}
 	local guest=${w%%+*} compress=none key opts rc vrc verdict src dst
-	local total bytes zbefore zafter ucpu dcpu kcpu cpu sec result
+	local total bytes zbefore zafter ucpu dcpu kcpu cpu sec result t0 wall
 	[ "$guest" = "$w" ] || compress=${w#*+}
 	key=$(echo "$row" | tr '/+:' '___')
 	opts=$(sec_opts "$mode")
 	port=$((port + 1))
+	t0=$(date +%s)
 	rm -f "$run"/*.log "$run"/*.json "$run"/*.err "$run"/*.cpu "$run/kthreads"
 
 	$vmm --control "$run/src.sock" --mem "$mem" --workload "$guest" \
@@ -209,11 +212,14 @@ migrate_one() {
 		cat "$run/out.err" "$run/in.err" "$run/dst.log" >&2 || true
 	fi
 
-	printf '{"kind":"run","row":"%s","workload":"%s","compress":"%s","mode":"%s","rep":%s,"mem_mib":%s,"channels":%s,"security":"%s","total_ms":%s,"bytes_sent":%s,"page_bytes_before":%s,"page_bytes_after":%s,"cpu_s":%s,"kmigctl_src_cpu_s":%s,"kmigctl_dst_cpu_s":%s,"kworker_cpu_s":%s,"check":"%s","result":"%s"}\n' \
+	wall=$(($(date +%s) - t0))
+	printf '  run %s/%s %-26s %8s ms %7s cpu_s %-10s (%s s with the VMs)\n' \
+		"$rep" "$repeat" "$row" "${total:-?}" "$cpu" "$result" "$wall"
+	printf '{"kind":"run","row":"%s","workload":"%s","compress":"%s","mode":"%s","rep":%s,"mem_mib":%s,"channels":%s,"security":"%s","total_ms":%s,"bytes_sent":%s,"page_bytes_before":%s,"page_bytes_after":%s,"cpu_s":%s,"kmigctl_src_cpu_s":%s,"kmigctl_dst_cpu_s":%s,"kworker_cpu_s":%s,"check":"%s","result":"%s","wall_s":%s}\n' \
 		"$row" "$guest" "$compress" "$mode" "$rep" "$mem" "$channels" \
 		"$sec" "${total:-null}" "${bytes:-null}" "${zbefore:-null}" \
 		"${zafter:-null}" "$cpu" "${ucpu:-null}" "${dcpu:-null}" \
-		"$kcpu" "${verdict//\"/\'}" "$result" >>"$json"
+		"$kcpu" "${verdict//\"/\'}" "$result" "$wall" >>"$json"
 	# Per row, one value a line per repetition (medians at the end).
 	[ "$result" = ok ] || return 0
 	echo "${total:-0}" >>"$run/res/$key.total"
@@ -274,6 +280,7 @@ done <"$run/prims"
 printf '{"kind":"primitives","crc32c_impl":"%s"%s}\n' "$crc_impl" \
 	"$(awk '{ printf ",\"%s_mib_s\":%s", $1, $2 }' "$run/prims")" >>"$json"
 
+printf '\n'
 start=$(date +%s)
 for rep in $(seq "$repeat"); do
 	for row in $rows; do
@@ -281,6 +288,8 @@ for rep in $(seq "$repeat"); do
 	done
 done
 elapsed=$(($(date +%s) - start))
+
+fmt2() { if [ "$1" = null ]; then echo -; else printf '%.2f' "$1"; fi; }
 
 # The table: medians per row, ratios to the insecure row of the same
 # workload and compression.
@@ -321,8 +330,8 @@ for row in $rows; do
 		macpct=$(calc "100 * 2 * $bytes / 1048576 / $umac / $cpu")
 	check="ok $n/$repeat"
 	[ "$n" = "$repeat" ] || check="!!! ok $n/$repeat !!!"
-	printf '%-26s %9.0f %8.1f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %6.1f %6s %s (%s)\n' \
-		"$row" "$total" "$tput" "$xtput" "$cpu" "$xcpu" \
+	printf '%-26s %9.0f %8.1f %7s %7.2f %7s %7.2f %7.2f %7.2f %6.1f %6s %s (%s)\n' \
+		"$row" "$total" "$tput" "$(fmt2 "$xtput")" "$cpu" "$(fmt2 "$xcpu")" \
 		"$(median "$f.ucpu")" "$(median "$f.dcpu")" "$(median "$f.kcpu")" \
 		"$crcpct" "$(if [ "$macpct" = null ]; then echo -; else printf '%.1f' "$macpct"; fi)" \
 		"$check" "$(cat "$f.sec")"
