@@ -9,9 +9,10 @@
 # and kmig's kernel workers) and its ratio, and the destination checker's
 # verdict. Before the migrations it measures the primitives on one core
 # (bench/crypto_bw.c: memcpy, kmigctl's crc32c both ways, UMAC-128,
-# HMAC-SHA256, AES-128-GCM) and afterwards puts them against the runs: the
-# CRC-32C every RAM frame carries, as a share of each run's CPU, and the
-# UMAC's share of the auth-key runs. A benchmark, not a test: nothing here
+# HMAC-SHA256, AES-128-GCM, and the kernel's crc32c and gcm(aes) through
+# AF_ALG) and afterwards puts them against the runs: the CRC-32C every RAM
+# frame carries, as a share of each run's CPU, and likewise the primitive
+# that protects the frames (UMAC-128 or AES-128-GCM). A benchmark, not a test: nothing here
 # asserts a time, but a failed migration or check is printed loudly and
 # makes the exit status 1. Results: a table on stdout, JSON lines in
 # $KMIG_OUT/bench-secure.json (a "primitives" line, one "run" line per
@@ -31,10 +32,10 @@
 # kmigctls' system time, not in the kernel workers'.
 #
 # Environment: KMIG_BENCH_MEM (MiB, 128), KMIG_BENCH_CHANNELS (2),
-# KMIG_BENCH_REPEAT (1; N > 1: medians of N runs per row, the runs going
+# KMIG_BENCH_REPEAT (3: medians of that many runs per row, the runs going
 # round all rows once per repetition so that drift spreads over every
-# mode; one repetition of the 15 default rows at 128 MiB takes about 8
-# minutes in the sandbox, so 3 take about 25),
+# mode; one repetition of the 15 default rows at 128 MiB takes about 5
+# minutes in the sandbox),
 # KMIG_BENCH_ROWS (WORKLOAD[+zstd]/MODE ..., default every mode for random
 # and text, and insecure, auth-key, tls-x509 for text+zstd).
 
@@ -42,7 +43,7 @@ set -euo pipefail
 
 mem=${KMIG_BENCH_MEM:-128}
 channels=${KMIG_BENCH_CHANNELS:-2}
-repeat=${KMIG_BENCH_REPEAT:-1}
+repeat=${KMIG_BENCH_REPEAT:-3}
 modes="insecure auth-key tls-psk tls-psk/gnutls tls-x509 tls-x509/gnutls"
 default_rows=
 for w in random text; do
@@ -136,6 +137,7 @@ migrate_one() {
 	local row=$1 rep=$2 w=${1%%/*} mode=${1#*/}
 	local guest=${w%%+*} compress=none key opts rc vrc verdict src dst
 	local total bytes zbefore zafter ucpu dcpu kcpu cpu sec result t0 wall
+	local setup
 	[ "$guest" = "$w" ] || compress=${w#*+}
 	key=$(echo "$row" | tr '/+:' '___')
 	opts=$(sec_opts "$mode")
@@ -182,6 +184,7 @@ migrate_one() {
 	stop_vms
 
 	total=$(json_num total_ms "$run/out.json")
+	setup=$(json_num setup_ms "$run/out.json")
 	bytes=$(json_num bytes_sent "$run/out.json")
 	zbefore=$(json_num bytes_before "$run/out.json")
 	[ "${zbefore:-0}" != 0 ] || zbefore=$bytes
@@ -213,16 +216,18 @@ migrate_one() {
 	fi
 
 	wall=$(($(date +%s) - t0))
-	printf '  run %s/%s %-26s %8s ms %7s cpu_s %-10s (%s s with the VMs)\n' \
-		"$rep" "$repeat" "$row" "${total:-?}" "$cpu" "$result" "$wall"
-	printf '{"kind":"run","row":"%s","workload":"%s","compress":"%s","mode":"%s","rep":%s,"mem_mib":%s,"channels":%s,"security":"%s","total_ms":%s,"bytes_sent":%s,"page_bytes_before":%s,"page_bytes_after":%s,"cpu_s":%s,"kmigctl_src_cpu_s":%s,"kmigctl_dst_cpu_s":%s,"kworker_cpu_s":%s,"check":"%s","result":"%s","wall_s":%s}\n' \
+	printf '  run %s/%s %-26s %6.0f ms %6.2f cpu_s %-10s (%s s with the VMs)\n' \
+		"$rep" "$repeat" "$row" "${total:-0}" "$cpu" "$result" "$wall"
+	printf '{"kind":"run","row":"%s","workload":"%s","compress":"%s","mode":"%s","rep":%s,"mem_mib":%s,"channels":%s,"security":"%s","total_ms":%s,"setup_ms":%s,"bytes_sent":%s,"page_bytes_before":%s,"page_bytes_after":%s,"cpu_s":%s,"kmigctl_src_cpu_s":%s,"kmigctl_dst_cpu_s":%s,"kworker_cpu_s":%s,"check":"%s","result":"%s","wall_s":%s}\n' \
 		"$row" "$guest" "$compress" "$mode" "$rep" "$mem" "$channels" \
-		"$sec" "${total:-null}" "${bytes:-null}" "${zbefore:-null}" \
+		"$sec" "${total:-null}" "${setup:-null}" "${bytes:-null}" \
+		"${zbefore:-null}" \
 		"${zafter:-null}" "$cpu" "${ucpu:-null}" "${dcpu:-null}" \
 		"$kcpu" "${verdict//\"/\'}" "$result" "$wall" >>"$json"
 	# Per row, one value a line per repetition (medians at the end).
 	[ "$result" = ok ] || return 0
 	echo "${total:-0}" >>"$run/res/$key.total"
+	echo "${setup:-0}" >>"$run/res/$key.setup"
 	echo "${bytes:-0}" >>"$run/res/$key.bytes"
 	echo "${zbefore:-0}" >>"$run/res/$key.before"
 	echo "${ucpu:-0}" >>"$run/res/$key.ucpu"
@@ -244,6 +249,9 @@ done
 insmod ./kmig.ko
 modprobe -q -a tls gcm ctr ghash-generic ghash-clmulni-intel aesni-intel \
 	2>/dev/null || true
+# AF_ALG, for crypto_bw's figures of the kernel's own crc32c and gcm(aes).
+modprobe -q -a algif_hash algif_aead crc32c-intel crc32c_generic \
+	2>/dev/null || true
 ip link set lo up
 scripts/mkcreds.sh "$creds"
 hz=$(getconf CLK_TCK)
@@ -252,13 +260,21 @@ mkdir -p "$run/res"
 
 printf '\nkmig security benchmark: %s MiB guests, %s data channels, loopback TCP, %s run(s) per row\n' \
 	"$mem" "$channels" "$repeat"
-printf 'kTLS: %s; kernel gcm(aes): %s\n' \
-	"$(grep -qs '^tls ' /proc/modules && echo 'tls.ko loaded' || echo 'tls.ko NOT loaded')" \
-	"$(awk '/^name/ { n = $3 } /^driver/ && n == "gcm(aes)" { print $3; exit }' \
-		/proc/crypto)"
+# driver NAME: the kernel's preferred implementation of NAME.
+driver() {
+	awk -v a="$1" '/^name/ { n = $3 } /^driver/ { d = $3 }
+		/^priority/ && n == a && $3 > p { p = $3; best = d }
+		END { print best ? best : "none" }' /proc/crypto
+}
+if grep -qs '^tls ' /proc/modules; then ktls="tls.ko loaded"; else ktls="tls.ko NOT loaded"; fi
+printf 'kTLS: %s; kernel gcm(aes): %s, crc32c: %s\n' "$ktls" \
+	"$(driver 'gcm(aes)')" "$(driver crc32c)"
 
 # The primitives, on one core, before anything else runs.
-$crypto_bw >"$run/prims"
+if ! timeout 120 $crypto_bw >"$run/prims"; then
+	failures=$((failures + 1))
+	loud "crypto_bw failed: the primitives' figures are missing"
+fi
 prim() { awk -v k="$1" '$1 == k { print $2 }' "$run/prims"; }
 crc_impl=$(awk '$1 == "crc32c" { print $3 }' "$run/prims")
 printf '\nprimitives on one core (MiB/s; us per 4 KiB page):\n'
@@ -269,6 +285,8 @@ while read -r name speed note; do
 	crc32c) label="crc32c as kmigctl picks it ($note)" ;;
 	crc32c_table) label="crc32c slicing-by-8 tables" ;;
 	crc32c_sse42) label="crc32c SSE4.2 instruction" ;;
+	kernel_crc32c) label="kernel crc32c ($(driver crc32c), AF_ALG)" ;;
+	kernel_aes128gcm) label="kernel gcm(aes) (AF_ALG, 16 KiB)" ;;
 	umac128) label="UMAC-128 (gnutls_hmac, --auth-key)" ;;
 	hmac_sha256) label="HMAC-SHA256 (gnutls_hmac)" ;;
 	aes128gcm) label="AES-128-GCM (gnutls_aead, 16 KiB)" ;;
@@ -289,15 +307,19 @@ for rep in $(seq "$repeat"); do
 done
 elapsed=$(($(date +%s) - start))
 
+fmt1() { if [ "$1" = null ]; then echo -; else printf '%.1f' "$1"; fi; }
 fmt2() { if [ "$1" = null ]; then echo -; else printf '%.2f' "$1"; fi; }
 
 # The table: medians per row, ratios to the insecure row of the same
 # workload and compression.
 crc=$(prim crc32c)
 umac=$(prim umac128)
-printf '\n%-26s %9s %8s %7s %7s %7s %7s %7s %7s %6s %6s %s\n' \
-	"workload/mode" total_ms MiB/s xtput cpu_s xcpu src_s dst_s kwork_s \
-	crc% mac% "check (security)"
+aes=$(prim aes128gcm)
+kaes=$(prim kernel_aes128gcm)
+kaes=${kaes:-$aes}
+printf '\n%-26s %9s %6s %8s %7s %7s %7s %7s %7s %7s %6s %6s %s\n' \
+	"workload/mode" total_ms setup MiB/s xtput cpu_s xcpu src_s dst_s \
+	kwork_s crc% prot% "check (security)"
 for row in $rows; do
 	key=$(echo "$row" | tr '/+:' '___')
 	base=$(echo "${row%%/*}/insecure" | tr '/+:' '___')
@@ -324,37 +346,49 @@ for row in $rows; do
 	fi
 	# What the CRC costs, computed on both sides over what was sent, and
 	# the UMAC likewise in the auth-key rows, as shares of the CPU.
-	crcpct=$(calc "100 * 2 * $bytes / 1048576 / $crc / $cpu")
+	crcpct=null
+	[ -z "$crc" ] || crcpct=$(calc "100 * 2 * $bytes / 1048576 / $crc / $cpu")
+	case ${row#*/} in
+	auth-key) pspeed=$umac ;;
+	tls-*/gnutls) pspeed=$aes ;;
+	tls-*) pspeed=$kaes ;;
+	*) pspeed= ;;
+	esac
 	macpct=null
-	[ "${row#*/}" != auth-key ] ||
-		macpct=$(calc "100 * 2 * $bytes / 1048576 / $umac / $cpu")
+	[ -z "$pspeed" ] || [ -z "$crc" ] ||
+		macpct=$(calc "100 * 2 * $bytes / 1048576 / $pspeed / $cpu")
 	check="ok $n/$repeat"
 	[ "$n" = "$repeat" ] || check="!!! ok $n/$repeat !!!"
-	printf '%-26s %9.0f %8.1f %7s %7.2f %7s %7.2f %7.2f %7.2f %6.1f %6s %s (%s)\n' \
-		"$row" "$total" "$tput" "$(fmt2 "$xtput")" "$cpu" "$(fmt2 "$xcpu")" \
+	printf '%-26s %9.0f %6.0f %8.1f %7s %7.2f %7s %7.2f %7.2f %7.2f %6s %6s %s (%s)\n' \
+		"$row" "$total" "$(median "$f.setup")" "$tput" "$(fmt2 "$xtput")" "$cpu" "$(fmt2 "$xcpu")" \
 		"$(median "$f.ucpu")" "$(median "$f.dcpu")" "$(median "$f.kcpu")" \
-		"$crcpct" "$(if [ "$macpct" = null ]; then echo -; else printf '%.1f' "$macpct"; fi)" \
+		"$(fmt1 "$crcpct")" "$(fmt1 "$macpct")" \
 		"$check" "$(cat "$f.sec")"
-	printf '{"kind":"row","row":"%s","runs_ok":%s,"runs":%s,"security":"%s","total_ms":%s,"bytes_sent":%s,"page_bytes_before":%s,"throughput_mib_s":%s,"throughput_ratio":%s,"cpu_s":%s,"cpu_ratio":%s,"kmigctl_src_cpu_s":%s,"kmigctl_dst_cpu_s":%s,"kworker_cpu_s":%s,"crc32c_cpu_share":%s,"umac_cpu_share":%s}\n' \
-		"$row" "$n" "$repeat" "$(cat "$f.sec")" "$total" "$bytes" \
+	printf '{"kind":"row","row":"%s","runs_ok":%s,"runs":%s,"security":"%s","total_ms":%s,"setup_ms":%s,"bytes_sent":%s,"page_bytes_before":%s,"throughput_mib_s":%s,"throughput_ratio":%s,"cpu_s":%s,"cpu_ratio":%s,"kmigctl_src_cpu_s":%s,"kmigctl_dst_cpu_s":%s,"kworker_cpu_s":%s,"crc32c_cpu_share":%s,"protection_cpu_share":%s}\n' \
+		"$row" "$n" "$repeat" "$(cat "$f.sec")" "$total" \
+		"$(median "$f.setup")" "$bytes" \
 		"$before" "$tput" "$xtput" "$cpu" "$xcpu" "$(median "$f.ucpu")" \
 		"$(median "$f.dcpu")" "$(median "$f.kcpu")" \
-		"$(calc "$crcpct / 100")" \
+		"$(if [ "$crcpct" = null ]; then echo null; else calc "$crcpct / 100"; fi)" \
 		"$(if [ "$macpct" = null ]; then echo null; else calc "$macpct / 100"; fi)" \
 		>>"$json"
 done
 cat <<EOF
 
+setup: ms of total_ms before the first round (connections, handshakes);
 MiB/s: page data moved (before compression) per second of total time;
 xtput, xcpu: against the insecure row of the same workload and compression;
 cpu_s = src_s + dst_s + kwork_s (kmigctl user+sys on each side, kmig's
 kernel workers). kTLS encrypts and decrypts in the kmigctl threads' sendmsg
 and recvmsg: it is in src_s/dst_s (system time), not in kwork_s.
 crc%: 2 x MiB sent / crc32c speed ($crc_impl, $crc MiB/s) over cpu_s, the
-checksum's estimated share (source and destination); mac%: the same for
-UMAC-128 in the auth-key rows. The kernel's crc32c-intel would use the same
-SSE4.2 instruction the emulated sandbox runs slowly; kmigctl computes the
-CRC itself, off the mmap ring, so a kernel-side figure needs a module change.
+checksum's estimated share (source and destination); prot%: the same for
+what protects the frames: UMAC-128 (auth-key), GnuTLS's AES-128-GCM
+(/gnutls rows), the kernel's gcm(aes) (kTLS rows; GnuTLS's figure where
+AF_ALG gave none). The kernel's crc32c-intel uses the same SSE4.2
+instruction the emulated sandbox runs slowly; kmigctl computes the CRC
+itself, off the mmap ring: in kmig's workers it would need a module change,
+"kernel crc32c" above is what it would cost there (plus a syscall a page).
 $((repeat * $(echo "$rows" | wc -w))) migrations in ${elapsed}s; ${failures} failed.
 JSON lines: $json
 EOF
