@@ -278,7 +278,7 @@ fi
 prim() { awk -v k="$1" '$1 == k { print $2 }' "$run/prims"; }
 crc_impl=$(awk '$1 == "crc32c" { print $3 }' "$run/prims")
 printf '\nprimitives on one core (MiB/s; us per 4 KiB page):\n'
-printf '  %-34s %8s %9s\n' primitive MiB/s us/page
+printf '  %-38s %8s %9s\n' primitive MiB/s us/page
 while read -r name speed note; do
 	case $name in
 	memcpy) label=memcpy ;;
@@ -292,7 +292,7 @@ while read -r name speed note; do
 	aes128gcm) label="AES-128-GCM (gnutls_aead, 16 KiB)" ;;
 	*) label=$name ;;
 	esac
-	printf '  %-34s %8s %9.2f\n' "$label" "$speed" \
+	printf '  %-38s %8s %9.2f\n' "$label" "$speed" \
 		"$(calc "4096 * 1000000 / ($speed * 1048576)")"
 done <"$run/prims"
 printf '{"kind":"primitives","crc32c_impl":"%s"%s}\n' "$crc_impl" \
