@@ -114,6 +114,18 @@ bench: all
 	scripts/sandbox/run.sh -- bench/migrate.sh
 	cp $(BUILD)/sandbox/out/bench.json $(BUILD)/bench/migrate.json
 
+# What the security modes cost (bench/secure.sh): every mode of kmigctl
+# against --insecure, and the primitives' speeds (bench/crypto_bw.c, which
+# builds kmigctl's own crc32c.c in), in one sandbox run; the table on
+# stdout, the JSON lines in build/bench/secure.json.
+bench-secure: all
+	mkdir -p $(BUILD)/bench
+	$(CC) -O2 -Wall -Wextra -Werror -Iuser/kmigctl/wire \
+		$$(pkg-config --cflags gnutls) -o $(BUILD)/bench/crypto_bw \
+		bench/crypto_bw.c $$(pkg-config --libs gnutls)
+	scripts/sandbox/run.sh --timeout 1500 -- bench/secure.sh
+	cp $(BUILD)/sandbox/out/bench-secure.json $(BUILD)/bench/secure.json
+
 # kmig against QEMU's own migration, side by side in one sandbox run
 # (bench/peer/run.sh): the table on stdout, the runs in build/bench/peer.json.
 bench-tools: vmm
@@ -147,6 +159,6 @@ clean:
 	rm -rf $(BUILD)
 
 help:
-	@echo "make [all|kmod|user|vmm|selftests|unit|fuzz|fuzz-stream-quick|fuzz-stream|fuzz-ioctl|fuzz-ioctl-quick|style|sparse|check|soak|demo|bench|bench-peer|bench-peer-test|clean]"
+	@echo "make [all|kmod|user|vmm|selftests|unit|fuzz|fuzz-stream-quick|fuzz-stream|fuzz-ioctl|fuzz-ioctl-quick|style|sparse|check|soak|demo|bench|bench-secure|bench-peer|bench-peer-test|clean]"
 
-.PHONY: all kmod user vmm selftests unit fuzz fuzz-stream-quick fuzz-stream fuzz-ioctl fuzz-ioctl-quick uapi-check style sparse check soak demo bench bench-tools bench-peer bench-peer-test clean help
+.PHONY: all kmod user vmm selftests unit fuzz fuzz-stream-quick fuzz-stream fuzz-ioctl fuzz-ioctl-quick uapi-check style sparse check soak demo bench bench-secure bench-tools bench-peer bench-peer-test clean help
