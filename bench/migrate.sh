@@ -29,28 +29,10 @@ pids=()
 
 # shellcheck source=scripts/lib/procs.sh
 . scripts/lib/procs.sh
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 who=bench
 trap kmig_cleanup EXIT
-
-# CPU seconds (user + system) of kmig's worker kthreads, summed over the
-# largest value seen for each: they exit with their session.
-sample_kthreads() {
-	local f=$1
-	while :; do
-		for s in /proc/[0-9]*/stat; do
-			read -r line 2>/dev/null <"$s" || continue
-			case $line in
-			*"(kmig/"*) echo "$line" ;;
-			esac
-		done | awk '{ print $1, $14 + $15 }' >>"$f"
-		sleep 0.2
-	done
-}
-
-json_num() {
-	# First "key": number in a JSON document (kmigctl --json output).
-	grep -o "\"$1\": *[0-9.]*" "$2" | head -n 1 | sed 's/.*: *//'
-}
 
 insmod ./kmig.ko
 ip link set lo up
@@ -60,7 +42,6 @@ hz=$(getconf CLK_TCK)
 
 printf '\nkmig precopy benchmark: %s MiB guests, %s data channels, loopback TCP\n' \
 	"$mem" "$channels"
-calc() { awk "BEGIN { print $* }"; }
 printf 'sandbox memcpy bandwidth: %s MiB/s (time to copy the RAM once: %.0f ms)\n\n' \
 	"$memcpy" "$(calc "$mem * 1000 / $memcpy")"
 printf '%-14s %9s %9s %9s %10s %9s %7s %9s\n' workload total_ms down_ms MiB_sent \

@@ -66,31 +66,11 @@ failures=0
 
 # shellcheck source=scripts/lib/procs.sh
 . scripts/lib/procs.sh
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 who=bench-secure
 trap kmig_cleanup EXIT
 
-calc() { awk "BEGIN { print $* }"; }
-
-# CPU seconds (user + system) of kmig's worker kthreads, summed over the
-# largest value seen for each: they exit with their session.
-sample_kthreads() {
-	local f=$1
-	while :; do
-		for s in /proc/[0-9]*/stat; do
-			read -r line 2>/dev/null <"$s" || continue
-			case $line in
-			*"(kmig/"*) echo "$line" ;;
-			esac
-		done | awk '{ print $1, $14 + $15 }' >>"$f"
-		sleep 0.2
-	done
-}
-
-json_num() {
-	# First "key": number in a JSON document (kmigctl --json output).
-	{ grep -o "\"$1\": *[0-9.]*" "$2" || true; } | head -n 1 |
-		sed 's/.*: *//'
-}
 
 json_str() {
 	{ grep -o "\"$1\": *\"[^\"]*\"" "$2" || true; } | head -n 1 |
