@@ -46,7 +46,7 @@ static int addr_parse_tcp(const char *hostport, struct mig_addr *a, char *err,
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICSERV };
 	struct addrinfo *res;
-	char host[128];
+	char *host = a->host;
 	const char *port, *h = hostport;
 	size_t hlen;
 	char *end;
@@ -73,7 +73,7 @@ static int addr_parse_tcp(const char *hostport, struct mig_addr *a, char *err,
 		hlen = port - h;
 		port++;
 	}
-	if (!hlen || hlen >= sizeof(host)) {
+	if (!hlen || hlen >= sizeof(a->host)) {
 		snprintf(err, errlen, "tcp address needs a host");
 		return -EINVAL;
 	}

@@ -15,6 +15,7 @@ struct mig_addr {
 	struct sockaddr_storage sa;
 	socklen_t len;
 	char text[160];			/* as given, for messages */
+	char host[128];			/* tcp: HOST as given, brackets off */
 };
 
 /*

@@ -63,24 +63,11 @@ int sec_parse_opt(struct sec_opts *o, int c, const char *arg)
 	}
 }
 
-/* "tcp:HOST:PORT" -> HOST (brackets off an IPv6 address). */
-static void sec_addr_host(const struct mig_addr *a, char *out, size_t n)
-{
-	const char *h = a->text + 4, *end = strrchr(a->text, ':');
-	size_t len = end && end > h ? (size_t)(end - h) : strlen(h);
-
-	if (len >= 2 && h[0] == '[' && h[len - 1] == ']') {
-		h++;
-		len -= 2;
-	}
-	snprintf(out, n, "%.*s", (int)len, h);
-}
-
 int sec_setup(struct sec *s, bool server, const struct sec_opts *o,
 	      const struct mig_addr *a, char *err, size_t errlen)
 {
 	struct tls_opts to = { .no_ktls = o->no_ktls };
-	char host[160], why[256];
+	char why[256];
 	int ret;
 
 	memset(s, 0, sizeof(*s));
@@ -131,12 +118,11 @@ int sec_setup(struct sec *s, bool server, const struct sec_opts *o,
 		to.psk_file = o->tls_psk;
 		if (!server && o->tls_creds) {
 			if (o->tls_hostname)
-				snprintf(host, sizeof(host), "%s", o->tls_hostname);
+				to.hostname = o->tls_hostname;
 			else if (a->family == AF_UNIX)
-				snprintf(host, sizeof(host), "localhost");
+				to.hostname = "localhost";
 			else
-				sec_addr_host(a, host, sizeof(host));
-			to.hostname = host;
+				to.hostname = a->host;
 		}
 		ret = tls_creds_load(&s->tls, server ? TLS_SERVER : TLS_CLIENT,
 				     &to, why, sizeof(why));
@@ -273,8 +259,8 @@ int sec_start(const struct sec *s, struct chan *c, struct kms_error *e)
 		/* Whoever completed the handshake has the credentials. */
 		c->peer_auth = true;
 		snprintf(c->sec, sizeof(c->sec), "%s", tls_conn_describe(t));
-	}
-	if (!s->tls)
+	} else {
 		snprintf(c->sec, sizeof(c->sec), "%s", s->mode);
+	}
 	return 0;
 }
