@@ -116,32 +116,69 @@ int chan_wait_ready(struct chan *c, short events, uint64_t since)
 	}
 }
 
+/*
+ * One non-blocking send of what @iov holds, on the socket (plain or kTLS)
+ * or through GnuTLS's records: bytes sent or -errno.
+ */
+static ssize_t chan_send_some(struct chan *c, struct iovec *iov, int iovcnt)
+{
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = iovcnt };
+	ssize_t n;
+
+	if (c->tls_records) {
+		n = tls_conn_sendv(c->tls, iov, iovcnt);
+		if (n < 0)
+			chan_tls_failed(c, n);
+		return n;
+	}
+	/* MSG_NOSIGNAL: a closed peer is -EPIPE here, not SIGPIPE. */
+	n = sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+	return n < 0 ? -errno : n;
+}
+
+/*
+ * One non-blocking read into @buf: bytes read, 0 at the peer's orderly end
+ * (a TLS close_notify too), or -errno. kTLS's own errors become TLS ones:
+ * EBADMSG a record that failed to decrypt, EIO a record that is not data
+ * (an alert, read here).
+ */
+static ssize_t chan_recv_some(struct chan *c, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (c->tls_records) {
+		n = tls_conn_recv(c->tls, buf, len);
+		if (n < 0)
+			chan_tls_failed(c, n);
+		return n;
+	}
+	n = recv(c->fd, buf, len, MSG_DONTWAIT);
+	if (n >= 0)
+		return n;
+	if (!c->tls || (errno != EBADMSG && errno != EIO))
+		return -errno;
+	if (errno == EBADMSG) {
+		snprintf(c->tls_why, sizeof(c->tls_why),
+			 "a record failed its authentication (altered in transit)");
+		return -EPROTO;
+	}
+	return tls_ktls_read_alert(c->fd, c->tls_why, sizeof(c->tls_why));
+}
+
 int chan_writev(struct chan *c, struct iovec *iov, int iovcnt)
 {
 	uint64_t progress = now_ns();
 
 	while (iovcnt > 0) {
-		struct msghdr m = { .msg_iov = iov, .msg_iovlen = iovcnt };
-		ssize_t n;
+		ssize_t n = chan_send_some(c, iov, iovcnt);
 
-		/* MSG_NOSIGNAL: a closed peer is -EPIPE here, not SIGPIPE. */
-		if (c->tls_records) {
-			n = tls_conn_sendv(c->tls, iov, iovcnt);
-			if (n < 0) {
-				chan_tls_failed(c, n);
-				errno = -n;
-				n = -1;
-			}
-		} else {
-			n = sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
-		}
 		if (n < 0) {
 			int ret;
 
-			if (errno == EINTR)
+			if (n == -EINTR)
 				continue;
-			if (errno != EAGAIN)
-				return -errno;
+			if (n != -EAGAIN)
+				return n;
 			ret = chan_wait_ready(c, POLLOUT, progress);
 			if (ret)
 				return ret;
@@ -168,44 +205,17 @@ int chan_read(struct chan *c, void *buf, size_t len)
 	size_t got = 0;
 
 	while (got < len) {
-		ssize_t n;
-
-		if (c->tls_records) {
-			n = tls_conn_recv(c->tls, (char *)buf + got, len - got);
-			if (n < 0) {
-				chan_tls_failed(c, n);
-				errno = -n;
-				n = -1;
-			}
-		} else {
-			n = recv(c->fd, (char *)buf + got, len - got,
-				 MSG_DONTWAIT);
-			/* kTLS: a record that failed to decrypt. */
-			if (n < 0 && errno == EBADMSG && c->tls) {
-				snprintf(c->tls_why, sizeof(c->tls_why),
-					 "a record failed its authentication (altered in transit)");
-				return -EPROTO;
-			}
-			/* kTLS: a record that is not data (an alert). */
-			if (n < 0 && errno == EIO && c->tls) {
-				int ret = tls_ktls_read_alert(c->fd, c->tls_why,
-							      sizeof(c->tls_why));
-
-				if (!ret)
-					return got ? -ENODATA : -EPIPE;
-				return ret;
-			}
-		}
+		ssize_t n = chan_recv_some(c, (char *)buf + got, len - got);
 
 		if (n == 0)
 			return got ? -ENODATA : -EPIPE;
 		if (n < 0) {
 			int ret;
 
-			if (errno == EINTR)
+			if (n == -EINTR)
 				continue;
-			if (errno != EAGAIN)
-				return -errno;
+			if (n != -EAGAIN)
+				return n;
 			ret = chan_wait_ready(c, POLLIN, progress);
 			if (ret)
 				return ret;
