@@ -43,7 +43,6 @@ struct chan {
 	struct frame_mac *mac_tx, *mac_rx;
 	bool peer_auth;		/* the peer proved who it is (any way) */
 	bool preamble_sent;	/* handshake.c: ours went out already */
-	uint8_t auth_ns[32];	/* handshake.c: the source's nonce */
 	char tls_why[128];	/* the last TLS failure, for messages */
 	char peer[80];		/* who is at the other end, for logs */
 	char sec[64];		/* how, for the report: "auth-key", ... */

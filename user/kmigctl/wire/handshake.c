@@ -106,14 +106,15 @@ static int handshake_answer(struct chan *c, uint32_t want, uint8_t *buf,
 	return 0;
 }
 
-/* The source's part of the --auth-key exchange, after the preamble. */
-static int handshake_auth_source(struct chan *c, const struct kms_hello *h,
+/*
+ * The source's part of the --auth-key exchange, after AUTH_INIT: @a holds
+ * what that sent (Ns, session, channel) and gets the rest.
+ */
+static int handshake_auth_source(struct chan *c, struct kms_auth *a,
 				 const struct auth_key *key, struct kms_error *e)
 {
 	uint8_t buf[KMS_MAX_REASON], want[AUTH_PROOF_LEN];
 	struct kms_frame_hdr fh;
-	struct kms_auth a = { .session_id = h->session_id,
-			      .channel = h->channel };
 	struct kms_auth got;
 	int ret;
 
@@ -121,16 +122,16 @@ static int handshake_auth_source(struct chan *c, const struct kms_hello *h,
 	if (ret)
 		return ret;
 	kms_auth_challenge_decode(buf, &got);
-	memcpy(a.nd, got.nd, sizeof(a.nd));
-	memcpy(a.ns, c->auth_ns, sizeof(a.ns));
-	auth_proof(key, true, a.session_id, a.channel, a.ns, a.nd, want);
+	memcpy(a->nd, got.nd, sizeof(a->nd));
+	auth_proof(key, true, a->session_id, a->channel, a->ns, a->nd, want);
 	if (!auth_equal(want, got.proof, sizeof(want))) {
 		kms_errorf(e, "%s: the destination could not prove it holds the auth key (another key, or not the destination meant)",
 			   c->name);
 		return -EACCES;
 	}
-	auth_proof(key, false, a.session_id, a.channel, a.ns, a.nd, a.proof);
-	ret = chan_send(c, KMS_AUTH_PROOF, a.proof, sizeof(a.proof));
+	auth_proof(key, false, a->session_id, a->channel, a->ns, a->nd,
+		   a->proof);
+	ret = chan_send(c, KMS_AUTH_PROOF, a->proof, sizeof(a->proof));
 	if (ret) {
 		kms_errorf(e, "%s: sending AUTH_PROOF: %s", c->name,
 			   chan_strerror(ret));
@@ -139,7 +140,7 @@ static int handshake_auth_source(struct chan *c, const struct kms_hello *h,
 	ret = handshake_answer(c, KMS_AUTH_OK, buf, sizeof(buf), &fh, e);
 	if (ret)
 		return ret;
-	return handshake_start_macs(c, key, false, &a, e);
+	return handshake_start_macs(c, key, false, a, e);
 }
 
 int handshake_connect(struct chan *c, uint32_t version,
@@ -148,6 +149,8 @@ int handshake_connect(struct chan *c, uint32_t version,
 {
 	uint8_t buf[KMS_HELLO_LEN(KMS_MAX_REGIONS)], pre[KMS_PREAMBLE_LEN];
 	const struct auth_key *key = s ? s->key : NULL;
+	struct kms_auth a = { .session_id = h->session_id,
+			      .channel = h->channel };
 	struct kms_frame_hdr fh;
 	struct kms_error pe;
 	uint32_t peer_version, peer_flags;
@@ -156,12 +159,9 @@ int handshake_connect(struct chan *c, uint32_t version,
 
 	ret = handshake_send_preamble(c, version, key ? KMS_PRE_F_AUTH : 0);
 	if (!ret && key) {
-		struct kms_auth a = { .session_id = h->session_id,
-				      .channel = h->channel };
 		uint8_t init[KMS_AUTH_INIT_LEN];
 
-		ret = auth_nonce(c->auth_ns);
-		memcpy(a.ns, c->auth_ns, sizeof(a.ns));
+		ret = auth_nonce(a.ns);
 		kms_auth_init_encode(init, &a);
 		if (!ret)
 			ret = chan_send(c, KMS_AUTH_INIT, init, sizeof(init));
@@ -215,7 +215,7 @@ int handshake_connect(struct chan *c, uint32_t version,
 		return -EPROTO;
 	}
 	if (key) {
-		ret = handshake_auth_source(c, h, key, e);
+		ret = handshake_auth_source(c, &a, key, e);
 		if (ret)
 			return ret;
 		len = kms_hello_encode(h, buf);
