@@ -27,6 +27,9 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "chan.h"
+#include "clock.h"
+#include "secure.h"
 #include "tls.h"
 
 #define WAIT_MS		10000
@@ -628,6 +631,32 @@ TEST_F(tls, client_sees_plaintext_server)
 	EXPECT_EQ(-EPROTO, self->e.cli.ret);
 	EXPECT_EQ(0, strncmp(self->e.cli.err, "the peer does not speak TLS", 27))
 		TH_LOG("%s", self->e.cli.err);
+}
+
+/*
+ * A destination with TLS first peeks for a kmig preamble in the clear; a
+ * peer that sends two bytes of it and stops is cut off at the handshake's
+ * deadline like any other slow peer, not waited for while the bytes sit
+ * there.
+ */
+TEST_F(tls, trickling_peer_cut_off_at_the_deadline)
+{
+	struct sec s = { .server = true };
+	struct kms_error ke;
+	struct chan c;
+	uint64_t t0;
+
+	self->e.srv.o.psk_file = path(self->e.dir, "psk.key");
+	ASSERT_EQ(0, load(&self->e.srv)) TH_LOG("%s", self->e.srv.err);
+	s.tls = self->e.srv.cr;
+	chan_init(&c, self->e.srv.fd, "main channel", 5000, NULL);
+	c.deadline_ns = deadline_after_ms(300);
+	ASSERT_EQ(2, write(self->e.cli.fd, "KM", 2));
+	t0 = now_ns();
+	EXPECT_EQ(-ETIME, sec_start(&s, &c, &ke));
+	EXPECT_LT(now_ns() - t0, 3 * NSEC_PER_SEC);
+	c.fd = -1;	/* the fixture closes it */
+	chan_close(&c);
 }
 
 /* The wait function's own error passes through unchanged. */

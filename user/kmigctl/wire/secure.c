@@ -215,11 +215,16 @@ static int sec_refuse_plain(struct chan *c, struct kms_error *e)
 			break;
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
 			break;
-		/* A byte or two: wait for more. */
+		/*
+		 * The deadline, the stall limit and a stop hold here too; with
+		 * a byte or two already there poll returns at once, so wait a
+		 * little for more.
+		 */
+		ret = chan_wait_ready(c, POLLIN, since);
+		if (ret)
+			return ret;
 		if (n > 0)
 			sleep_ns(NSEC_PER_MSEC);
-		else if ((ret = chan_wait_ready(c, POLLIN, since)))
-			return ret;
 	}
 	if (n != (ssize_t)sizeof(buf) || memcmp(buf, KMS_MAGIC, sizeof(buf)))
 		return 0;
