@@ -377,12 +377,16 @@ uint32_t kms_ram_crc_start(uint32_t nr)
 	return crc32c(0, b, sizeof(b));
 }
 
+/* The CRC a whole RAM payload of @len (>= the header) must carry. */
+static uint32_t kms_ram_crc(const uint8_t *p, size_t len)
+{
+	return crc32c(kms_ram_crc_start(kms_get_u32(p)), p + KMS_RAM_HDR_LEN,
+		      len - KMS_RAM_HDR_LEN);
+}
+
 void kms_ram_seal(uint8_t *p, size_t len)
 {
-	uint32_t nr = kms_get_u32(p);
-
-	kms_put_u32(p + 4, crc32c(kms_ram_crc_start(nr), p + KMS_RAM_HDR_LEN,
-				  len - KMS_RAM_HDR_LEN));
+	kms_put_u32(p + 4, kms_ram_crc(p, len));
 }
 
 void kms_auth_init_encode(uint8_t out[KMS_AUTH_INIT_LEN],
@@ -456,8 +460,7 @@ int kms_ram_decode(const uint8_t *p, size_t len, const struct kms_layout *l,
 	 * never get past it.
 	 */
 #ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-	if (crc32c(kms_ram_crc_start(nr), p + KMS_RAM_HDR_LEN,
-		   len - KMS_RAM_HDR_LEN) != kms_get_u32(p + 4))
+	if (kms_ram_crc(p, len) != kms_get_u32(p + 4))
 		return kms_fail(e, -EBADMSG,
 				"RAM frame checksum mismatch: the frame was damaged in transit");
 #endif
