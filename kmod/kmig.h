@@ -94,6 +94,8 @@ struct kmig_stats {
 	u64 compressed_pages;
 	u64 compressed_bytes;
 	u64 loaded_pages;
+	u64 fetched_pages;	/* KMIG_FETCH: pages returned */
+	u64 fetched_bytes;	/* ...and their data */
 };
 
 /*
@@ -247,6 +249,9 @@ void kmig_send_wake(struct kmig_send *send);
 
 /* load.c */
 int kmig_load(struct kmig_session *s, struct kmig_load *arg);
+
+/* fetch.c */
+int kmig_fetch(struct kmig_session *s, struct kmig_fetch *arg);
 
 /* netlink.c */
 int kmig_netlink_init(void);

@@ -21,7 +21,7 @@ static const struct nla_policy kmig_session_policy[KMIG_A_SESSION_MAX + 1] = {
 	[KMIG_A_SESSION_ID] = { .type = NLA_U32 },
 };
 
-/* What the session's rounds sent and its loads wrote, in all. */
+/* What the session's rounds sent, its fetches read and its loads wrote. */
 static int kmig_nl_put_traffic(struct sk_buff *skb, const struct kmig_stats *st)
 {
 	const struct {
@@ -36,6 +36,8 @@ static int kmig_nl_put_traffic(struct sk_buff *skb, const struct kmig_stats *st)
 		{ KMIG_A_SESSION_COMPRESSED_PAGES, st->compressed_pages },
 		{ KMIG_A_SESSION_COMPRESSED_BYTES, st->compressed_bytes },
 		{ KMIG_A_SESSION_LOADED_PAGES, st->loaded_pages },
+		{ KMIG_A_SESSION_FETCHED_PAGES, st->fetched_pages },
+		{ KMIG_A_SESSION_FETCHED_BYTES, st->fetched_bytes },
 	};
 	size_t i;
 

@@ -177,7 +177,8 @@ static int kmig_ioc_get_info(struct kmig_session *s, void *data, u32 usize)
 	arg->session_id = s->id;
 	arg->features = KMIG_FEATURE_DIRTY_BITMAP | KMIG_FEATURE_DIRTY_MANUAL |
 			KMIG_FEATURE_DIRTY_RING | KMIG_FEATURE_ZSTD |
-			KMIG_FEATURE_AS_ID | KMIG_FEATURE_DIRTY_MARK;
+			KMIG_FEATURE_AS_ID | KMIG_FEATURE_DIRTY_MARK |
+			KMIG_FEATURE_FETCH;
 	return 0;
 }
 
@@ -302,6 +303,12 @@ static int kmig_ioc_dirty_mark(struct kmig_session *s, void *data, u32 usize)
 	return kmig_vm_mark(data);
 }
 
+/* Beside a running round: postcopy's urgent pages (fetch.c). */
+static int kmig_ioc_fetch(struct kmig_session *s, void *data, u32 usize)
+{
+	return kmig_fetch(s, data);
+}
+
 union kmig_ioc_buf {
 	struct kmig_info info;
 	struct kmig_attach_vm attach_vm;
@@ -315,6 +322,7 @@ union kmig_ioc_buf {
 	struct kmig_ring_wait ring_wait;
 	struct kmig_load load;
 	struct kmig_dirty_mark dirty_mark;
+	struct kmig_fetch fetch;
 };
 
 /* Every struct starts "__u32 size; __u32 flags;". */
@@ -392,6 +400,9 @@ static const struct kmig_ioc_op kmig_ioc_ops[] = {
 		    struct kmig_dirty_mark, marked,
 		    KMIG_RESV(struct kmig_dirty_mark), 0,
 		    KMIG_IOC_NOLOCK | KMIG_IOC_IN_ROUND),
+	KMIG_IOC_OP(KMIG_FETCH, kmig_ioc_fetch, struct kmig_fetch,
+		    __reserved2, KMIG_RESV(struct kmig_fetch), 0,
+		    KMIG_IOC_VM | KMIG_IOC_CANCELLABLE | KMIG_IOC_IN_ROUND),
 };
 
 /*

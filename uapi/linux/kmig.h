@@ -33,6 +33,10 @@
  * 2: records carry an address space (struct kmig_rec.as_id), arrays carry
  *    their entry size, KMIG_DIRTY_MARK; KMIG_SEND_ROUND no longer loses
  *    the pages of an interrupted round.
+ *
+ * KMIG_FETCH came later without a bump: it only adds an ioctl (older
+ * modules answer -ENOTTY) and changes nothing of version 2's calls or
+ * records; KMIG_FEATURE_FETCH tells whether the module has it.
  */
 #define KMIG_API_VERSION	2
 #define KMIG_DEVICE_PATH	"/dev/kmig"
@@ -54,6 +58,7 @@ enum {
 	KMIG_CMD_RING_WAIT,
 	KMIG_CMD_LOAD,
 	KMIG_CMD_DIRTY_MARK,
+	KMIG_CMD_FETCH,
 };
 
 /* Feature bits reported by KMIG_GET_INFO. */
@@ -63,6 +68,7 @@ enum {
 #define KMIG_FEATURE_ZSTD		0x8ULL /* KMIG_SEND_F_ZSTD, KMIG_REC_ZSTD */
 #define KMIG_FEATURE_AS_ID		0x10ULL /* kmig_rec.as_id, entry sizes */
 #define KMIG_FEATURE_DIRTY_MARK		0x20ULL /* KMIG_DIRTY_MARK */
+#define KMIG_FEATURE_FETCH		0x40ULL /* KMIG_FETCH */
 
 /**
  * struct kmig_info - ioctl(KMIG_GET_INFO)
@@ -460,7 +466,8 @@ struct kmig_send_setup {
  * KMIG_DIRTY_SYNC (dirty-ring VMs: a vCPU that exited with
  * KVM_EXIT_DIRTY_RING_FULL needs its ring emptied to run on; the pages
  * found join the bitmaps, and this round may take them), KMIG_GET_INFO,
- * KMIG_GET_MEMSLOTS and KMIG_RING_WAIT; anything else fails with -EBUSY.
+ * KMIG_GET_MEMSLOTS, KMIG_RING_WAIT and KMIG_FETCH (postcopy's urgent
+ * pages); anything else fails with -EBUSY.
  *
  * Errors: -ENOTCONN no VM; -EINVAL tracking not started or no
  * KMIG_SEND_SETUP; -ESRCH the VM's process exited; -EINTR; -ECANCELED;
@@ -625,6 +632,73 @@ struct kmig_dirty_mark {
 
 #define KMIG_DIRTY_MARK		_IO(KMIG_TYPE, KMIG_CMD_DIRTY_MARK)
 
+/* Most pages one KMIG_FETCH reads. */
+#define KMIG_FETCH_MAX_PAGES	256
+
+/**
+ * struct kmig_fetch - ioctl(KMIG_FETCH)
+ * @size: sizeof(struct kmig_fetch)
+ * @flags: Must be 0
+ * @nr_ranges: Entries at @ranges_uptr, 1..KMIG_FETCH_MAX_PAGES
+ * @range_size: Bytes per entry; 0 for sizeof(struct kmig_dirty_range) (16)
+ * @ranges_uptr: struct kmig_dirty_range[nr_ranges]: the pages wanted, at
+ *               most KMIG_FETCH_MAX_PAGES in all; each inside one memslot
+ * @recs_uptr: Output: one struct kmig_rec per page asked (npages 1, kind
+ *             KMIG_REC_PAGE, _ZERO or _HOLE), in the order asked
+ * @rec_size: Stride at @recs_uptr; 0 for KMIG_REC_SIZE_V1 (rules as
+ *            kmig_load.rec_size; the tail past the kernel's struct is zeroed)
+ * @nr_recs: Output: records written (the pages asked, on success)
+ * @data_uptr: Output: the data of the KMIG_REC_PAGE records back to back,
+ *             KMIG_PAGE_SIZE each (rec.len = KMIG_PAGE_SIZE)
+ * @data_len: Input: bytes of room at @data_uptr; must hold every page asked
+ *            (pages * KMIG_PAGE_SIZE), else -ENOSPC before anything is read
+ * @data_used: Output: bytes written at @data_uptr
+ * @taken: Output: of the pages asked, how many were still set in the
+ *         session's dirty bitmaps. Fetching clears them there, so a round
+ *         running now (or a later one) does not send them again; a page a
+ *         running round already took may still be sent by it too.
+ * @__reserved: Must be 0
+ * @__reserved2: Must be 0
+ *
+ * Reads pages of the attached VM now, in the caller's thread, while a
+ * KMIG_SEND_ROUND may be running on another thread (postcopy: the
+ * destination faulted on these pages and waits for them). Never-populated
+ * pages are not faulted in (KMIG_REC_HOLE), zero pages are KMIG_REC_ZERO,
+ * as rounds report them. Needs dirty tracking started (the memslots are the
+ * session's tracked snapshot).
+ *
+ * A page asked twice comes twice (and counts once in @taken). The bits are
+ * cleared only once every page was read and copied out: on any error
+ * nothing was taken, and the outputs are not written. A write the guest
+ * makes after the read is in KVM's dirty log and reaches the bitmaps at
+ * the next KMIG_DIRTY_SYNC, as usual. A range's __reserved must be 0
+ * (-EINVAL), as for KMIG_DIRTY_MARK.
+ *
+ * Errors: -ENOTCONN no VM; -EINVAL tracking not started, a misaligned gpa,
+ * npages 0, more than KMIG_FETCH_MAX_PAGES pages, a bad range_size or
+ * rec_size; -ENOENT a range not inside one memslot; -ENOSPC @data_len too
+ * small; -EFAULT; -ESRCH the VM's process exited; -ECANCELED the session
+ * was cancelled; -EINTR a fatal signal.
+ */
+struct kmig_fetch {
+	__u32 size;
+	__u32 flags;
+	__u32 nr_ranges;
+	__u32 range_size;
+	__aligned_u64 ranges_uptr;
+	__aligned_u64 recs_uptr;
+	__u32 rec_size;
+	__u32 nr_recs;
+	__aligned_u64 data_uptr;
+	__aligned_u64 data_len;
+	__aligned_u64 data_used;
+	__aligned_u64 taken;
+	__u32 __reserved;
+	__u32 __reserved2;
+};
+
+#define KMIG_FETCH		_IO(KMIG_TYPE, KMIG_CMD_FETCH)
+
 /*
  * Generic netlink control plane (Documentation/netlink/specs/kmig.yaml).
  * A session belongs to the network namespace it was opened in. The
@@ -635,7 +709,7 @@ struct kmig_dirty_mark {
  * sessions (-ENOENT).
  *
  * Cancelling a session makes KMIG_DIRTY_SYNC, KMIG_SEND_ROUND,
- * KMIG_RING_WAIT and KMIG_LOAD fail with -ECANCELED (a blocked
+ * KMIG_RING_WAIT, KMIG_LOAD and KMIG_FETCH fail with -ECANCELED (a blocked
  * KMIG_SEND_ROUND or KMIG_RING_WAIT returns at once) until the next
  * KMIG_DIRTY_START, so whoever drives the migration notices and backs out.
  */
@@ -685,6 +759,8 @@ enum kmig_a_session {
 	KMIG_A_SESSION_COMPRESSED_PAGES, /* u64: pages sent as KMIG_REC_ZSTD */
 	KMIG_A_SESSION_COMPRESSED_BYTES, /* u64: bytes of their frames */
 	KMIG_A_SESSION_LOADED_PAGES,	/* u64: pages KMIG_LOAD wrote */
+	KMIG_A_SESSION_FETCHED_PAGES,	/* u64: pages KMIG_FETCH returned */
+	KMIG_A_SESSION_FETCHED_BYTES,	/* u64: data bytes they carried */
 
 	__KMIG_A_SESSION_MAX,
 };

@@ -189,6 +189,22 @@ int kmig_load(int fd, const struct kmig_rec *recs, __u32 nr,
 	      const void *data, __u64 data_len, struct kmig_load *out);
 
 /*
+ * KMIG_FETCH (source side, postcopy): reads the @nr ranges of pages at
+ * @ranges (at most KMIG_FETCH_MAX_PAGES pages in all, each range inside
+ * one memslot) out of the attached VM now, also while kmig_send_round()
+ * runs on another thread, and takes them from the session's dirty
+ * bitmaps. @recs gets one record per page, in the order asked
+ * (KMIG_REC_PAGE, _ZERO or _HOLE); @data the KMIG_REC_PAGE records' data
+ * back to back, and must have room for every page asked (@data_len at
+ * least pages * KMIG_PAGE_SIZE, else -ENOSPC). @out (may be NULL)
+ * receives nr_recs, data_used and taken (pages that were still dirty) on
+ * success. Since KMIG_1.3; needs KMIG_FEATURE_FETCH.
+ */
+int kmig_fetch(int fd, const struct kmig_dirty_range *ranges, __u32 nr,
+	       struct kmig_rec *recs, void *data, __u64 data_len,
+	       struct kmig_fetch *out);
+
+/*
  * What an errno means when a kmig call returns it (e.g. -ENOTCONN: "session
  * has no VM attached"); falls back to strerror(). Takes err or -err.
  */
