@@ -128,7 +128,7 @@
 #define ARG_BYTES		8192
 #define PG			4096UL
 /* The ioctls this file knows; op_raw() also reaches those past them. */
-#define KMIG_NR_CMDS		(KMIG_CMD_DIRTY_MARK + 1)
+#define KMIG_NR_CMDS		(KMIG_CMD_FETCH + 1)
 #ifndef offsetofend
 #define offsetofend(type, member) \
 	(offsetof(type, member) + sizeof(((type *)0)->member))
@@ -262,14 +262,15 @@ static void idle(void)
 enum {
 	C_GET_INFO, C_ATTACH_VM, C_GET_MEMSLOTS, C_DIRTY_START, C_DIRTY_SYNC,
 	C_DIRTY_GET_BITMAP, C_DIRTY_STOP, C_SEND_SETUP, C_SEND_ROUND,
-	C_RING_WAIT, C_LOAD, C_DIRTY_MARK, C_UNKNOWN, C_RAW, C_MMAP, C_NL_DUMP, C_NL_CANCEL,
-	C_RMMOD, NR_C
+	C_RING_WAIT, C_LOAD, C_DIRTY_MARK, C_FETCH, C_UNKNOWN, C_RAW, C_MMAP,
+	C_NL_DUMP, C_NL_CANCEL, C_RMMOD, NR_C
 };
 
 static const char *const c_name[NR_C] = {
 	"GET_INFO", "ATTACH_VM", "GET_MEMSLOTS", "DIRTY_START", "DIRTY_SYNC",
 	"DIRTY_GET_BITMAP", "DIRTY_STOP", "SEND_SETUP", "SEND_ROUND",
-	"RING_WAIT", "LOAD", "DIRTY_MARK", "unknown-ioctl", "raw-ioctl", "mmap",
+	"RING_WAIT", "LOAD", "DIRTY_MARK", "FETCH", "unknown-ioctl", "raw-ioctl",
+	"mmap",
 	"nl-dump", "nl-cancel", "delete_module",
 };
 
@@ -1176,6 +1177,72 @@ static void op_dirty_mark(struct fuzzer *f, struct sess *s, int fd)
 	fuzz_ioctl(f, C_DIRTY_MARK, fd, KMIG_DIRTY_MARK);
 }
 
+/*
+ * KMIG_FETCH: pages of the session's VM read now, also beside a round:
+ * ranges inside, across and outside memslots, too many pages, odd
+ * strides, short data room, bad pointers.
+ */
+static void op_fetch(struct fuzzer *f, struct sess *s, int fd)
+{
+	struct kmig_fetch *a = (void *)f->arg;
+	char *ranges = f->scratch, *recs = f->scratch + 16 * 1024;
+	char *data = f->scratch + 64 * 1024;
+	size_t room = SCRATCH_BYTES - 64 * 1024;
+	static const __u32 sizes[] = { 0, 0, 0, 16, 24, 32, 8, 12 };
+	static const __u32 rsizes[] = { 0, 0, 0, 16, 24, 256, 8, 264 };
+	struct rng *r = &f->r;
+	__u32 nr, i, esize, stride, pages = 0;
+
+	switch (rn(r, 10)) {
+	case 0: nr = 0; break;
+	case 1: nr = KMIG_FETCH_MAX_PAGES + rn(r, 2); break;
+	case 2: nr = rnd(r); break;
+	default: nr = 1 + rn(r, 8); break;
+	}
+	esize = pct(r, 95) ? sizes[rn(r, ARRAY_SIZE(sizes))] : (__u32)rnd(r);
+	stride = esize >= 16 && esize <= 32 ? esize : 16;
+	for (i = 0; i < nr && (i + 1) * stride <= 16 * 1024; i++) {
+		struct kmig_dirty_range *e = (void *)(ranges + i * stride);
+		struct kmig_memslot m;
+
+		memset(e, 0, stride);
+		if (cached_slot(f, s, &m, false) && pct(r, 90)) {
+			e->as_id = m.as_id;
+			e->gpa = m.gpa + rn(r, m.size / PG + 2) * PG;
+			e->npages = pct(r, 85) ? 1 + rn(r, 32) : rnd(r) >> rn(r, 32);
+		} else {
+			e->gpa = rnd(r) >> rn(r, 64);
+			e->npages = 1 + rn(r, 4);
+			e->as_id = rn(r, 3);
+		}
+		if (pct(r, 95))
+			e->gpa &= ~(PG - 1);
+		if (stride > sizeof(*e) && pct(r, 3))	/* a non-zero tail */
+			((char *)e)[sizeof(*e) + rn(r, stride - sizeof(*e))] = 1;
+		e->__reserved = pick_resv(f);
+		pages += e->npages;
+	}
+	memset(a, 0, sizeof(*a));
+	a->flags = pick_flags(f, 0);
+	a->nr_ranges = nr;
+	a->range_size = esize;
+	a->ranges_uptr = pick_uptr(f, ranges, (size_t)(nr < 4097 ? nr : 4097) *
+				   stride);
+	a->rec_size = pct(r, 95) ? rsizes[rn(r, ARRAY_SIZE(rsizes))] :
+		      (__u32)rnd(r);
+	a->recs_uptr = pick_uptr(f, recs, 48 * 1024);
+	a->data_uptr = pick_uptr(f, data, room);
+	switch (rn(r, 10)) {
+	case 0: a->data_len = rnd(r); break;
+	case 1: a->data_len = (__u64)pages * PG - 1; break;
+	default: a->data_len = room; break;
+	}
+	a->__reserved = pick_resv(f);
+	a->__reserved2 = pick_resv(f);
+	pick_size(f, a, sizeof(*a), sizeof(*a));
+	fuzz_ioctl(f, C_FETCH, fd, KMIG_FETCH);
+}
+
 /* Ioctl numbers /dev/kmig does not know: ENOTTY, whatever the struct. */
 static void op_unknown(struct fuzzer *f, int fd)
 {
@@ -1238,8 +1305,9 @@ static void *fuzz_thread(void *p)
 			if (!opt.no_load)
 				op_load(f, s, fd);
 			break;
-		case 88 ... 91: op_dirty_mark(f, s, fd); break;
-		case 92 ... 94: op_unknown(f, fd); break;
+		case 88 ... 90: op_dirty_mark(f, s, fd); break;
+		case 91 ... 93: op_fetch(f, s, fd); break;
+		case 94: op_unknown(f, fd); break;
 		default: op_raw(f, fd); break;
 		}
 		if (pct(&f->r, 20))

@@ -3,8 +3,9 @@
  * Pins the ABI of every ioctl in uapi/linux/kmig.h, errnos included, the
  * way iommufd's selftests pin theirs: struct sizes (copy_struct_from_user
  * rules), flags, __reserved fields, pointers, unknown ioctl numbers, and
- * each documented error of each call; for zstd compression the setup's
- * flag and level, and KMIG_LOAD of hostile KMIG_REC_ZSTD records.
+ * each documented error of each call (KMIG_FETCH's own in fetch_test.c);
+ * for zstd compression the setup's flag and level, and KMIG_LOAD of
+ * hostile KMIG_REC_ZSTD records.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -57,6 +58,10 @@ static const struct abi_case case_bitmap = {
 static const struct abi_case case_stop = {
 	KMIG_DIRTY_STOP, sizeof(struct kmig_dirty_stop), ST_TRACKING, 0, 0,
 };
+static const struct abi_case case_fetch = {
+	KMIG_FETCH, sizeof(struct kmig_fetch), ST_TRACKING, 0,
+	offsetof(struct kmig_fetch, __reserved),
+};
 
 /* What every ABI fixture holds: a session in the case's state, a VM. */
 struct abi_env {
@@ -64,10 +69,14 @@ struct abi_env {
 	struct guest_vm *vm;
 	__u64 bitmap[BITMAP_WORDS(DATA_PAGES)];
 	struct kmig_memslot slots[GUEST_MAX_SLOTS];
+	struct kmig_dirty_range range;	/* KMIG_FETCH's, and its outputs */
+	struct kmig_rec rec;
+	__u8 page[GUEST_PAGE_SIZE];
 	union {			/* the ioctl's argument */
 		struct kmig_attach_vm attach;
 		struct kmig_get_memslots memslots;
 		struct kmig_dirty_bitmap bitmap;
+		struct kmig_fetch fetch;
 		__u32 words[32];	/* size, flags, ... */
 		char bytes[128];
 	} arg;
@@ -118,6 +127,15 @@ static void *fill_arg(struct abi_env *env, const struct abi_case *c)
 				.slot_id = GUEST_DATA_SLOT, .nr_pages = 64,
 				.bitmap_uptr = (unsigned long)env->bitmap);
 		break;
+	case KMIG_FETCH:
+		env->range = (struct kmig_dirty_range){ .gpa = GUEST_DATA_GPA,
+							.npages = 1 };
+		env->arg.fetch = KMIG_ARG(kmig_fetch, .nr_ranges = 1,
+				.ranges_uptr = (unsigned long)&env->range,
+				.recs_uptr = (unsigned long)&env->rec,
+				.data_uptr = (unsigned long)env->page,
+				.data_len = sizeof(env->page));
+		break;
 	}
 	env->arg.words[0] = c->size;
 	return &env->arg;
@@ -145,6 +163,7 @@ FIXTURE_VARIANT_ADD(abi, dirty_start) { .c = &case_start };
 FIXTURE_VARIANT_ADD(abi, dirty_sync) { .c = &case_sync };
 FIXTURE_VARIANT_ADD(abi, dirty_get_bitmap) { .c = &case_bitmap };
 FIXTURE_VARIANT_ADD(abi, dirty_stop) { .c = &case_stop };
+FIXTURE_VARIANT_ADD(abi, fetch) { .c = &case_fetch };
 
 FIXTURE_SETUP(abi)
 {
@@ -246,6 +265,7 @@ FIXTURE_VARIANT_ADD(abi_reserved, attach_vm) { .c = &case_attach };
 FIXTURE_VARIANT_ADD(abi_reserved, dirty_start) { .c = &case_start };
 FIXTURE_VARIANT_ADD(abi_reserved, dirty_sync) { .c = &case_sync };
 FIXTURE_VARIANT_ADD(abi_reserved, dirty_get_bitmap) { .c = &case_bitmap };
+FIXTURE_VARIANT_ADD(abi_reserved, fetch) { .c = &case_fetch };
 
 FIXTURE_SETUP(abi_reserved)
 {
@@ -334,11 +354,13 @@ TEST_F(uapi, get_info)
 						 KMIG_FEATURE_DIRTY_RING |
 						 KMIG_FEATURE_ZSTD |
 						 KMIG_FEATURE_AS_ID |
-						 KMIG_FEATURE_DIRTY_MARK));
+						 KMIG_FEATURE_DIRTY_MARK |
+						 KMIG_FEATURE_FETCH));
 	ASSERT_NE(0ULL, info.features & KMIG_FEATURE_DIRTY_BITMAP);
 	ASSERT_NE(0ULL, info.features & KMIG_FEATURE_ZSTD);
 	ASSERT_NE(0ULL, info.features & KMIG_FEATURE_AS_ID);
 	ASSERT_NE(0ULL, info.features & KMIG_FEATURE_DIRTY_MARK);
+	ASSERT_NE(0ULL, info.features & KMIG_FEATURE_FETCH);
 	ASSERT_LE(0, fd2);
 	kmig_ioctl(fd2, KMIG_GET_INFO, &other);
 	ASSERT_NE(info.session_id, other.session_id);
@@ -358,12 +380,16 @@ TEST_F(uapi, not_attached)
 	__u64 map;
 	struct kmig_dirty_bitmap bm = KMIG_ARG(kmig_dirty_bitmap,
 		.nr_pages = 64, .bitmap_uptr = (unsigned long)&map);
+	struct kmig_dirty_range range = { .gpa = GUEST_DATA_GPA, .npages = 1 };
+	struct kmig_fetch fetch = KMIG_ARG(kmig_fetch, .nr_ranges = 1,
+		.ranges_uptr = (unsigned long)&range);
 
 	kmig_ioctl_err(ENOTCONN, self->fd, KMIG_GET_MEMSLOTS, &ms);
 	kmig_ioctl_err(ENOTCONN, self->fd, KMIG_DIRTY_START, &start);
 	kmig_ioctl_err(ENOTCONN, self->fd, KMIG_DIRTY_SYNC, &sync);
 	kmig_ioctl_err(ENOTCONN, self->fd, KMIG_DIRTY_GET_BITMAP, &bm);
 	kmig_ioctl_err(ENOTCONN, self->fd, KMIG_DIRTY_STOP, &stop);
+	kmig_ioctl_err(ENOTCONN, self->fd, KMIG_FETCH, &fetch);
 }
 
 TEST_F(uapi, attach_closed_fd)
@@ -480,11 +506,19 @@ TEST_F(uapi, before_start)
 	__u64 map;
 	struct kmig_dirty_bitmap bm = KMIG_ARG(kmig_dirty_bitmap,
 		.nr_pages = 64, .bitmap_uptr = (unsigned long)&map);
+	struct kmig_dirty_range range = { .gpa = GUEST_DATA_GPA, .npages = 1 };
+	__u8 page[GUEST_PAGE_SIZE];
+	struct kmig_rec rec;
+	struct kmig_fetch fetch = KMIG_ARG(kmig_fetch, .nr_ranges = 1,
+		.ranges_uptr = (unsigned long)&range,
+		.recs_uptr = (unsigned long)&rec,
+		.data_uptr = (unsigned long)page, .data_len = sizeof(page));
 
 	ASSERT_EQ(0, __kmig_attach(self->fd, self->vm->fd, NULL));
 	kmig_ioctl_err(EINVAL, self->fd, KMIG_DIRTY_SYNC, &sync);
 	kmig_ioctl_err(EINVAL, self->fd, KMIG_DIRTY_GET_BITMAP, &bm);
 	kmig_ioctl_err(EINVAL, self->fd, KMIG_DIRTY_STOP, &stop);
+	kmig_ioctl_err(EINVAL, self->fd, KMIG_FETCH, &fetch);
 }
 
 TEST_F(uapi, start_outputs_and_restart)
