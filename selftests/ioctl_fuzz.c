@@ -1199,7 +1199,9 @@ static void op_fetch(struct fuzzer *f, struct sess *s, int fd)
 	case 2: nr = rnd(r); break;
 	default: nr = 1 + rn(r, 8); break;
 	}
-	esize = pct(r, 95) ? sizes[rn(r, ARRAY_SIZE(sizes))] : (__u32)rnd(r);
+	/* Mostly sound, so that the reads themselves run often. */
+	esize = pct(r, 75) ? 0 : pct(r, 95) ? sizes[rn(r, ARRAY_SIZE(sizes))] :
+				      (__u32)rnd(r);
 	stride = esize >= 16 && esize <= 32 ? esize : 16;
 	for (i = 0; i < nr && (i + 1) * stride <= 16 * 1024; i++) {
 		struct kmig_dirty_range *e = (void *)(ranges + i * stride);
@@ -1209,7 +1211,8 @@ static void op_fetch(struct fuzzer *f, struct sess *s, int fd)
 		if (cached_slot(f, s, &m, false) && pct(r, 90)) {
 			e->as_id = m.as_id;
 			e->gpa = m.gpa + rn(r, m.size / PG + 2) * PG;
-			e->npages = pct(r, 85) ? 1 + rn(r, 32) : rnd(r) >> rn(r, 32);
+			e->npages = pct(r, 93) ? 1 + rn(r, 32) :
+				    rnd(r) >> rn(r, 32);
 		} else {
 			e->gpa = rnd(r) >> rn(r, 64);
 			e->npages = 1 + rn(r, 4);
@@ -1228,7 +1231,8 @@ static void op_fetch(struct fuzzer *f, struct sess *s, int fd)
 	a->range_size = esize;
 	a->ranges_uptr = pick_uptr(f, ranges, (size_t)(nr < 4097 ? nr : 4097) *
 				   stride);
-	a->rec_size = pct(r, 95) ? rsizes[rn(r, ARRAY_SIZE(rsizes))] :
+	a->rec_size = pct(r, 75) ? 0 :
+		      pct(r, 95) ? rsizes[rn(r, ARRAY_SIZE(rsizes))] :
 		      (__u32)rnd(r);
 	a->recs_uptr = pick_uptr(f, recs, 48 * 1024);
 	a->data_uptr = pick_uptr(f, data, room);
