@@ -5,7 +5,7 @@
  * request and answers like the module would. Checks that every struct goes
  * out with size = sizeof and zeroed fields, that outputs come back (also
  * on failure where the kernel writes them back: SEND_ROUND, LOAD; not for
- * DIRTY_MARK, whose output means nothing then), how
+ * DIRTY_MARK, whose output means nothing then, nor FETCH), how
  * kmig_get_memslots() retries on -ENOSPC, and that kmig_send_setup()
  * refuses a ring layout that does not fit its mapping.
  */
@@ -156,11 +156,22 @@ static int fake_ioctl(unsigned long request, void *arg)
 		((struct kmig_load *)arg)->pages = 1;
 		((struct kmig_load *)arg)->zeroed = 5;
 		break;
+	case KMIG_FETCH:
+		/* The kernel writes FETCH's outputs only on success. */
+		if (fake.fail_errno)
+			break;
+		((struct kmig_fetch *)arg)->nr_recs = 3;
+		((struct kmig_fetch *)arg)->data_used = 2 * 4096;
+		((struct kmig_fetch *)arg)->taken = 2;
+		break;
 	default:
 		errno = ENOTTY;
 		return -1;
 	}
-	/* SEND_ROUND, LOAD, DIRTY_MARK: outputs written, then maybe an error. */
+	/*
+	 * SEND_ROUND, LOAD, DIRTY_MARK: outputs written, then maybe an error;
+	 * FETCH: the error alone.
+	 */
 	if (fake.fail_errno) {
 		errno = fake.fail_errno;
 		return -1;
@@ -499,6 +510,43 @@ TEST(load_outputs_also_on_failure)
 	memset(&out, 0, sizeof(out));
 	EXPECT_EQ(-EINVAL, kmig_load(FAKE_FD, recs, 2, data, sizeof(data), &out));
 	EXPECT_EQ(2ULL, out.done);
+}
+
+TEST(fetch_builds_its_struct)
+{
+	struct kmig_dirty_range ranges[2] = { { .gpa = 0x2000, .npages = 3 } };
+	struct kmig_fetch out, *sent = (void *)fake.arg;
+	struct kmig_rec recs[3];
+	char data[3 * 4096];
+
+	fake_reset();
+	ASSERT_EQ(0, kmig_fetch(FAKE_FD, ranges, 1, recs, data, sizeof(data),
+				&out));
+	EXPECT_EQ(KMIG_FETCH, fake.request);
+	EXPECT_EQ(sizeof(struct kmig_fetch), sent->size);
+	EXPECT_EQ(0U, sent->flags);
+	EXPECT_EQ(1U, sent->nr_ranges);
+	EXPECT_EQ(sizeof(struct kmig_dirty_range), sent->range_size);
+	EXPECT_EQ((__u64)(uintptr_t)ranges, sent->ranges_uptr);
+	EXPECT_EQ((__u64)(uintptr_t)recs, sent->recs_uptr);
+	EXPECT_EQ(sizeof(struct kmig_rec), sent->rec_size);
+	EXPECT_EQ((__u64)(uintptr_t)data, sent->data_uptr);
+	EXPECT_EQ(sizeof(data), sent->data_len);
+	EXPECT_EQ(0U, sent->__reserved);
+	EXPECT_EQ(0U, sent->__reserved2);
+	EXPECT_EQ(3U, out.nr_recs);
+	EXPECT_EQ(2ULL * 4096, out.data_used);
+	EXPECT_EQ(2ULL, out.taken);
+	/* out may be NULL. */
+	ASSERT_EQ(0, kmig_fetch(FAKE_FD, ranges, 1, recs, data, sizeof(data),
+				NULL));
+
+	/* A failed fetch leaves @out alone: the kernel wrote nothing. */
+	fake.fail_errno = ENOSPC;
+	memset(&out, 0x5a, sizeof(out));
+	EXPECT_EQ(-ENOSPC, kmig_fetch(FAKE_FD, ranges, 1, recs, data, 4096,
+				      &out));
+	EXPECT_EQ(0x5a5a5a5aU, out.nr_recs);
 }
 
 TEST(send_setup_checks_the_layout)
