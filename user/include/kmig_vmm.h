@@ -38,6 +38,12 @@
  *  VMM_QUIT       -                   -  (then the VMM exits)
  *  VMM_STATUS     -                   struct vmm_status          (v2)
  *  VMM_HOLD       struct vmm_hold     struct vmm_status, after   (v2)
+ *  VMM_POSTCOPY_BEGIN -               struct vmm_postcopy; the   (v3)
+ *                                     userfaultfd rides along
+ *                                     (SCM_RIGHTS)
+ *  VMM_DISCARD    n x struct          -                          (v3)
+ *                 vmm_discard
+ *  VMM_POSTCOPY_END -                 -                          (v3)
  *
  * The blob carries everything but RAM; its first 8 bytes are a magic
  * that names its format (kmig-vmm's: "KMIGVMM1", user/vmm/state.h).
@@ -74,18 +80,85 @@
  *  - otherwise (a running guest, a destination not started yet): nothing
  *    changes.
  *
+ * Postcopy (v3). The destination's guest may start before all its RAM
+ * has arrived: a page it touches that is not there yet faults through a
+ * userfaultfd, and the destination's kmigctl (another process) places
+ * the page with UFFDIO_COPY or UFFDIO_ZEROPAGE on that userfaultfd. Every
+ * postcopy request comes from the client that holds VMM_PHASE_MIGRATING
+ * on an --incoming VMM (-EPERM from anyone else, -EINVAL on a source):
+ *
+ *  - VMM_POSTCOPY_BEGIN, before VMM_START: the VMM creates a userfaultfd
+ *    that also takes faults from the kernel (KVM faults on guest RAM
+ *    through GUP), registers all of guest RAM with
+ *    UFFDIO_REGISTER_MODE_MISSING and hands the fd to the client, which
+ *    may resolve faults with UFFDIO_COPY, UFFDIO_ZEROPAGE and UFFDIO_WAKE
+ *    at the HVAs of the VM's memslots (KMIG_GET_MEMSLOTS). The VMM
+ *    never reads the fd: the client may make it O_NONBLOCK. The VMM
+ *    keeps its own copy open until VMM_POSTCOPY_END, so the userfaultfd
+ *    outlives a client that dies (with the last copy closed the kernel
+ *    would fill every missing page with zeros). Repeating it, or sending
+ *    it after VMM_START while postcopy is active, hands the same
+ *    userfaultfd again: this is how a recovering kmigctl reattaches
+ *    (faults raised meanwhile wait on it, unread). -EOPNOTSUPP when the
+ *    kernel's userfaultfd cannot handle this VMM's RAM.
+ *  - VMM_DISCARD, after POSTCOPY_BEGIN and before VMM_START: the pages
+ *    the source says are stale here. The VMM drops them, so that the
+ *    guest's next touch faults (anonymous RAM: MADV_DONTNEED; memfd RAM:
+ *    a hole punched in the memfd). Each range must start page-aligned,
+ *    cover at least one page and lie inside one struct vmm_region, and
+ *    the payload must be a non-empty whole number of entries: otherwise
+ *    -EINVAL, with a message naming the bad entry, and nothing is
+ *    discarded.
+ *  - VMM_POSTCOPY_END: every page is in. The VMM unregisters guest RAM
+ *    and closes its copy of the userfaultfd: RAM is ordinary memory again
+ *    (a page never placed now reads as zero) and faults are no longer
+ *    reported, even on a copy the client still has open. -EINVAL unless
+ *    postcopy is active.
+ *
+ * While postcopy is active VMM_STATUS reports VMM_ST_POSTCOPY, and
+ * VMM_GET_STATE gets -EBUSY (this side's memory is incomplete). When the
+ * holder's connection closes during postcopy (kmigctl died, or gave up
+ * because the source is gone) the VMM pauses the guest, sets
+ * VMM_ST_ORPHANED and, until a client sends VMM_POSTCOPY_BEGIN again,
+ * refuses VMM_RESUME, VMM_START and VMM_CHECK from anyone with -EPERM:
+ * some pages exist only on the source, and the guest must never run on
+ * a partial image. VMM_QUIT still works. A recovering kmigctl takes
+ * VMM_HOLD(VMM_PHASE_MIGRATING) (allowed while orphaned this way) and
+ * VMM_POSTCOPY_BEGIN, which clears VMM_ST_ORPHANED and hands it the same
+ * userfaultfd; then it places the missing pages and resumes the guest.
+ *
+ * Pausing during postcopy. A vCPU blocked in KVM on a missing page
+ * sleeps until the page arrives; the kick signal does not get it out of
+ * KVM_RUN (Linux 6.1 wakes it only for a fatal signal). So while postcopy
+ * is active VMM_PAUSE waits at most VMM_POSTCOPY_PARK_MS for the vCPUs to
+ * park and then counts one that did not as paused: it cannot execute
+ * guest code while it waits for its page, and once the page arrives the
+ * kick still pending makes KVM_RUN return before the next guest entry, so
+ * the vCPU parks without running. Outside postcopy VMM_PAUSE returns only
+ * when every vCPU is parked.
+ *
+ * The VMM's own reads of guest RAM during postcopy (VMM_CHECK, the
+ * host-write device, --check-after) are ordinary accesses that may fault
+ * and wait for the client: a client must therefore resolve faults in a
+ * thread or process other than the one waiting for the reply to such a
+ * request, since the VMM serves requests on one thread. VMM_STATUS never
+ * waits: it reads the guest's progress only from pages that are present.
+ * A VMM_CHECK during postcopy reads pages not yet placed as zero (it
+ * skips pages that are not resident): check after VMM_POSTCOPY_END.
+ *
  * Compatibility. VMM_CONTROL_VERSION grows by one whenever requests or
  * reply fields are added; request numbers and existing fields never
  * change meaning. A VMM answers a request type it does not know with
  * -EOPNOTSUPP. A client reads vmm_hello.version and uses only what that
- * version offers: VMM_STATUS and VMM_HOLD need version 2 or later.
+ * version offers: VMM_STATUS and VMM_HOLD need version 2 or later,
+ * VMM_POSTCOPY_BEGIN, VMM_DISCARD and VMM_POSTCOPY_END version 3.
  */
 #ifndef KMIG_VMM_H
 #define KMIG_VMM_H
 
 #include <stdint.h>
 
-#define VMM_CONTROL_VERSION	2
+#define VMM_CONTROL_VERSION	3
 #define VMM_MSG_MAX		(16 << 20)	/* largest packet */
 
 enum vmm_msg_type {
@@ -99,7 +172,13 @@ enum vmm_msg_type {
 	VMM_QUIT = 8,
 	VMM_STATUS = 9,		/* v2 */
 	VMM_HOLD = 10,		/* v2 */
+	VMM_POSTCOPY_BEGIN = 11,	/* v3 */
+	VMM_DISCARD = 12,	/* v3 */
+	VMM_POSTCOPY_END = 13,	/* v3 */
 };
+
+/* How long a pause during postcopy waits for vCPUs to park (see above). */
+#define VMM_POSTCOPY_PARK_MS	500
 
 struct vmm_msg {
 	uint32_t type;		/* enum vmm_msg_type */
@@ -149,6 +228,23 @@ struct vmm_hold {
 	uint32_t reserved;	/* 0, else -EINVAL */
 };
 
+/* VMM_POSTCOPY_BEGIN's reply; the userfaultfd comes with it. */
+struct vmm_postcopy {
+	uint32_t flags;		/* 0; none defined yet */
+	uint32_t reserved;	/* 0 */
+	uint64_t ram_size;	/* bytes registered: all of guest RAM */
+};
+
+/*
+ * VMM_DISCARD's payload: an array of these, at most VMM_MSG_MAX bytes.
+ * @gpa is page-aligned (4 KiB), @npages >= 1, and the range lies inside
+ * one struct vmm_region.
+ */
+struct vmm_discard {
+	uint64_t gpa;
+	uint64_t npages;
+};
+
 /*
  * VMM_STATUS's reply, and VMM_HOLD's: the run state, the hold, and how far
  * the guest got, read without pausing it. A client tells a running guest
@@ -172,8 +268,11 @@ struct vmm_status {
 #define VMM_ST_INCOMING	(1U << 2)	/* started with --incoming */
 /*
  * A migration committed, then its client went away: paused, the
- * destination's state unknown.
+ * destination's state unknown. Or (with VMM_ST_POSTCOPY) a postcopy's
+ * client went away: paused, some pages only on the source.
  */
 #define VMM_ST_ORPHANED	(1U << 3)
+/* VMM_POSTCOPY_BEGIN was sent, VMM_POSTCOPY_END not yet (v3). */
+#define VMM_ST_POSTCOPY	(1U << 4)
 
 #endif /* KMIG_VMM_H */

@@ -5,6 +5,7 @@
 #include <errno.h>
 
 #include "hold.h"
+#include "postcopy.h"
 #include "requests.h"
 #include "runctl.h"
 #include "status.h"
@@ -81,6 +82,10 @@ static int unhold(struct vmm *vmm, const struct request_client *cl,
 {
 	if (vmm->hold.holder != cl)
 		return not_holder(vmm, r, "release");
+	/* Whoever holds the VM answers for the userfaultfd's faults. */
+	if (postcopy_active(&vmm->postcopy))
+		return request_error(r, -EBUSY,
+				     "postcopy in progress: send VMM_POSTCOPY_END before releasing the VM");
 	release(vmm);
 	return 0;
 }
@@ -145,6 +150,11 @@ void hold_client_gone(struct vmm *vmm, const struct request_client *cl)
 
 	if (h->holder != cl)
 		return;
+	if (postcopy_active(&vmm->postcopy)) {
+		postcopy_client_gone(vmm);
+		release(vmm);
+		return;
+	}
 	if (h->phase == VMM_PHASE_MIGRATING && guest_paused(vmm)) {
 		vmm_warn("migration client (pid %d) went away before committing: resuming the guest",
 			 (int)h->pid);

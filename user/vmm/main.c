@@ -38,6 +38,7 @@ int main(int argc, char **argv)
 	runctl_install_kick_signal();
 	runctl_init(&vmm);
 	mark_init(&vmm);
+	postcopy_init(&vmm);
 
 	vm_create(&vmm);
 	if (!vmm.opt.incoming) {
@@ -65,6 +66,8 @@ int main(int argc, char **argv)
 		 vmm.opt.manual_protect ? "manual-protect bitmap" : "bitmap");
 
 	status = server_run(&vmm, listen_fd);
+	/* vCPUs waiting for a page would never return to be joined. */
+	postcopy_fini(&vmm);
 	runctl_quit(&vmm);
 	vcpu_report(&vmm);
 	mark_fini(&vmm);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * What each control request (kmig_vmm.h) does; the migration hold is
- * hold.c's, VMM_STATUS's reply status.c's.
+ * hold.c's, VMM_STATUS's reply status.c's, postcopy postcopy.c's.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "hold.h"
+#include "postcopy.h"
 #include "requests.h"
 #include "ring.h"
 #include "runctl.h"
@@ -102,6 +103,11 @@ static void do_get_state(struct vmm *vmm, struct request_reply *r)
 		request_error(r, -EBUSY, "the guest is running: send VMM_PAUSE first");
 		return;
 	}
+	/* With pages missing here, a blob would describe a partial image. */
+	if (postcopy_active(&vmm->postcopy)) {
+		request_error(r, -EBUSY, "postcopy in progress: this side's memory is incomplete until VMM_POSTCOPY_END");
+		return;
+	}
 	ret = state_save(vmm, &blob, &len, err, sizeof(err));
 	if (ret) {
 		request_error(r, ret, "%s", err);
@@ -146,6 +152,13 @@ void request_check(struct vmm *vmm, struct vmm_check *out)
 {
 	bool running = runctl_running(vmm);
 
+	/* Nobody would place the missing pages it touches: it would hang. */
+	if (vmm->postcopy.orphaned) {
+		memset(out, 0, sizeof(*out));
+		snprintf(out->verdict, sizeof(out->verdict),
+			 "not checked: postcopy's client went away with pages still missing");
+		return;
+	}
 	if (running)
 		runctl_pause(vmm);
 	check_memory(vmm, out);
@@ -184,10 +197,15 @@ void request_handle(struct vmm *vmm, struct request_client *cl,
 {
 	memset(r, 0, sizeof(*r));
 	r->pass_fd = -1;
-	if (type != VMM_SET_STATE && type != VMM_HOLD && len) {
+	if (type != VMM_SET_STATE && type != VMM_HOLD && type != VMM_DISCARD &&
+	    len) {
 		request_error(r, -EINVAL, "request %u takes no payload", type);
 		return;
 	}
+	/* An orphaned postcopy: the guest must not run on a partial image. */
+	if ((type == VMM_RESUME || type == VMM_START || type == VMM_CHECK) &&
+	    !postcopy_permits_run(vmm, r))
+		return;
 	if (run_state_request(type) && !hold_permits(vmm, cl, r))
 		return;
 	switch (type) {
@@ -220,6 +238,15 @@ void request_handle(struct vmm *vmm, struct request_client *cl,
 		break;
 	case VMM_HOLD:
 		hold_request(vmm, cl, payload, len, r);
+		break;
+	case VMM_POSTCOPY_BEGIN:
+		postcopy_begin(vmm, cl, r);
+		break;
+	case VMM_DISCARD:
+		postcopy_discard(vmm, cl, payload, len, r);
+		break;
+	case VMM_POSTCOPY_END:
+		postcopy_end(vmm, cl, r);
 		break;
 	default:
 		request_error(r, -EOPNOTSUPP, "unknown request type %u", type);

@@ -32,6 +32,7 @@ struct request_reply {
 	union {			/* small payloads live here */
 		struct vmm_check check;
 		struct vmm_status status;
+		struct vmm_postcopy postcopy;
 	} small;
 };
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "kmig_vmm.h"
 #include "runctl.h"
 #include "util.h"
 #include "vmm.h"
@@ -84,16 +85,38 @@ void runctl_start(struct vmm *vmm)
 	pthread_mutex_unlock(&vmm->lock);
 }
 
+/*
+ * During postcopy a vCPU may wait in KVM for a missing page, deaf to the
+ * kick (runctl.h): give up waiting after VMM_POSTCOPY_PARK_MS and count
+ * it as paused. It cannot run guest code until the page arrives, and
+ * then the kick still pending ends KVM_RUN before the next guest entry.
+ */
 void runctl_pause(struct vmm *vmm)
 {
+	uint64_t deadline = 0, now, until;
 	struct timespec ts;
+	int blocked;
 
+	/* The main thread's own state: it is the one pausing. */
+	if (postcopy_active(&vmm->postcopy))
+		deadline = vmm_now_ns() + VMM_POSTCOPY_PARK_MS * 1000000ULL;
 	pthread_mutex_lock(&vmm->lock);
 	vmm->paused = true;
 	kick_all(vmm);
 	pthread_cond_broadcast(&vmm->wake);	/* pacing and ring sleeps */
 	while (vmm->nr_parked < vmm->nr_vcpus) {
-		ts = vmm_ns_to_timespec(vmm_now_ns() + KICK_RETRY_NS);
+		now = vmm_now_ns();
+		if (deadline && now >= deadline) {
+			blocked = vmm->nr_vcpus - vmm->nr_parked;
+			pthread_mutex_unlock(&vmm->lock);
+			vmm_warn("pause: %d vCPU(s) did not park within %d ms: waiting for missing pages, counted as paused",
+				 blocked, VMM_POSTCOPY_PARK_MS);
+			return;
+		}
+		until = now + KICK_RETRY_NS;
+		if (deadline && until > deadline)
+			until = deadline;
+		ts = vmm_ns_to_timespec(until);
 		if (pthread_cond_timedwait(&vmm->parked_cond, &vmm->lock,
 					   &ts) == ETIMEDOUT)
 			kick_all(vmm);

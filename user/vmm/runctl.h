@@ -10,6 +10,15 @@
  * set when its last exit was an I/O exit: KVM completes the OUT (advances
  * RIP) only on that re-entry, and a state saved before it would replay
  * the instruction on the destination.
+ *
+ * During postcopy a vCPU that touched a missing page sleeps in KVM's GUP
+ * (TASK_KILLABLE on Linux 6.1) until the page arrives: the kick signal
+ * stays pending without waking it. A pause then waits for it only so
+ * long. That vCPU cannot run guest code meanwhile, and once its page
+ * arrives KVM sees the pending signal before the next guest entry and
+ * KVM_RUN returns -EINTR, so it parks without having run; one blocked in
+ * the VMM's own access (the host-write device) parks after it, before
+ * KVM_RUN.
  */
 #ifndef KMIG_VMM_RUNCTL_H
 #define KMIG_VMM_RUNCTL_H
@@ -25,7 +34,11 @@ void runctl_init(struct vmm *vmm);
 void runctl_install_kick_signal(void);
 
 void runctl_start(struct vmm *vmm);
-/* Returns when every vCPU is parked. */
+/*
+ * Returns when every vCPU is parked; during postcopy after at most
+ * VMM_POSTCOPY_PARK_MS (kmig_vmm.h), counting a vCPU that waits in KVM for
+ * a missing page as paused.
+ */
 void runctl_pause(struct vmm *vmm);
 void runctl_resume(struct vmm *vmm);
 /* Stops and joins every vCPU thread. */

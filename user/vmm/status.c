@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "postcopy.h"
 #include "runctl.h"
 #include "status.h"
 #include "vmm.h"
@@ -62,6 +63,9 @@ uint64_t status_guest_progress(struct vmm *vmm)
 	if (!vmm->have_workload)
 		return 0;
 	for (id = 0; id < vmm->nr_vcpus; id++) {
+		/* During postcopy: never wait for the client to place it. */
+		if (!postcopy_page_present(vmm, GUEST_BLOCK(id)))
+			continue;
 		switch (vmm->wl.mode) {
 		case GUEST_MODE_COUNTER:
 		case GUEST_MODE_DIRTY:
@@ -85,8 +89,10 @@ void status_read(struct vmm *vmm, struct vmm_status *st)
 		st->flags |= VMM_ST_PAUSED;
 	if (vmm->opt.incoming)
 		st->flags |= VMM_ST_INCOMING;
-	if (vmm->hold.orphaned)
+	if (vmm->hold.orphaned || vmm->postcopy.orphaned)
 		st->flags |= VMM_ST_ORPHANED;
+	if (postcopy_active(&vmm->postcopy))
+		st->flags |= VMM_ST_POSTCOPY;
 	st->phase = vmm->hold.phase;
 	st->holder_pid = vmm->hold.holder ? vmm->hold.pid : 0;
 	st->guest_progress = status_guest_progress(vmm);

@@ -23,6 +23,7 @@
  *   server.c        the control socket and the main thread's event loop
  *   requests.c      what each control request does (kmig_vmm.h)
  *   hold.c          the migration hold: who migrates, what if it goes away
+ *   postcopy.c      postcopy: the userfaultfd, discarded pages, orphans
  *   status.c        VMM_STATUS: run state and the guest's progress
  *   util.c          diagnostics and clocks
  */
@@ -39,6 +40,7 @@
 #include "mark.h"
 #include "options.h"
 #include "pace.h"
+#include "postcopy.h"
 #include "ram.h"
 #include "workload.h"
 
@@ -104,6 +106,9 @@ struct vmm {
 
 	/* The migration hold (hold.c); the main thread's only. */
 	struct hold hold;
+
+	/* Postcopy's userfaultfd (postcopy.c); the main thread's only. */
+	struct postcopy postcopy;
 
 	/* The VMM's own writes to guest RAM, reported (mark.c). */
 	struct mark mark;

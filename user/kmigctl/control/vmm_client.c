@@ -21,6 +21,15 @@
  * under emulation pausing the vCPUs or saving their state can take seconds.
  */
 #define VMM_REPLY_TIMEOUT_S	60
+/* kmigctl needs VMM_HOLD (v2); postcopy needs v3 (kmig_vmm.h). */
+#define VMM_MIN_VERSION		2
+#define VMM_POSTCOPY_VERSION	3
+/*
+ * VMM_DISCARD entries per request (64 KiB): far below VMM_MSG_MAX, and a
+ * packet that fits a default socket send buffer (a unix socket refuses
+ * larger ones with EMSGSIZE).
+ */
+#define DISCARD_BATCH		4096u
 
 static int vmm_fail(char *err, size_t n, int ret, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -43,6 +52,9 @@ const char *vmm_msg_name(uint32_t type)
 		[VMM_SET_STATE] = "VMM_SET_STATE", [VMM_START] = "VMM_START",
 		[VMM_CHECK] = "VMM_CHECK", [VMM_QUIT] = "VMM_QUIT",
 		[VMM_STATUS] = "VMM_STATUS", [VMM_HOLD] = "VMM_HOLD",
+		[VMM_POSTCOPY_BEGIN] = "VMM_POSTCOPY_BEGIN",
+		[VMM_DISCARD] = "VMM_DISCARD",
+		[VMM_POSTCOPY_END] = "VMM_POSTCOPY_END",
 	};
 
 	if (type < sizeof(names) / sizeof(names[0]) && names[type])
@@ -57,6 +69,7 @@ int vmm_open(struct vmm_client *v, const char *path, char *err, size_t n)
 	int ret;
 
 	v->fd = -1;
+	v->version = 0;
 	if (strlen(path) >= sizeof(un.sun_path))
 		return vmm_fail(err, n, -EINVAL, "VMM socket path too long: %s",
 				path);
@@ -246,10 +259,10 @@ int vmm_get_hello(struct vmm_client *v, struct vmm_info *info, char *err,
 	memcpy(&info->hello, p, sizeof(info->hello));
 	info->hello.workload[sizeof(info->hello.workload) - 1] = 0;
 	/* Newer VMMs answer every request of ours the same way. */
-	if (info->hello.version < VMM_CONTROL_VERSION) {
+	if (info->hello.version < VMM_MIN_VERSION) {
 		ret = vmm_fail(err, n, -EPROTONOSUPPORT,
 			       "the VMM speaks control protocol %u, kmigctl needs %d or later (VMM_HOLD keeps the VM on exactly one side)",
-			       info->hello.version, VMM_CONTROL_VERSION);
+			       info->hello.version, VMM_MIN_VERSION);
 		goto fail;
 	}
 	if (!info->hello.nr_regions || info->hello.nr_regions > 1024 ||
@@ -269,6 +282,7 @@ int vmm_get_hello(struct vmm_client *v, struct vmm_info *info, char *err,
 	memcpy(info->regions, (uint8_t *)p + sizeof(info->hello),
 	       info->hello.nr_regions * sizeof(struct vmm_region));
 	free(p);
+	v->version = info->hello.version;
 	return 0;
 
 bad:
@@ -317,6 +331,92 @@ int vmm_hold(struct vmm_client *v, uint32_t phase, struct vmm_status *st,
 
 	return vmm_call_fixed(v, VMM_HOLD, &h, sizeof(h), st ? st : &tmp,
 			      sizeof(*st), err, n);
+}
+
+/* 0 if the VMM may know postcopy: v3, or not known yet (no HELLO). */
+static int postcopy_version(struct vmm_client *v, uint32_t type, char *err,
+			    size_t n)
+{
+	if (!v->version || v->version >= VMM_POSTCOPY_VERSION)
+		return 0;
+	return vmm_fail(err, n, -EPROTONOSUPPORT,
+			"%s: the VMM at %s speaks control protocol %u; postcopy needs %d or later",
+			vmm_msg_name(type), v->path, v->version,
+			VMM_POSTCOPY_VERSION);
+}
+
+/*
+ * A postcopy request. A VMM older than v3 that was never asked VMM_HELLO
+ * answers -EOPNOTSUPP, "unknown request type", itself.
+ */
+static int postcopy_call(struct vmm_client *v, uint32_t type, const void *in,
+			 uint32_t in_len, void **out, uint32_t *out_len,
+			 int *fd_out, char *err, size_t n)
+{
+	int ret = postcopy_version(v, type, err, n);
+
+	if (ret)
+		return ret;
+	return vmm_call_fd(v, type, in, in_len, out, out_len, fd_out, err, n);
+}
+
+int vmm_postcopy_begin(struct vmm_client *v, int *uffd, char *err, size_t n)
+{
+	struct vmm_postcopy pc;
+	uint32_t len = 0;
+	void *p = NULL;
+	int ret;
+
+	*uffd = -1;
+	ret = postcopy_call(v, VMM_POSTCOPY_BEGIN, NULL, 0, &p, &len, uffd,
+			    err, n);
+	if (ret)
+		return ret;
+	if (len != sizeof(pc)) {
+		ret = vmm_fail(err, n, -EBADMSG,
+			       "VMM_POSTCOPY_BEGIN: malformed reply (%u bytes, %zu expected)",
+			       len, sizeof(pc));
+		goto fail;
+	}
+	if (*uffd < 0) {
+		ret = vmm_fail(err, n, -EBADMSG,
+			       "VMM_POSTCOPY_BEGIN: the VMM sent no userfaultfd");
+		goto fail;
+	}
+	free(p);
+	return 0;
+
+fail:
+	free(p);
+	if (*uffd >= 0)
+		close(*uffd);
+	*uffd = -1;
+	return ret;
+}
+
+int vmm_discard(struct vmm_client *v, const struct vmm_discard *d,
+		uint32_t nr, char *err, size_t n)
+{
+	uint32_t done, batch;
+	int ret;
+
+	if (!nr)
+		return 0;
+	for (done = 0; done < nr; done += batch) {
+		batch = nr - done < DISCARD_BATCH ? nr - done : DISCARD_BATCH;
+		ret = postcopy_call(v, VMM_DISCARD, d + done,
+				    batch * sizeof(*d), NULL, NULL, NULL, err,
+				    n);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int vmm_postcopy_end(struct vmm_client *v, char *err, size_t n)
+{
+	return postcopy_call(v, VMM_POSTCOPY_END, NULL, 0, NULL, NULL, NULL,
+			     err, n);
 }
 
 void vmm_info_free(struct vmm_info *info)

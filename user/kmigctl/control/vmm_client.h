@@ -13,6 +13,8 @@
 
 struct vmm_client {
 	int fd;
+	/* vmm_hello.version once vmm_get_hello() succeeded, else 0. */
+	uint32_t version;
 	char path[108];
 };
 
@@ -47,6 +49,19 @@ int vmm_status(struct vmm_client *v, struct vmm_status *st, char *err,
 /* VMM_HOLD(@phase): take, commit or release the VMM; *@st (may be NULL) after. */
 int vmm_hold(struct vmm_client *v, uint32_t phase, struct vmm_status *st,
 	     char *err, size_t n);
+
+/*
+ * Postcopy on the destination (v3; from the client holding the VM). The
+ * calls refuse a VMM older than version 3 with -EPROTONOSUPPORT.
+ * vmm_postcopy_begin() puts the VMM's userfaultfd in *@uffd (close it
+ * when done; the VMM keeps its own copy until vmm_postcopy_end()).
+ * vmm_discard() sends @nr ranges in as many VMM_DISCARD requests as fit
+ * VMM_MSG_MAX; a bad range in one request discards nothing of it.
+ */
+int vmm_postcopy_begin(struct vmm_client *v, int *uffd, char *err, size_t n);
+int vmm_discard(struct vmm_client *v, const struct vmm_discard *d,
+		uint32_t nr, char *err, size_t n);
+int vmm_postcopy_end(struct vmm_client *v, char *err, size_t n);
 
 /* "VMM_PAUSE" etc., for messages. */
 const char *vmm_msg_name(uint32_t type);
