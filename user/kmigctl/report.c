@@ -63,11 +63,12 @@ static void print_compression(struct printer *p, const struct compress_stat *c,
 
 static void print_round(struct printer *p, const struct round_stat *s)
 {
-	const char *kind = s->final ? "final" : s->bulk ? "bulk" : "dirty";
+	const char *kind = s->final ? "final" : s->bulk ? "bulk" :
+			   s->postcopy ? "postcopy" : "dirty";
 
 	print_open_object(p, NULL);
 	print_uint(p, PRINT_ANY, "round", "  %5u", s->round);
-	print_string(p, PRINT_ANY, "kind", " %-6s", kind);
+	print_string(p, PRINT_ANY, "kind", " %-8s", kind);
 	print_u64(p, PRINT_ANY, "pages", " %9llu", s->pages);
 	print_u64(p, PRINT_JSON, "normal", NULL, s->normal);
 	print_u64(p, PRINT_JSON, "zero", NULL, s->zero);
@@ -82,6 +83,82 @@ static void print_round(struct printer *p, const struct round_stat *s)
 	else
 		print_float(p, PRINT_ANY, "dirty_rate_mib_s", "          -\n",
 			    NAN);
+	print_close_object(p);
+}
+
+static void print_src_postcopy(struct printer *p, const struct migrate_report *r)
+{
+	print_open_object(p, "postcopy");
+	print_bool(p, PRINT_JSON, "on", NULL, r->postcopy.on);
+	if (!r->postcopy.on) {
+		print_close_object(p);
+		return;
+	}
+	print_string(p, PRINT_ANY, "why", "  postcopy:       %s\n", r->postcopy.why);
+	print_u64(p, PRINT_ANY, "discarded_pages", "    %llu pages discarded",
+		  r->postcopy.discarded);
+	print_u64(p, PRINT_ANY, "requests", ", %llu requests", r->postcopy.requests);
+	print_u64(p, PRINT_ANY, "urgent_pages", " for %llu pages",
+		  r->postcopy.urgent_pages);
+	print_u64(p, PRINT_ANY, "urgent_bytes", " (%llu bytes on the preempt channel",
+		  r->postcopy.urgent_bytes);
+	print_u64(p, PRINT_ANY, "urgent_before_round", ", %llu before the round)\n",
+		  r->postcopy.taken);
+	print_float(p, PRINT_ANY, "fetch_ms", "    KMIG_FETCH %.3f ms",
+		    ms(r->postcopy.fetch_ns));
+	print_float(p, PRINT_ANY, "precopy_ms", ", precopy %.3f ms",
+		    ms(r->postcopy.precopy_ns));
+	print_float(p, PRINT_ANY, "postcopy_ms", ", postcopy %.3f ms\n",
+		    ms(r->postcopy.postcopy_ns));
+	print_close_object(p);
+}
+
+static void print_dst_postcopy(struct printer *p, const struct incoming_report *r)
+{
+	uint32_t i, last = 0;
+
+	print_open_object(p, "postcopy");
+	print_bool(p, PRINT_JSON, "on", NULL, r->postcopy.on);
+	if (!r->postcopy.on) {
+		print_close_object(p);
+		return;
+	}
+	print_u64(p, PRINT_ANY, "discarded_pages", "  postcopy:       %llu pages discarded",
+		  r->postcopy.discarded);
+	print_u64(p, PRINT_ANY, "missing_pages", ", %llu still missing\n",
+		  r->postcopy.missing);
+	print_u64(p, PRINT_ANY, "faults", "    %llu faults", r->postcopy.faults);
+	print_u64(p, PRINT_ANY, "requests", ", %llu requested", r->postcopy.requests);
+	print_u64(p, PRINT_ANY, "resolved_locally", ", %llu resolved here\n",
+		  r->postcopy.local_zero);
+	print_u64(p, PRINT_ANY, "urgent_pages", "    placed: %llu urgent",
+		  r->postcopy.urgent_pages);
+	print_u64(p, PRINT_ANY, "urgent_bytes", " (%llu bytes)", r->postcopy.urgent_bytes);
+	print_u64(p, PRINT_ANY, "background_pages", ", %llu background",
+		  r->postcopy.bg_pages);
+	print_u64(p, PRINT_ANY, "background_bytes", " (%llu bytes)", r->postcopy.bg_bytes);
+	print_u64(p, PRINT_ANY, "duplicates", ", %llu duplicates dropped\n",
+		  r->postcopy.duplicates);
+	print_uint(p, PRINT_ANY, "latency_p50_us", "    fault latency: p50 %u us",
+		   r->postcopy.p50_us);
+	print_uint(p, PRINT_ANY, "latency_p99_us", ", p99 %u us", r->postcopy.p99_us);
+	print_uint(p, PRINT_ANY, "latency_max_us", ", max %u us", r->postcopy.max_us);
+	print_float(p, PRINT_ANY, "vcpu_blocked_ms", "; vCPUs blocked %.3f ms\n",
+		    ms(r->postcopy.blocked_ns));
+	/* log2 µs buckets up to the last non-empty one, as QEMU's. */
+	for (i = 0; i < 32; i++)
+		if (r->postcopy.hist[i])
+			last = i + 1;
+	print_open_array(p, "latency_log2_us");
+	print_text(p, "    latency log2(us) histogram:");
+	for (i = 0; i < last; i++)
+		print_u64(p, PRINT_ANY, NULL, " %llu", r->postcopy.hist[i]);
+	print_text(p, "\n");
+	print_close_array(p);
+	print_float(p, PRINT_ANY, "precopy_ms", "    precopy %.3f ms",
+		    ms(r->postcopy.precopy_ns));
+	print_float(p, PRINT_ANY, "postcopy_ms", ", postcopy %.3f ms\n",
+		    ms(r->postcopy.postcopy_ns));
 	print_close_object(p);
 }
 
@@ -140,6 +217,7 @@ void migrate_report_print(struct printer *p, const struct migrate_report *r)
 			    ms(r->parts.start));
 		print_close_object(p);
 	}
+	print_src_postcopy(p, r);
 	print_uint(p, PRINT_ANY, "rounds", "  rounds:         %u\n", r->nr_rounds);
 	print_u64(p, PRINT_ANY, "bytes_sent", "  bytes sent:     %llu\n",
 		  r->bytes_sent);
@@ -157,7 +235,7 @@ void migrate_report_print(struct printer *p, const struct migrate_report *r)
 
 	print_open_array(p, "round_stats");
 	if (r->nr_rounds)
-		print_text(p, "  round kind       pages         ms     MiB/s  dirty MiB/s\n");
+		print_text(p, "  round kind         pages         ms     MiB/s  dirty MiB/s\n");
 	for (i = 0; i < r->nr_rounds; i++)
 		print_round(p, &r->rounds[i]);
 	print_close_array(p);
@@ -213,6 +291,7 @@ void incoming_report_print(struct printer *p, const struct incoming_report *r)
 		  r->zeroed);
 	print_u64(p, PRINT_ANY, "device_state_bytes", "  device state:   %llu bytes\n",
 		  r->state_bytes);
+	print_dst_postcopy(p, r);
 	print_float(p, PRINT_ANY, "throughput_mib_s", "  throughput:     %.1f MiB/s\n",
 		    mib_s(r->bytes_received, r->total_ns - r->setup_ns));
 	print_close_object(p);

@@ -32,6 +32,7 @@ struct round_stat {
 	uint32_t round;		/* the kernel's round number */
 	bool bulk;		/* the first round: every page */
 	bool final;		/* the switchover's round, VM paused */
+	bool postcopy;		/* postcopy's background round */
 	uint64_t pages, normal, zero, hole;
 	uint64_t compressed;	/* of @normal: sent as zstd frames */
 	uint64_t page_bytes;	/* the @normal pages' data as sent */
@@ -73,6 +74,19 @@ struct migrate_report {
 	uint32_t nr_rounds;
 	struct round_stat *rounds;	/* nr_rounds of them, malloc'ed */
 	uint64_t channel_bytes[KMS_MAX_CHANNELS];
+	/* Postcopy, when precopy handed over to it. */
+	struct {
+		bool on;
+		char why[200];		/* what made it switch */
+		uint64_t discarded;	/* stale pages the destination dropped */
+		uint64_t requests;	/* REQUEST frames served */
+		uint64_t urgent_pages;	/* sent on the preempt channel */
+		uint64_t urgent_bytes;
+		uint64_t taken;		/* of them, not yet sent by the round */
+		uint64_t fetch_ns;	/* time in KMIG_FETCH */
+		uint64_t precopy_ns;	/* start -> the postcopy switch */
+		uint64_t postcopy_ns;	/* postcopy's ACK -> DONE */
+	} postcopy;
 };
 
 struct incoming_report {
@@ -97,6 +111,17 @@ struct incoming_report {
 	struct compress_stat zstd;
 	uint64_t loaded, zeroed;
 	uint64_t state_bytes;
+	/* Postcopy: what the running VM waited for, and how long. */
+	struct {
+		bool on;
+		uint64_t discarded, faults, requests;
+		uint64_t urgent_pages, urgent_bytes, bg_pages, bg_bytes;
+		uint64_t duplicates, local_zero, missing;
+		uint64_t blocked_ns;
+		uint32_t p50_us, p99_us, max_us;
+		uint64_t hist[32];	/* faults per latency bucket [2^i, 2^(i+1)) µs */
+		uint64_t precopy_ns, postcopy_ns;
+	} postcopy;
 };
 
 void migrate_report_print(struct printer *p, const struct migrate_report *r);

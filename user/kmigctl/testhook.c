@@ -46,3 +46,10 @@ int testhook_hold(const char *point, bool (*stop)(void *), void *arg)
 	}
 	return 0;
 }
+
+bool testhook_misbehave(const char *what)
+{
+	const char *v = getenv("KMIG_TEST_MISBEHAVE");
+
+	return v && !strcmp(v, what);
+}

@@ -33,6 +33,8 @@ static struct nla_policy session_policy[KMIG_A_SESSION_MAX + 1] = {
 	[KMIG_A_SESSION_COMPRESSED_PAGES] = { .type = NLA_U64 },
 	[KMIG_A_SESSION_COMPRESSED_BYTES] = { .type = NLA_U64 },
 	[KMIG_A_SESSION_LOADED_PAGES]	= { .type = NLA_U64 },
+	[KMIG_A_SESSION_FETCHED_PAGES]	= { .type = NLA_U64 },
+	[KMIG_A_SESSION_FETCHED_BYTES]	= { .type = NLA_U64 },
 };
 
 static void get_u32(struct nlattr **tb, int attr, __u32 *dst, __u32 *present)
@@ -50,6 +52,9 @@ static void get_u64(struct nlattr **tb, int attr, __u64 *dst, __u32 *present)
 		*present |= 1U << attr;
 	}
 }
+
+/* One bit of kmig_session_stats.present per attribute. */
+_Static_assert(KMIG_A_SESSION_MAX < 32, "the presence mask is 32 bits");
 
 int session_parse(struct nlmsghdr *nlh, struct kmig_session_stats *s)
 {
@@ -80,6 +85,10 @@ int session_parse(struct nlmsghdr *nlh, struct kmig_session_stats *s)
 	get_u64(tb, KMIG_A_SESSION_COMPRESSED_BYTES, &s->compressed_bytes,
 		&s->present);
 	get_u64(tb, KMIG_A_SESSION_LOADED_PAGES, &s->loaded_pages,
+		&s->present);
+	get_u64(tb, KMIG_A_SESSION_FETCHED_PAGES, &s->fetched_pages,
+		&s->present);
+	get_u64(tb, KMIG_A_SESSION_FETCHED_BYTES, &s->fetched_bytes,
 		&s->present);
 
 	/* Without its id a session cannot be told apart from the others. */

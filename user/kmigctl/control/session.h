@@ -38,6 +38,8 @@ struct kmig_session_stats {
 	__u64 compressed_pages;
 	__u64 compressed_bytes;
 	__u64 loaded_pages;
+	__u64 fetched_pages;	/* postcopy: read at once for the destination */
+	__u64 fetched_bytes;
 };
 
 #define SESSION_HAS(s, attr)	(((s)->present & (1U << (attr))) != 0)

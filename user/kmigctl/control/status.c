@@ -48,6 +48,11 @@ static void status_print_traffic(struct printer *p,
 			    s->compressed_pages * 4096.0 / s->compressed_bytes);
 	print_counter(p, s, KMIG_A_SESSION_LOADED_PAGES, "loaded_pages",
 		      "\tloaded:       %llu pages\n", s->loaded_pages);
+	print_counter(p, s, KMIG_A_SESSION_FETCHED_PAGES, "fetched_pages",
+		      "\tfetched:      %llu pages (postcopy requests)\n",
+		      s->fetched_pages);
+	print_counter(p, s, KMIG_A_SESSION_FETCHED_BYTES, "fetched_bytes",
+		      "\t  data:       %llu bytes\n", s->fetched_bytes);
 }
 
 static void status_print_one(struct printer *p,

@@ -27,6 +27,7 @@
 #include "kmigctl.h"
 #include "libkmig.h"
 #include "options.h"
+#include "postcopy.h"
 #include "receiver.h"
 #include "secure.h"
 #include "report.h"
@@ -59,6 +60,7 @@ struct incoming {
 	struct vmm_info info;
 	int kfd;
 	struct kms_layout layout;	/* this VM's RAM */
+	uint64_t hva[KMS_MAX_REGIONS];	/* each region's address in the VMM */
 	uint64_t kfeatures;		/* KMIG_GET_INFO: KMIG_FEATURE_* */
 	struct kms_hello hello;		/* the source's, from the main channel */
 	struct mig_addr addr;
@@ -73,6 +75,19 @@ struct incoming {
 	uint32_t nr_data;
 	struct receiver r;
 	bool receiver_up;
+
+	/* Postcopy: the source's DISCARDs, then the running VM's pages. */
+	struct chan pre;		/* the preempt channel */
+	struct kms_discard *discards;
+	uint32_t nr_discards, cap_discards;
+	uint64_t discard_pages, discard_next;
+	bool postcopy;			/* POSTCOPY came instead of END */
+	uint32_t pc_round;		/* its background round */
+	int uffd;
+	struct dst_postcopy pc;
+	bool pc_up;
+	bool pc_complete;		/* every page is here */
+	uint64_t t_postcopy;
 
 	void *state_blob;		/* the device state */
 	uint32_t state_len;
@@ -276,6 +291,7 @@ static int incoming_attach(struct incoming *in)
 			continue;
 		in->layout.r[in->layout.nr].gpa = slots[i].gpa;
 		in->layout.r[in->layout.nr].size = slots[i].size;
+		in->hva[in->layout.nr] = slots[i].hva;
 		in->layout.nr++;
 	}
 	free(slots);
@@ -298,6 +314,11 @@ static const char *incoming_fits(struct incoming *in, const struct kms_hello *h,
 	if (h->nr_vcpus != in->info.hello.nr_vcpus) {
 		snprintf(why, n, "vCPU counts differ: source %u, destination %u",
 			 h->nr_vcpus, in->info.hello.nr_vcpus);
+		return why;
+	}
+	if ((h->features & KMS_F_POSTCOPY) && in->info.hello.version < 3) {
+		snprintf(why, n, "the source may switch to postcopy, but the VMM here speaks control protocol version %u (postcopy needs 3): migrate without --postcopy",
+			 in->info.hello.version);
 		return why;
 	}
 	/* The kernel decompresses: a kmigctl that can parse it is not enough. */
@@ -444,10 +465,12 @@ static int incoming_accept_main(struct incoming *in)
 static int incoming_accept_data(struct incoming *in)
 {
 	uint64_t deadline = deadline_after_ms(in->o.step_timeout_ms);
+	uint32_t want = in->hello.nr_channels +
+			!!(in->hello.features & KMS_F_POSTCOPY);
 	char name[24], why[64];
 	struct kms_hello h;
 	struct kms_error e;
-	struct chan c;
+	struct chan c, *slot;
 	int fd, ret;
 
 	in->data = calloc(in->hello.nr_channels, sizeof(*in->data));
@@ -456,9 +479,9 @@ static int incoming_accept_data(struct incoming *in)
 	for (uint32_t i = 0; i < in->hello.nr_channels; i++)
 		in->data[i].fd = -1;
 
-	while (in->nr_data < in->hello.nr_channels) {
-		snprintf(why, sizeof(why), "only %u of %u data channels connected",
-			 in->nr_data, in->hello.nr_channels);
+	while (in->nr_data + (in->pre.fd >= 0) < want) {
+		snprintf(why, sizeof(why), "only %u of %u channels connected",
+			 in->nr_data + (in->pre.fd >= 0), want);
 		fd = incoming_accept_one(in, deadline, why);
 		if (fd < 0)
 			return -1;
@@ -468,11 +491,13 @@ static int incoming_accept_data(struct incoming *in)
 			chan_close(&c);
 			return -1;
 		}
+		/* kms_hello_decode() bounds h.channel; past the data: preempt. */
+		slot = h.channel > in->hello.nr_channels ? &in->pre :
+		       h.channel ? &in->data[h.channel - 1] : NULL;
 		if (ret == 0 &&
 		    (h.session_id != in->hello.session_id ||
-		     h.nr_channels != in->hello.nr_channels || !h.channel ||
-		     h.features != in->hello.features ||
-		     in->data[h.channel - 1].fd >= 0 ||
+		     h.nr_channels != in->hello.nr_channels || !slot ||
+		     h.features != in->hello.features || slot->fd >= 0 ||
 		     kms_layout_compare(&h.layout, &in->hello.layout, &e))) {
 			char what[128];
 
@@ -487,14 +512,18 @@ static int incoming_accept_data(struct incoming *in)
 			chan_close(&c);
 			continue;
 		}
-		snprintf(name, sizeof(name), "data channel %u", h.channel);
+		if (slot == &in->pre)
+			snprintf(name, sizeof(name), "preempt channel");
+		else
+			snprintf(name, sizeof(name), "data channel %u", h.channel);
 		if (handshake_accept(&c)) {
 			chan_close(&c);
 			return incoming_fail(in, "%s: sending ACCEPT failed", name);
 		}
 		/* Its security and the handshake's bytes go with it. */
-		chan_take(&in->data[h.channel - 1], &c, name, NULL);
-		in->nr_data++;
+		chan_take(slot, &c, name, NULL);
+		if (slot != &in->pre)
+			in->nr_data++;
 	}
 	return 0;
 }
@@ -538,7 +567,62 @@ static int incoming_recv_main(struct incoming *in, struct kms_frame_hdr *h,
 	return 0;
 }
 
-/* Precopy: the main channel carries only DEVICE_STATE, then END. */
+/* A DISCARD frame: checked, then kept until the VMM can drop the pages. */
+static int incoming_discard(struct incoming *in, const uint8_t *buf,
+			    uint32_t len)
+{
+	struct kms_discard *d;
+	struct kms_error e;
+	uint32_t nr;
+
+	if (!(in->hello.features & KMS_F_POSTCOPY) || in->state_blob)
+		return incoming_fail(in, "main channel: unexpected DISCARD frame");
+	if (in->cap_discards - in->nr_discards < KMS_MAX_DISCARD) {
+		/* Bounded: ranges only go up, each at least a page of RAM. */
+		d = realloc(in->discards, (in->nr_discards + KMS_MAX_DISCARD) *
+			    sizeof(*d));
+		if (!d)
+			return incoming_fail(in, "out of memory");
+		in->discards = d;
+		in->cap_discards = in->nr_discards + KMS_MAX_DISCARD;
+	}
+	if (kms_discard_decode(buf, len, &in->layout, &in->discard_next,
+			       in->discards + in->nr_discards, &nr,
+			       &in->discard_pages, &e))
+		return incoming_fail(in, "main channel: %s", e.msg);
+	in->nr_discards += nr;
+	return 0;
+}
+
+/* POSTCOPY instead of END: every precopy round must be loaded by now. */
+static int incoming_postcopy_frame(struct incoming *in, const uint8_t *buf,
+				   uint32_t len)
+{
+	struct kms_error e;
+	uint64_t pages;
+	uint32_t done;
+
+	if (!(in->hello.features & KMS_F_POSTCOPY) || !in->state_blob)
+		return incoming_fail(in, "main channel: unexpected POSTCOPY frame%s",
+				     in->state_blob ? "" : " (no device state)");
+	if (kms_postcopy_decode(buf, len, &in->pc_round, &pages, &e))
+		return incoming_fail(in, "main channel: %s", e.msg);
+	if (pages != in->discard_pages)
+		return incoming_fail(in, "POSTCOPY counts %llu discarded pages, the DISCARD frames %llu",
+				     (unsigned long long)pages,
+				     (unsigned long long)in->discard_pages);
+	done = receiver_rounds(&in->r);
+	if (in->pc_round != done + 1)
+		return incoming_fail(in, "POSTCOPY with round %u next, but the data channels completed %u rounds",
+				     in->pc_round, done);
+	in->postcopy = true;
+	return 0;
+}
+
+/*
+ * Precopy: the main channel carries only DEVICE_STATE, then END; or, to
+ * switch to postcopy, DISCARDs, DEVICE_STATE and POSTCOPY.
+ */
 static int incoming_precopy(struct incoming *in)
 {
 	struct kms_frame_hdr h;
@@ -562,6 +646,15 @@ static int incoming_precopy(struct incoming *in)
 			in->rep.state_bytes = h.len;
 			continue;
 		}
+		if (h.type == KMS_DISCARD) {
+			if (incoming_discard(in, buf, h.len))
+				break;
+			continue;
+		}
+		if (h.type == KMS_POSTCOPY) {
+			ret = incoming_postcopy_frame(in, buf, h.len);
+			break;
+		}
 		if (h.type == KMS_END && in->state_blob)
 			ret = 0;
 		else
@@ -571,7 +664,7 @@ static int incoming_precopy(struct incoming *in)
 		break;
 	}
 	free(buf);
-	if (ret)
+	if (ret || in->postcopy)
 		return ret;
 
 	/* Every data channel must end too, at the same round. */
@@ -589,6 +682,107 @@ static int incoming_precopy(struct incoming *in)
 	return 0;
 }
 
+/*
+ * Before READY in postcopy: the VMM's userfaultfd, the stale pages
+ * dropped (so that they fault), the fault and preempt threads up, and the
+ * data channels placing through the userfaultfd from now on.
+ */
+static int incoming_postcopy_prepare(struct incoming *in)
+{
+	struct vmm_discard *vd;
+	sigset_t saved;
+	char err[256];
+	uint32_t i;
+	int ret;
+
+	if (vmm_postcopy_begin(&in->vmm, &in->uffd, err, sizeof(err)))
+		return incoming_fail(in, "%s", err);
+	ret = dst_postcopy_init(&in->pc, in->uffd, &in->layout, in->hva,
+				&in->pre, in->hello.features);
+	in->pc_up = true;
+	if (ret)
+		return incoming_fail(in, "postcopy: %s", strerror(-ret));
+	vd = calloc(in->nr_discards ?: 1, sizeof(*vd));
+	if (!vd)
+		return incoming_fail(in, "out of memory");
+	for (i = 0; i < in->nr_discards; i++) {
+		vd[i].gpa = in->discards[i].gpa;
+		vd[i].npages = in->discards[i].npages;
+		placer_discard(&in->pc.pl, vd[i].gpa, vd[i].npages);
+	}
+	ret = in->nr_discards ? vmm_discard(&in->vmm, vd, in->nr_discards, err,
+					    sizeof(err)) : 0;
+	free(vd);
+	if (ret)
+		return incoming_fail(in, "%s", err);
+	atomic_store(&in->r.placer, &in->pc.pl);
+	signals_block(&saved);
+	ret = dst_postcopy_start(&in->pc);
+	signals_restore(&saved);
+	if (ret)
+		return incoming_fail(in, "starting the postcopy threads: %s",
+				     strerror(-ret));
+	return 0;
+}
+
+/* Why the wait for postcopy's end stops: done, or a failure (recorded). */
+static bool incoming_postcopy_check(void *arg)
+{
+	struct incoming *in = arg;
+	char msg[256];
+
+	if (kmigctl_stop_signal) {
+		incoming_fail(in, "stopped by signal %d (%s) during postcopy",
+			      kmigctl_stop_signal, strsignal(kmigctl_stop_signal));
+		return true;
+	}
+	if (receiver_error(&in->r, msg, sizeof(msg)) ||
+	    dst_postcopy_error(&in->pc, msg, sizeof(msg))) {
+		incoming_fail(in, "%s", msg);
+		return true;
+	}
+	if (receiver_wait_end(&in->r, 0) == 1 &&
+	    !atomic_load(&in->pc.pl.nr_pending)) {
+		in->pc_complete = true;
+		return true;
+	}
+	return false;
+}
+
+/* The VM runs; its missing pages come in. Ends with DONE to the source. */
+static int incoming_postcopy_wait(struct incoming *in)
+{
+	uint8_t buf[KMS_MAX_REASON];
+	struct kms_frame_hdr h;
+	struct kms_error e;
+	char err[256];
+	int ret;
+
+	ret = mainchan_recv(&in->mc, &h, buf, sizeof(buf), "the end of postcopy",
+			    0, incoming_postcopy_check, in, &e);
+	if (ret == -ECANCELED && !in->pc_complete)
+		return -1;
+	if (ret && ret != -ECANCELED)
+		return incoming_fail(in, "%s", e.msg);
+	if (!ret)
+		return incoming_fail(in, "main channel: unexpected %s frame during postcopy",
+				     kms_frame_name(h.type));
+	dst_postcopy_stop(&in->pc);
+	if (vmm_postcopy_end(&in->vmm, err, sizeof(err)))
+		return incoming_fail(in, "%s", err);
+	close(in->uffd);
+	in->uffd = -1;
+	/* Every page is here: from now on the VM is ours like any other. */
+	in->state = DST_STARTED;
+	in->rep.postcopy.postcopy_ns = now_ns() - in->t_postcopy;
+	mainchan_stop_keepalive(&in->mc);
+	in->main.stop = NULL;
+	if (mainchan_send(&in->mc, KMS_DONE, NULL, 0))
+		snprintf(in->rep.warning, sizeof(in->rep.warning),
+			 "DONE did not reach the source: the VM runs here with all its memory, and the source VMM stays paused until its operator quits it");
+	return 0;
+}
+
 static int incoming_switchover(struct incoming *in)
 {
 	uint8_t buf[KMS_MAX_REASON], ack[KMS_ACK_LEN];
@@ -597,6 +791,8 @@ static int incoming_switchover(struct incoming *in)
 	char err[256];
 	int ret;
 
+	if (in->postcopy && incoming_postcopy_prepare(in))
+		return -1;
 	ret = vmm_call(&in->vmm, VMM_SET_STATE, in->state_blob, in->state_len,
 		       NULL, NULL, err, sizeof(err));
 	if (ret)
@@ -616,20 +812,29 @@ static int incoming_switchover(struct incoming *in)
 	ret = vmm_call(&in->vmm, VMM_START, NULL, 0, NULL, NULL, err, sizeof(err));
 	if (ret)
 		return incoming_fail(in, "%s", err);
-	/* From here on the VM is ours: nothing below may stop it. */
-	in->state = DST_STARTED;
+	/*
+	 * From here on the VM is ours: nothing below may stop it, except
+	 * in postcopy the loss of the pages only the source has.
+	 */
+	in->state = in->postcopy ? DST_POSTCOPY : DST_STARTED;
 	in->rep.start_ns = now_ns() - t_go;
+	in->t_postcopy = now_ns();
 	testhook_hold("started", NULL, NULL);
 
-	mainchan_stop_keepalive(&in->mc);
+	if (!in->postcopy) {
+		mainchan_stop_keepalive(&in->mc);
+		in->main.stop = NULL;	/* the ACK goes out even after a signal */
+	}
 	kms_ack_encode(ack, in->rep.start_ns);
-	in->main.stop = NULL;	/* the ACK goes out even after a signal */
 	ret = mainchan_send(&in->mc, KMS_ACK, ack, sizeof(ack));
+	if (ret && in->postcopy)
+		return incoming_fail(in, "main channel: sending the ACK: %s",
+				     chan_strerror(ret));
 	if (ret)
 		snprintf(in->rep.warning, sizeof(in->rep.warning),
 			 "the ACK did not reach the source (%s): the VM runs here, and the source stays paused with the outcome unknown until its operator resolves it",
 			 chan_strerror(ret));
-	return 0;
+	return in->postcopy ? incoming_postcopy_wait(in) : 0;
 }
 
 static int incoming_run(struct incoming *in)
@@ -670,10 +875,41 @@ static int incoming_run(struct incoming *in)
 	return incoming_switchover(in);
 }
 
+/* What the postcopy placer counted, for the report. */
+static void incoming_postcopy_report(struct incoming *in)
+{
+	typeof(in->rep.postcopy) *r = &in->rep.postcopy;
+	struct placer *pl = &in->pc.pl;
+	uint32_t i;
+
+	r->on = true;
+	r->discarded = atomic_load(&pl->discarded);
+	r->faults = atomic_load(&pl->faults);
+	r->requests = atomic_load(&pl->requests);
+	r->urgent_pages = atomic_load(&pl->urgent_pages);
+	r->urgent_bytes = atomic_load(&pl->urgent_bytes);
+	r->bg_pages = atomic_load(&pl->bg_pages);
+	r->bg_bytes = atomic_load(&pl->bg_bytes);
+	r->duplicates = atomic_load(&pl->duplicates);
+	r->local_zero = atomic_load(&pl->local_zero);
+	r->missing = atomic_load(&pl->nr_pending);
+	r->blocked_ns = atomic_load(&pl->blocked_ns);
+	r->max_us = atomic_load(&pl->max_ns) / 1000;
+	r->p50_us = placer_latency(pl, 50);
+	r->p99_us = placer_latency(pl, 99);
+	for (i = 0; i < PLACE_LAT_BUCKETS; i++)
+		r->hist[i] = atomic_load(&pl->lat_hist[i]);
+	r->precopy_ns = in->t_postcopy > in->start_ns ?
+			in->t_postcopy - in->start_ns : 0;
+}
+
 static void incoming_cleanup(struct incoming *in)
 {
 	char err[256];
 	uint32_t i;
+
+	if (in->pc_up)
+		dst_postcopy_stop(&in->pc);
 
 	if (in->receiver_up) {
 		in->rep.normal = atomic_load(&in->r.normal);
@@ -706,14 +942,36 @@ static void incoming_cleanup(struct incoming *in)
 	if (in->mc_up)
 		mainchan_destroy(&in->mc);
 	chan_close(&in->main);
+	in->rep.bytes_received += atomic_load(&in->pre.bytes_in);
+	chan_close(&in->pre);
 	free(in->data);
 	free(in->state_blob);
+	free(in->discards);
 	incoming_stop_listening(in);
+	if (in->pc_up) {
+		incoming_postcopy_report(in);
+		dst_postcopy_destroy(&in->pc);
+	}
+	if (in->uffd >= 0)
+		close(in->uffd);
+	/*
+	 * Postcopy broke off: some pages exist only on the source. The VM
+	 * waits, paused, in its VMM (which keeps the userfaultfd), and never
+	 * runs on a partial image.
+	 */
+	if (in->state == DST_POSTCOPY) {
+		in->rep.vm = "paused (its memory is incomplete: the missing pages are on the source)";
+		if (vmm_call(&in->vmm, VMM_PAUSE, NULL, 0, NULL, NULL, err,
+			     sizeof(err)))
+			fprintf(stderr, "kmig: incoming: pausing the VM: %s\n", err);
+		goto out;
+	}
 	/* A half-loaded VM is of no use: the VMM goes away. */
 	in->rep.vm = in->state == DST_STARTED ? "running" : "not started";
 	if (in->state != DST_STARTED && in->vmm.fd >= 0 &&
 	    vmm_call(&in->vmm, VMM_QUIT, NULL, 0, NULL, NULL, err, sizeof(err)))
 		fprintf(stderr, "kmig: incoming: the VMM did not quit: %s\n", err);
+out:
 	if (in->kfd >= 0)
 		close(in->kfd);
 	vmm_info_free(&in->info);
@@ -731,6 +989,8 @@ int cmd_incoming(int argc, char **argv)
 	in.kfd = -1;
 	in.lfd = -1;
 	in.main.fd = -1;
+	in.pre.fd = -1;
+	in.uffd = -1;
 	in.vmm.fd = -1;
 	in.info.vm_fd = -1;
 	ret = incoming_parse(&in.o, argc, argv);

@@ -149,6 +149,37 @@ static size_t receiver_data_of(const struct kmig_rec *recs, uint64_t n)
 /* KMIG_LOAD gives up with -EAGAIN while the VMM keeps editing memslots. */
 #define LOAD_TRIES	8
 
+/* Postcopy: the frame's pages go to the running VM through the placer. */
+static int receiver_place(struct receiver *r, struct chan *c,
+			  struct placer *pl, struct place_ctx **pc,
+			  struct kms_ram *ram)
+{
+	struct kms_error e;
+	int ret;
+
+	if (!*pc) {
+		*pc = malloc(sizeof(**pc));
+		if (!*pc || place_ctx_init(*pc)) {
+			free(*pc);
+			*pc = NULL;
+			receiver_fail(r, -ENOMEM, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	ret = place_frame(pl, *pc, ram, false, &e);
+	if (ret) {
+		receiver_fail(r, ret, "%s: %s", c->name, e.msg);
+		return ret;
+	}
+	atomic_fetch_add(&r->normal, ram->normal);
+	atomic_fetch_add(&r->zero, ram->zero);
+	atomic_fetch_add(&r->hole, ram->hole);
+	atomic_fetch_add(&r->compressed, ram->compressed);
+	atomic_fetch_add(&r->data_bytes, ram->data_len);
+	atomic_fetch_add(&r->frames, 1);
+	return 0;
+}
+
 /* Hands a RAM frame that receiver_decode() checked to KMIG_LOAD. */
 static int receiver_load(struct receiver *r, struct chan *c,
 			 struct kms_ram *ram)
@@ -192,8 +223,10 @@ static void *recv_main(void *p)
 	struct receiver *r = a->r;
 	struct chan *c = &r->chans[a->idx];
 	uint32_t expect = 1, round;
+	struct place_ctx *pc = NULL;
 	struct kms_frame_hdr h;
 	struct kms_error e;
+	struct placer *pl;
 	struct kms_ram *ram;
 	uint8_t *buf;
 	int ret;
@@ -216,7 +249,9 @@ static void *recv_main(void *p)
 				      ram, &round, &e);
 		switch (ret) {
 		case RECV_RAM:
-			ret = receiver_load(r, c, ram);
+			pl = atomic_load(&r->placer);
+			ret = pl ? receiver_place(r, c, pl, &pc, ram) :
+				   receiver_load(r, c, ram);
 			break;
 		case RECV_SYNC:
 			ret = receiver_barrier(r, a->idx, round);
@@ -235,6 +270,10 @@ static void *recv_main(void *p)
 			break;
 	}
 out:
+	if (pc) {
+		place_ctx_destroy(pc);
+		free(pc);
+	}
 	free(ram);
 	free(buf);
 	free(a);
@@ -266,6 +305,7 @@ int receiver_init(struct receiver *r, int kfd, const struct kms_layout *l,
 	atomic_init(&r->loaded, 0);
 	atomic_init(&r->zeroed, 0);
 	atomic_init(&r->frames, 0);
+	atomic_init(&r->placer, NULL);
 	r->threads = calloc(nr_chans, sizeof(*r->threads));
 	r->rounds = calloc(nr_chans, sizeof(*r->rounds));
 	if (!r->threads || !r->rounds)

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "chan.h"
+#include "place.h"
 #include "stream.h"
 
 struct receiver {
@@ -45,6 +46,12 @@ struct receiver {
 	atomic_uint_fast64_t data_bytes;		/* page data as sent */
 	atomic_uint_fast64_t loaded, zeroed;		/* KMIG_LOAD outputs */
 	atomic_uint_fast64_t frames;
+	/*
+	 * Postcopy: set before READY, while no RAM frame is in flight (the
+	 * source sends the background round only after GO); from then on
+	 * pages are placed through the userfaultfd, not KMIG_LOAD.
+	 */
+	struct placer *_Atomic placer;
 };
 
 /* What a data channel does with a frame that receiver_decode() passed. */

@@ -19,7 +19,8 @@ const char *src_state_name(enum src_state s)
 	static const char *const names[] = {
 		[SRC_SETUP] = "setup", [SRC_PRECOPY] = "precopy",
 		[SRC_PAUSED] = "paused", [SRC_COMMITTED] = "committed",
-		[SRC_GO_SENT] = "go-sent", [SRC_DONE] = "done",
+		[SRC_GO_SENT] = "go-sent", [SRC_POSTCOPY] = "postcopy",
+		[SRC_DONE] = "done",
 	};
 
 	return s <= SRC_DONE ? names[s] : "?";
@@ -29,7 +30,8 @@ const char *dst_state_name(enum dst_state s)
 {
 	static const char *const names[] = {
 		[DST_LISTEN] = "listen", [DST_LOADING] = "loading",
-		[DST_READY] = "ready", [DST_STARTED] = "started",
+		[DST_READY] = "ready", [DST_POSTCOPY] = "postcopy",
+		[DST_STARTED] = "started",
 	};
 
 	return s <= DST_STARTED ? names[s] : "?";
@@ -126,6 +128,11 @@ int commit_go(struct migration *m)
 	return 0;
 }
 
+void commit_postcopy(struct migration *m)
+{
+	m->state = SRC_POSTCOPY;
+}
+
 void commit_acked(struct migration *m)
 {
 	char err[256];
@@ -178,6 +185,14 @@ int commit_finish(struct migration *m)
 		m->rep.result = "unknown";
 		m->rep.source_vm = "paused";
 		break;
+	case SRC_POSTCOPY:
+		snprintf(cause, sizeof(cause), "%s", m->rep.error);
+		snprintf(m->rep.error, sizeof(m->rep.error),
+			 "postcopy interrupted: %.280s; the VM runs on the destination, which still needs pages that only this host has: the source VMM keeps them, paused (never resume it here)",
+			 cause);
+		m->rep.result = "interrupted";
+		m->rep.source_vm = "paused";
+		break;
 	case SRC_DONE:
 		m->rep.source_vm = "quit";
 		break;
@@ -186,5 +201,7 @@ int commit_finish(struct migration *m)
 		return KMIGCTL_EXIT_OK;
 	if (m->state == SRC_GO_SENT)
 		return KMIGCTL_EXIT_UNKNOWN;
+	if (m->state == SRC_POSTCOPY)
+		return KMIGCTL_EXIT_POSTCOPY;
 	return m->cancelled ? KMIGCTL_EXIT_CANCELLED : KMIGCTL_EXIT_FAILURE;
 }

@@ -27,18 +27,31 @@ enum src_state {
 			 * left: resume */
 	SRC_GO_SENT,	/* GO is out, no ACK yet: the destination may run the
 			 * VM; failure: the VM stays paused, outcome unknown */
-	SRC_DONE,	/* ACK: the destination runs it; the source VMM quits */
+	SRC_POSTCOPY,	/* postcopy's ACK: the destination runs the VM but
+			 * some pages are only here; failure: the VM stays
+			 * paused and the VMM stays up with them */
+	SRC_DONE,	/* ACK (postcopy: DONE): the destination runs it with
+			 * all its memory; the source VMM quits */
 };
 
 enum dst_state {
 	DST_LISTEN,	/* no source yet; strays are refused, the wait goes on */
 	DST_LOADING,	/* a source's stream; failure: the VMM quits (empty) */
 	DST_READY,	/* READY sent, waiting for GO; failure: the VMM quits */
-	DST_STARTED,	/* GO came, the VM runs here: nothing stops it */
+	DST_POSTCOPY,	/* GO came in postcopy: the VM runs here, pages still
+			 * come from the source; failure: pause it, keep the
+			 * VMM (never run on a partial image) */
+	DST_STARTED,	/* the VM runs here with all its memory: nothing
+			 * stops it */
 };
 
 /* The exit status of `kmigctl migrate` when the outcome is unknown. */
 #define KMIGCTL_EXIT_UNKNOWN	4
+/*
+ * Postcopy broke off: the VM runs (or waits) on the destination, which
+ * still needs pages the paused source VMM holds.
+ */
+#define KMIGCTL_EXIT_POSTCOPY	5
 
 const char *src_state_name(enum src_state s);
 const char *dst_state_name(enum dst_state s);
@@ -75,6 +88,8 @@ int commit_pause(struct migration *m);
 int commit_go(struct migration *m);
 /* The ACK came: -> SRC_DONE, and the source VMM is told to quit. */
 void commit_acked(struct migration *m);
+/* Postcopy's ACK came: -> SRC_POSTCOPY (the VMM stays, paused). */
+void commit_postcopy(struct migration *m);
 /*
  * At the end, whatever happened: resumes the VM where the state says so,
  * leaves it paused (and says so) where the outcome is unknown. Returns

@@ -29,6 +29,11 @@
 #define MIGRATE_STEP_TIMEOUT_MS		60000
 #define MIGRATE_MAX_WORKERS_DEFAULT	8
 
+enum {
+	MIGRATE_OPT_POSTCOPY = 0x2000,
+	MIGRATE_OPT_POSTCOPY_AFTER,
+};
+
 static void migrate_usage(FILE *fp)
 {
 	fprintf(fp,
@@ -49,6 +54,12 @@ static void migrate_usage(FILE *fp)
 		"  -r, --max-rounds N       switch over after N dirty rounds\n"
 		"  -t, --timeout SEC        switch over at the end of the round\n"
 		"                           during which SEC seconds have passed\n"
+		"      --postcopy[=auto]    switch to postcopy: the destination runs\n"
+		"                           the VM at once and fetches the pages it\n"
+		"                           still lacks; right after the bulk round,\n"
+		"                           or with 'auto' when precopy cannot\n"
+		"                           converge (and at --max-rounds/--timeout)\n"
+		"      --postcopy-after N   switch to postcopy after N dirty rounds\n"
 		"  -P, --peer-timeout SEC   the destination is lost when silent for\n"
 		"                           SEC s (default %d; both ends send a\n"
 		"                           keepalive every second)\n"
@@ -84,6 +95,9 @@ static int migrate_parse(struct migrate_opts *o, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "postcopy", optional_argument, NULL, MIGRATE_OPT_POSTCOPY },
+		{ "postcopy-after", required_argument, NULL,
+		  MIGRATE_OPT_POSTCOPY_AFTER },
 		SEC_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -165,6 +179,25 @@ static int migrate_parse(struct migrate_opts *o, int argc, char **argv)
 			break;
 		case 'q':
 			o->quiet = true;
+			break;
+		case MIGRATE_OPT_POSTCOPY:
+			/* "--postcopy auto" as two words, too. */
+			if (!optarg && optind < argc && !strcmp(argv[optind], "auto"))
+				optarg = argv[optind++];
+			if (optarg && strcmp(optarg, "auto")) {
+				fprintf(stderr, "kmig: migrate: --postcopy takes no value but 'auto', not '%s'\n",
+					optarg);
+				return -1;
+			}
+			o->policy.postcopy = optarg ? POSTCOPY_AUTO :
+					     POSTCOPY_AFTER_BULK;
+			break;
+		case MIGRATE_OPT_POSTCOPY_AFTER:
+			if (opt_u64("migrate", "--postcopy-after", optarg, 1,
+				    1000000, &v))
+				return -1;
+			o->policy.postcopy = POSTCOPY_AFTER_N;
+			o->policy.postcopy_after = v;
 			break;
 		case 'h':
 			migrate_usage(stdout);
@@ -311,7 +344,9 @@ static int migrate_connect_one(struct migration *m, struct chan *c,
 	char name[24];
 	int fd, ret;
 
-	if (idx)
+	if (idx > m->o.channels)
+		snprintf(name, sizeof(name), "preempt channel");
+	else if (idx)
 		snprintf(name, sizeof(name), "data channel %u", idx);
 	else
 		snprintf(name, sizeof(name), "main channel");
@@ -363,6 +398,8 @@ static int migrate_connect(struct migration *m)
 	m->hello.page_size = KMS_PAGE_SIZE;
 	m->hello.nr_vcpus = m->info.hello.nr_vcpus;
 	m->hello.features = m->o.zstd ? KMS_F_ZSTD : 0;
+	if (m->o.policy.postcopy)
+		m->hello.features |= KMS_F_POSTCOPY;
 
 	/* The main channel first: the destination learns the session there. */
 	if (migrate_connect_one(m, &m->main, 0))
@@ -383,6 +420,10 @@ static int migrate_connect(struct migration *m)
 		if (migration_cancelled(m))
 			return migration_fail_cancelled(m);
 	}
+	/* Postcopy's urgent pages never queue behind background data. */
+	if (m->o.policy.postcopy &&
+	    migrate_connect_one(m, &m->pre, m->o.channels + 1))
+		return -1;
 	return 0;
 }
 
@@ -430,6 +471,8 @@ static int migrate_run(struct migration *m)
 	if (precopy_run(m, &why))
 		return -1;
 	m->rep.switchover = switchover_reason_name(why);
+	if (why == SWITCHOVER_POSTCOPY || why == SWITCHOVER_NOT_CONVERGING)
+		return postcopy_run(m);
 	return switchover_run(m);
 }
 
@@ -450,6 +493,14 @@ static int migrate_cleanup(struct migration *m)
 		sender_destroy(&m->s);
 		ratelimit_destroy(&m->rl);
 	}
+	if (m->ps_up) {
+		m->rep.postcopy.requests = atomic_load(&m->ps.requests);
+		m->rep.postcopy.urgent_pages = atomic_load(&m->ps.pages);
+		m->rep.postcopy.urgent_bytes = atomic_load(&m->ps.bytes);
+		m->rep.postcopy.taken = atomic_load(&m->ps.taken);
+		m->rep.postcopy.fetch_ns = atomic_load(&m->ps.fetch_ns);
+		page_server_stop(&m->ps);
+	}
 	status = commit_finish(m);
 	if (m->mc_up) {
 		mainchan_stop_keepalive(&m->mc);
@@ -467,6 +518,8 @@ static int migrate_cleanup(struct migration *m)
 		chan_close(&m->data[i]);
 	}
 	free(m->data);
+	m->rep.bytes_sent += atomic_load(&m->pre.bytes_out);
+	chan_close(&m->pre);
 	m->rep.bytes_sent += atomic_load(&m->main.bytes_out);
 	if (m->mc_up)
 		m->rep.bytes_sent -= atomic_load(&m->mc.ka_out);
@@ -489,6 +542,7 @@ int cmd_migrate(int argc, char **argv)
 	memset(&m, 0, sizeof(m));
 	m.kfd = -1;
 	m.main.fd = -1;
+	m.pre.fd = -1;
 	m.vmm.fd = -1;
 	m.info.vm_fd = -1;
 	ret = migrate_parse(&m.o, argc, argv);

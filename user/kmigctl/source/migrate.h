@@ -14,6 +14,7 @@
 #include "chan.h"
 #include "commit.h"
 #include "mainchan.h"
+#include "pageserve.h"
 #include "policy.h"
 #include "progress.h"
 #include "ratelimit.h"
@@ -62,6 +63,9 @@ struct migration {
 	bool mc_up;
 	struct chan *data;		/* o.channels data channels */
 	uint32_t nr_data;		/* opened so far */
+	struct chan pre;		/* postcopy's preempt channel */
+	struct page_server ps;		/* postcopy: serves @pre's requests */
+	bool ps_up;
 	struct ratelimit rl;
 	struct sender s;
 	bool sender_up;
@@ -101,5 +105,17 @@ int migration_round(struct migration *m, enum progress_phase phase,
 
 int precopy_run(struct migration *m, enum switchover_reason *why);
 int switchover_run(struct migration *m);
+/*
+ * The switchover's steps that postcopy shares: the device state; the
+ * destination's next main-channel frame; READY, GO, ACK and the downtime
+ * since @t_pause (the commit); the test hook's stop.
+ */
+int switchover_commit(struct migration *m, uint64_t t_pause);
+bool switchover_hold_stop(void *arg);
+int switchover_device_state(struct migration *m);
+int switchover_recv(struct migration *m, struct kms_frame_hdr *h,
+		    uint8_t *buf, size_t cap, const char *what);
+/* Postcopy instead of the switchover (postcopy.c). */
+int postcopy_run(struct migration *m);
 
 #endif /* KMIGCTL_MIGRATE_H */

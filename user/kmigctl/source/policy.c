@@ -4,6 +4,7 @@
  * tests can drive it through every case.
  */
 #include <math.h>
+#include <stdio.h>
 
 #include "policy.h"
 
@@ -43,9 +44,47 @@ enum switchover_reason precopy_decide(const struct precopy_policy *p,
 	return SWITCHOVER_NOT_YET;
 }
 
+enum switchover_reason postcopy_decide(const struct precopy_policy *p,
+				       const struct precopy_state *s,
+				       enum switchover_reason r, char *why,
+				       size_t n)
+{
+	switch (p->postcopy) {
+	case POSTCOPY_OFF:
+		return r;
+	case POSTCOPY_AFTER_BULK:
+		snprintf(why, n, "--postcopy: after the bulk round");
+		return SWITCHOVER_POSTCOPY;
+	case POSTCOPY_AFTER_N:
+		if (r == SWITCHOVER_CONVERGED || s->dirty_rounds < p->postcopy_after)
+			break;
+		snprintf(why, n, "--postcopy-after %u: after %u dirty rounds",
+			 p->postcopy_after, s->dirty_rounds);
+		return SWITCHOVER_POSTCOPY;
+	case POSTCOPY_AUTO:
+		if (r == SWITCHOVER_CONVERGED || s->slow_rounds < POLICY_SLOW_ROUNDS)
+			break;
+		snprintf(why, n, "precopy cannot converge: the guest dirtied %.1f MiB/s, at least %.0f%% of the %.1f MiB/s bandwidth, for %u rounds in a row",
+			 s->dirty_rate / (1 << 20), POLICY_SLOW_SHARE * 100,
+			 s->bandwidth / (1 << 20), s->slow_rounds);
+		return SWITCHOVER_NOT_CONVERGING;
+	}
+	/* A forced switchover becomes postcopy: no unbounded downtime. */
+	if (r == SWITCHOVER_MAX_ROUNDS || r == SWITCHOVER_TIMEOUT) {
+		snprintf(why, n, "%s reached", r == SWITCHOVER_MAX_ROUNDS ?
+			 "--max-rounds" : "--timeout");
+		return SWITCHOVER_POSTCOPY;
+	}
+	return r;
+}
+
 const char *switchover_reason_name(enum switchover_reason r)
 {
 	switch (r) {
+	case SWITCHOVER_POSTCOPY:
+		return "postcopy";
+	case SWITCHOVER_NOT_CONVERGING:
+		return "not-converging";
 	case SWITCHOVER_CONVERGED:
 		return "converged";
 	case SWITCHOVER_MAX_ROUNDS:

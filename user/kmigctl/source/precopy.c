@@ -142,7 +142,8 @@ int migration_round(struct migration *m, enum progress_phase phase,
 	if (m->log_rounds)
 		fprintf(stderr, "kmig: migrate: round %u (%s): %llu pages\n",
 			m->rep.nr_rounds, phase == PHASE_BULK ? "bulk" :
-			phase == PHASE_DIRTY ? "dirty" : "final",
+			phase == PHASE_DIRTY ? "dirty" :
+			phase == PHASE_POSTCOPY ? "postcopy" : "final",
 			(unsigned long long)pages);
 	t0 = now_ns();
 	bytes0 = sender_bytes(&m->s);
@@ -154,6 +155,7 @@ int migration_round(struct migration *m, enum progress_phase phase,
 	rs->round = sr.round;
 	rs->bulk = phase == PHASE_BULK;
 	rs->final = phase == PHASE_SWITCHOVER;
+	rs->postcopy = phase == PHASE_POSTCOPY;
 	rs->pages = sr.pages;
 	rs->normal = sr.normal;
 	rs->zero = sr.zero;
@@ -225,7 +227,15 @@ int precopy_run(struct migration *m, enum switchover_reason *why)
 		st.elapsed_ms = (now - m->start_ns) / NSEC_PER_MSEC;
 		st.remaining_bytes = sy.dirty_pages * KMS_PAGE_SIZE;
 		st.bandwidth = bw;
+		st.dirty_rate = isnan(rs->dirty_rate) ? 0 : rs->dirty_rate;
+		if (done > 1 && bw > 0 && st.dirty_rate >= POLICY_SLOW_SHARE * bw)
+			st.slow_rounds++;
+		else
+			st.slow_rounds = 0;
 		*why = precopy_decide(&m->o.policy, &st, &m->rep.est_downtime_ms);
+		*why = postcopy_decide(&m->o.policy, &st, *why,
+				       m->rep.postcopy.why,
+				       sizeof(m->rep.postcopy.why));
 		if (*why != SWITCHOVER_NOT_YET)
 			return 0;
 	}

@@ -16,6 +16,7 @@ static const char *const phase_names[] = {
 	[PHASE_BULK] = "bulk",
 	[PHASE_DIRTY] = "dirty",
 	[PHASE_SWITCHOVER] = "switchover",
+	[PHASE_POSTCOPY] = "postcopy",
 };
 
 void progress_format(char *buf, size_t n, enum progress_phase phase,

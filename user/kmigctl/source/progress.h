@@ -20,6 +20,7 @@ enum progress_phase {
 	PHASE_BULK,
 	PHASE_DIRTY,
 	PHASE_SWITCHOVER,
+	PHASE_POSTCOPY,		/* the background round, VM on the destination */
 };
 
 struct progress {

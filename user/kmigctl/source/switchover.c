@@ -20,13 +20,13 @@
 _Static_assert(KMS_MAX_STATE + sizeof(struct vmm_msg) == VMM_MSG_MAX,
 	       "a device-state frame must fit one VMM control packet");
 
-static bool switchover_hold_stop(void *arg)
+bool switchover_hold_stop(void *arg)
 {
 	return migration_cancelled(arg);
 }
 
 /* The destination's next frame on main; the final round's LOADED is skipped. */
-static int switchover_recv(struct migration *m, struct kms_frame_hdr *h,
+int switchover_recv(struct migration *m, struct kms_frame_hdr *h,
 			   uint8_t *buf, size_t cap, const char *what)
 {
 	do {
@@ -36,8 +36,8 @@ static int switchover_recv(struct migration *m, struct kms_frame_hdr *h,
 	return 0;
 }
 
-/* Sends the device state and END on the main channel, END on the others. */
-static int switchover_send_state(struct migration *m)
+/* VMM_GET_STATE, and the blob as DEVICE_STATE on the main channel. */
+int switchover_device_state(struct migration *m)
 {
 	char err[256];
 	uint32_t len = 0;
@@ -56,8 +56,20 @@ static int switchover_send_state(struct migration *m)
 	}
 	ret = mainchan_send(&m->mc, KMS_DEVICE_STATE, blob, len);
 	free(blob);
-	if (!ret)
-		ret = mainchan_send(&m->mc, KMS_END, NULL, 0);
+	if (ret)
+		return migration_fail(m, "failed", "main channel: %s",
+				      chan_strerror(ret));
+	return 0;
+}
+
+/* Sends the device state and END on the main channel, END on the others. */
+static int switchover_send_state(struct migration *m)
+{
+	int ret;
+
+	if (switchover_device_state(m))
+		return -1;
+	ret = mainchan_send(&m->mc, KMS_END, NULL, 0);
 	if (ret)
 		return migration_fail(m, "failed", "main channel: %s",
 				      chan_strerror(ret));
@@ -70,37 +82,13 @@ static int switchover_send_state(struct migration *m)
 	return 0;
 }
 
-int switchover_run(struct migration *m)
+int switchover_commit(struct migration *m, uint64_t t_pause)
 {
 	uint8_t buf[KMS_MAX_REASON];
-	struct kmig_dirty_sync sy;
 	struct kms_frame_hdr h;
-	struct round_stat *rs;
-	uint64_t t_pause, t_go, t_ack, start_ns, wire, t;
+	uint64_t t_go, t_ack, start_ns, wire, t;
 	typeof(m->rep.parts) *parts = &m->rep.parts;
 	struct kms_error e;
-
-	/* The downtime starts when we ask: the guest may stop at once. */
-	t_pause = now_ns();
-	if (commit_pause(m))
-		return -1;
-	t = now_ns();
-	parts->pause = t - t_pause;
-
-	if (testhook_hold("switchover", switchover_hold_stop, m))
-		return migration_fail_cancelled(m);
-	t = now_ns();
-	if (migration_sync(m, &sy))
-		return -1;
-	parts->sync = now_ns() - t;
-	t = now_ns();
-	if (migration_round(m, PHASE_SWITCHOVER, sy.dirty_pages, &rs))
-		return -1;
-	parts->round = now_ns() - t;
-	t = now_ns();
-	if (switchover_send_state(m))
-		return -1;
-	parts->state = now_ns() - t;
 
 	t = now_ns();
 	if (switchover_recv(m, &h, buf, sizeof(buf), "READY"))
@@ -138,6 +126,40 @@ int switchover_run(struct migration *m)
 	m->rep.downtime_ns = (t_go - t_pause) + wire / 2 + start_ns;
 	parts->start = t_ack - t_go;
 	m->rep.have_downtime = true;
+	return 0;
+}
+
+int switchover_run(struct migration *m)
+{
+	struct kmig_dirty_sync sy;
+	struct round_stat *rs;
+	uint64_t t_pause, t;
+	typeof(m->rep.parts) *parts = &m->rep.parts;
+
+	/* The downtime starts when we ask: the guest may stop at once. */
+	t_pause = now_ns();
+	if (commit_pause(m))
+		return -1;
+	t = now_ns();
+	parts->pause = t - t_pause;
+
+	if (testhook_hold("switchover", switchover_hold_stop, m))
+		return migration_fail_cancelled(m);
+	t = now_ns();
+	if (migration_sync(m, &sy))
+		return -1;
+	parts->sync = now_ns() - t;
+	t = now_ns();
+	if (migration_round(m, PHASE_SWITCHOVER, sy.dirty_pages, &rs))
+		return -1;
+	parts->round = now_ns() - t;
+	t = now_ns();
+	if (switchover_send_state(m))
+		return -1;
+	parts->state = now_ns() - t;
+
+	if (switchover_commit(m, t_pause))
+		return -1;
 	commit_acked(m);
 	return 0;
 }

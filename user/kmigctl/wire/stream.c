@@ -86,6 +86,10 @@ static const char *const kms_frame_names[] = {
 	[KMS_AUTH_CHALLENGE] = "AUTH_CHALLENGE",
 	[KMS_AUTH_PROOF] = "AUTH_PROOF",
 	[KMS_AUTH_OK] = "AUTH_OK",
+	[KMS_DISCARD] = "DISCARD",
+	[KMS_POSTCOPY] = "POSTCOPY",
+	[KMS_REQUEST] = "REQUEST",
+	[KMS_DONE] = "DONE",
 };
 
 const char *kms_frame_name(uint32_t type)
@@ -152,6 +156,10 @@ static const struct {
 	[KMS_AUTH_CHALLENGE] = { KMS_AUTH_CHALLENGE_LEN, KMS_AUTH_CHALLENGE_LEN },
 	[KMS_AUTH_PROOF] = { KMS_AUTH_PROOF_LEN, KMS_AUTH_PROOF_LEN },
 	[KMS_AUTH_OK] = { 0, 0 },
+	[KMS_DISCARD] = { KMS_DISCARD_LEN(1), KMS_DISCARD_LEN(KMS_MAX_DISCARD) },
+	[KMS_POSTCOPY] = { KMS_POSTCOPY_LEN, KMS_POSTCOPY_LEN },
+	[KMS_REQUEST] = { KMS_REQUEST_LEN(1), KMS_REQUEST_LEN(KMS_MAX_REQUEST) },
+	[KMS_DONE] = { 0, 0 },
 };
 
 int kms_frame_hdr_decode(const uint8_t in[KMS_FRAME_HDR_LEN],
@@ -345,7 +353,8 @@ int kms_hello_decode(const uint8_t *p, size_t len, struct kms_hello *h,
 		return kms_fail(e, -EMSGSIZE,
 				"HELLO announces %" PRIu32 " data channels (allowed 1..%d)",
 				h->nr_channels, KMS_MAX_CHANNELS);
-	if (h->channel > h->nr_channels)
+	/* The preempt channel is one past the data channels. */
+	if (h->channel > h->nr_channels + !!(h->features & KMS_F_POSTCOPY))
 		return kms_fail(e, -EPROTO,
 				"HELLO for channel %" PRIu32 " of %" PRIu32,
 				h->channel, h->nr_channels);
@@ -409,7 +418,7 @@ int kms_auth_init_decode(const uint8_t *p, size_t len, struct kms_auth *a,
 	a->channel = kms_get_u32(p + KMS_AUTH_NONCE_LEN + 8);
 	if (kms_get_u32(p + KMS_AUTH_NONCE_LEN + 12))
 		return kms_fail(e, -EPROTO, "AUTH_INIT reserved field is not zero");
-	if (!a->session_id || a->channel > KMS_MAX_CHANNELS)
+	if (!a->session_id || a->channel > KMS_MAX_CHANNELS + 1)
 		return kms_fail(e, -EPROTO, "AUTH_INIT for session 0 or channel %u",
 				a->channel);
 	return 0;

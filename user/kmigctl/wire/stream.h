@@ -70,7 +70,12 @@ enum kms_frame_type {
 	KMS_AUTH_CHALLENGE = 15,/* destination -> source: Nd, its proof */
 	KMS_AUTH_PROOF = 16,	/* source -> destination: its proof */
 	KMS_AUTH_OK = 17,	/* destination -> source: frame MACs start */
-	KMS_FRAME_TYPE_MAX = KMS_AUTH_OK,
+	/* Postcopy (KMS_F_POSTCOPY; stream_postcopy.c) */
+	KMS_DISCARD = 18,	/* source -> destination, main: stale pages */
+	KMS_POSTCOPY = 19,	/* source -> destination, main: instead of END */
+	KMS_REQUEST = 20,	/* destination -> source, preempt: pages wanted */
+	KMS_DONE = 21,		/* destination -> source, main: every page here */
+	KMS_FRAME_TYPE_MAX = KMS_DONE,
 };
 
 /*
@@ -98,7 +103,13 @@ enum kms_rec_kind {
  * take one refuses the migration in its REJECT, naming it.
  */
 #define KMS_F_ZSTD		0x1U	/* ZSTD records (KMIG_LOAD decompresses) */
-#define KMS_F_KNOWN		KMS_F_ZSTD
+/*
+ * The source may switch to postcopy: a preempt channel (number
+ * nr_channels + 1) follows the data channels, and the main channel may
+ * carry DISCARD and POSTCOPY instead of END.
+ */
+#define KMS_F_POSTCOPY		0x2U
+#define KMS_F_KNOWN		(KMS_F_ZSTD | KMS_F_POSTCOPY)
 
 struct kms_error {
 	char msg[256];
@@ -233,6 +244,56 @@ void kms_auth_challenge_encode(uint8_t out[KMS_AUTH_CHALLENGE_LEN],
 			       const struct kms_auth *a);
 /* Lengths are the frame header's business: these cannot fail. */
 void kms_auth_challenge_decode(const uint8_t *p, struct kms_auth *a);
+
+/*
+ * Postcopy frames (Documentation/stream-format.md, "Postcopy").
+ * DISCARD: u32 count, u32 zero, then count x (u64 gpa, u64 npages): pages
+ * whose copy on the destination is stale, in increasing, non-overlapping
+ * order within and across frames, each range inside one RAM region.
+ * POSTCOPY: u32 round (the background round that follows on the data
+ * channels), u32 zero, u64 pages discarded in all.
+ * REQUEST: u32 count, u32 zero, then count x u64 gpa: single pages.
+ * DONE: nothing.
+ */
+#define KMS_MAX_DISCARD		65536	/* ranges per DISCARD frame */
+#define KMS_DISCARD_LEN(nr)	(8 + 16 * (uint32_t)(nr))
+#define KMS_POSTCOPY_LEN	16
+#define KMS_MAX_REQUEST		256	/* = KMIG_FETCH_MAX_PAGES */
+#define KMS_REQUEST_LEN(nr)	(8 + 8 * (uint32_t)(nr))
+
+struct kms_discard {
+	uint64_t gpa;
+	uint64_t npages;
+};
+
+/* @out must hold @nr ranges' bytes: KMS_DISCARD_LEN(@nr). */
+size_t kms_discard_encode(const struct kms_discard *d, uint32_t nr,
+			  uint8_t *out);
+/*
+ * Checks a DISCARD payload against @l and against *@next_gpa, the first
+ * address the next range may start at (ranges only ever go up; the call
+ * moves it past the last range). Fills @d (room for KMS_MAX_DISCARD) and
+ * *@nr; adds the pages to *@pages.
+ */
+int kms_discard_decode(const uint8_t *p, size_t len,
+		       const struct kms_layout *l, uint64_t *next_gpa,
+		       struct kms_discard *d, uint32_t *nr, uint64_t *pages,
+		       struct kms_error *e);
+void kms_postcopy_encode(uint8_t out[KMS_POSTCOPY_LEN], uint32_t round,
+			 uint64_t pages);
+int kms_postcopy_decode(const uint8_t *p, size_t len, uint32_t *round,
+			uint64_t *pages, struct kms_error *e);
+size_t kms_request_encode(const uint64_t *gpa, uint32_t nr, uint8_t *out);
+/* Every page inside @l and page-aligned; @gpa has room for KMS_MAX_REQUEST. */
+int kms_request_decode(const uint8_t *p, size_t len,
+		       const struct kms_layout *l, uint64_t *gpa, uint32_t *nr,
+		       struct kms_error *e);
+
+/*
+ * Pages numbered over the whole layout, region after region: the index
+ * of @gpa's page, or UINT64_MAX when it is in no region.
+ */
+uint64_t kms_layout_page_index(const struct kms_layout *l, uint64_t gpa);
 
 /* SYNC and LOADED: the round number (u32) and 4 bytes of zero. */
 #define KMS_SYNC_LEN		8
