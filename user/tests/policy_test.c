@@ -86,6 +86,65 @@ TEST(max_rounds_and_timeout)
 	EXPECT_STREQ("none", switchover_reason_name(SWITCHOVER_NOT_YET));
 }
 
+/* postcopy_decide() as an int, with the reason it gives. */
+static int pc_decide(const struct precopy_policy *p,
+		     const struct precopy_state *s, enum switchover_reason r,
+		     char *why)
+{
+	why[0] = 0;
+	return postcopy_decide(p, s, r, why, 200);
+}
+
+TEST(postcopy_points)
+{
+	struct precopy_policy p = limit_300;
+	struct precopy_state s = { .remaining_bytes = 1000 * MIB,
+				   .bandwidth = 10.0 * MIB };
+	char why[200];
+
+	/* Off: precopy's decision stands. */
+	EXPECT_EQ(SWITCHOVER_NOT_YET, pc_decide(&p, &s, SWITCHOVER_NOT_YET, why));
+	EXPECT_EQ(SWITCHOVER_MAX_ROUNDS, pc_decide(&p, &s, SWITCHOVER_MAX_ROUNDS, why));
+	/* --postcopy: right after the bulk round, converged or not. */
+	p.postcopy = POSTCOPY_AFTER_BULK;
+	EXPECT_EQ(SWITCHOVER_POSTCOPY, pc_decide(&p, &s, SWITCHOVER_CONVERGED, why));
+	EXPECT_NE(NULL, strstr(why, "bulk"));
+	/* --postcopy-after 3: not before 3 dirty rounds; convergence wins. */
+	p.postcopy = POSTCOPY_AFTER_N;
+	p.postcopy_after = 3;
+	s.dirty_rounds = 2;
+	EXPECT_EQ(SWITCHOVER_NOT_YET, pc_decide(&p, &s, SWITCHOVER_NOT_YET, why));
+	EXPECT_EQ(SWITCHOVER_CONVERGED, pc_decide(&p, &s, SWITCHOVER_CONVERGED, why));
+	s.dirty_rounds = 3;
+	EXPECT_EQ(SWITCHOVER_POSTCOPY, pc_decide(&p, &s, SWITCHOVER_NOT_YET, why));
+	EXPECT_NE(NULL, strstr(why, "after 3 dirty rounds"));
+	/* A forced switchover becomes postcopy in every postcopy mode. */
+	s.dirty_rounds = 1;
+	EXPECT_EQ(SWITCHOVER_POSTCOPY, pc_decide(&p, &s, SWITCHOVER_TIMEOUT, why));
+	EXPECT_NE(NULL, strstr(why, "--timeout"));
+}
+
+TEST(postcopy_auto_needs_rounds_that_cannot_converge)
+{
+	struct precopy_policy p = limit_300;
+	struct precopy_state s = { .remaining_bytes = 1000 * MIB,
+				   .bandwidth = 10.0 * MIB,
+				   .dirty_rate = 9.0 * MIB };
+	char why[200];
+
+	p.postcopy = POSTCOPY_AUTO;
+	s.slow_rounds = POLICY_SLOW_ROUNDS - 1;
+	EXPECT_EQ(SWITCHOVER_NOT_YET, pc_decide(&p, &s, SWITCHOVER_NOT_YET, why));
+	s.slow_rounds = POLICY_SLOW_ROUNDS;
+	EXPECT_EQ(SWITCHOVER_NOT_CONVERGING, pc_decide(&p, &s, SWITCHOVER_NOT_YET, why));
+	EXPECT_NE(NULL, strstr(why, "cannot converge")) TH_LOG("%s", why);
+	EXPECT_NE(NULL, strstr(why, "9.0 MiB/s")) TH_LOG("%s", why);
+	/* Converged anyway: precopy finishes, no postcopy. */
+	EXPECT_EQ(SWITCHOVER_CONVERGED, pc_decide(&p, &s, SWITCHOVER_CONVERGED, why));
+	EXPECT_STREQ("not-converging", switchover_reason_name(SWITCHOVER_NOT_CONVERGING));
+	EXPECT_STREQ("postcopy", switchover_reason_name(SWITCHOVER_POSTCOPY));
+}
+
 TEST(bandwidth_needs_a_real_measurement)
 {
 	/* 64 MiB in 0.5 s. */
@@ -226,8 +285,8 @@ TEST(migrate_report_text)
 	EXPECT_NE(NULL, strstr(out, "migration completed after 3000.000 ms\n"));
 	EXPECT_NE(NULL, strstr(out, "  downtime:       42.500 ms (limit 300 ms, estimated 12.500 ms, switchover: converged)\n"));
 	EXPECT_NE(NULL, strstr(out, "  pages:          30100 normal, 2000 zero, 768 hole\n"));
-	EXPECT_NE(NULL, strstr(out, "      1 bulk       32768   2500.000      47.1        3.0\n"));
-	EXPECT_NE(NULL, strstr(out, "      2 final        100     10.000      39.1          -\n"));
+	EXPECT_NE(NULL, strstr(out, "      1 bulk         32768   2500.000      47.1        3.0\n"));
+	EXPECT_NE(NULL, strstr(out, "      2 final          100     10.000      39.1          -\n"));
 	free(out);
 }
 

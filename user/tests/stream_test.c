@@ -231,7 +231,7 @@ TEST(frame_header_unknown_type)
 	EXPECT_EQ(-EPROTO, kms_frame_hdr_decode(hdr, &h, &e));
 	kms_frame_hdr_encode(hdr, KMS_FRAME_TYPE_MAX + 1, 0);
 	EXPECT_EQ(-EPROTO, kms_frame_hdr_decode(hdr, &h, &e));
-	EXPECT_STREQ("unknown frame type 18", e.msg);
+	EXPECT_STREQ("unknown frame type 22", e.msg);
 	EXPECT_STREQ("unknown", kms_frame_name(99));
 	EXPECT_STREQ("DEVICE_STATE", kms_frame_name(KMS_DEVICE_STATE));
 }
