@@ -27,6 +27,13 @@ struct page_server {
 	struct chan *pre;
 	const struct kms_layout *layout;
 	struct sender *s;		/* failed with us: the round stops too */
+	/*
+	 * Where the pages go: @pre, or (benchmarks only,
+	 * KMIG_BENCH_URGENT_ON_DATA=1) data channel 1 behind the background
+	 * frames, to measure what the preempt channel saves.
+	 */
+	struct chan *out;
+	pthread_mutex_t *out_lock;
 	uint64_t *served;		/* bit per page: sent on this connection */
 	pthread_t thread;
 	bool up;
