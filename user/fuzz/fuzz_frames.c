@@ -15,6 +15,10 @@
  *     DEVICE_STATE, then END, then GO.
  *   mode % 3 == 2: the source main channel (precopy.c, switchover.c):
  *     LOADED(1), LOADED(2), ..., then READY, then an ACK to decode.
+ *   mode >= 0xc0: the source's preempt channel in postcopy (pageserve.c):
+ *     REQUEST frames, every page asked for checked against the layout.
+ * The destination main channel also takes postcopy's DISCARD frames
+ * (each range inside guest RAM, going up) and POSTCOPY instead of END.
  *
  * Findings: a sanitizer report; a page written outside the model RAM; a
  * frame accepted that breaks its type's bounds; a SYNC accepted out of
@@ -119,15 +123,79 @@ static bool main_next(struct mainchan *mc, struct kms_frame_hdr *h, size_t cap)
 	return true;
 }
 
+static struct kms_discard discards[KMS_MAX_DISCARD];
+
+/* incoming_discard(): a DISCARD's ranges, all inside RAM and going up. */
+static bool fuzz_discard(uint32_t len, uint64_t *next, uint64_t *pages)
+{
+	struct kms_error e = { .msg = "" };
+	uint64_t before = *next;
+	uint32_t nr, i;
+
+	if (kms_discard_decode(frame_buf, len, &fuzz_layout, next, discards,
+			       &nr, pages, &e)) {
+		fuzz_check_error(&e);
+		return false;
+	}
+	for (i = 0; i < nr; i++) {
+		FUZZ_ASSERT(kms_layout_contains(&fuzz_layout, discards[i].gpa,
+						discards[i].npages));
+		FUZZ_ASSERT(discards[i].gpa >= before);
+		before = discards[i].gpa + discards[i].npages * KMS_PAGE_SIZE;
+	}
+	FUZZ_ASSERT(before == *next);
+	return true;
+}
+
+static void fuzz_src_preempt(struct chan *c)
+{
+	uint64_t gpa[KMS_MAX_REQUEST];
+	struct kms_frame_hdr h;
+	struct kms_error e;
+	uint32_t nr, i;
+
+	for (;;) {
+		e.msg[0] = 0;
+		if (chan_recv(c, &h, frame_buf, KMS_REQUEST_LEN(KMS_MAX_REQUEST), &e)) {
+			fuzz_check_error(&e);
+			return;
+		}
+		check_frame(&h, KMS_REQUEST_LEN(KMS_MAX_REQUEST));
+		if (h.type != KMS_REQUEST)
+			return;
+		if (kms_request_decode(frame_buf, h.len, &fuzz_layout, gpa, &nr, &e)) {
+			fuzz_check_error(&e);
+			return;
+		}
+		FUZZ_ASSERT(nr >= 1 && nr <= KMS_MAX_REQUEST);
+		for (i = 0; i < nr; i++)
+			FUZZ_ASSERT(kms_layout_contains(&fuzz_layout, gpa[i], 1) &&
+				    !(gpa[i] % KMS_PAGE_SIZE));
+	}
+}
+
 static void fuzz_dst_main(struct chan *c)
 {
+	uint64_t next = 0, pages = 0, want;
+	struct kms_error e = { .msg = "" };
 	struct kms_frame_hdr h;
 	struct mainchan mc;
 	void *state = NULL;
+	uint32_t round;
 
 	mainchan_init(&mc, c, "the source", 0);
-	/* incoming_precopy(): DEVICE_STATE once, then END. */
+	/* incoming_precopy(): DEVICE_STATE once, then END (or postcopy's). */
 	while (main_next(&mc, &h, KMS_MAX_FRAME)) {
+		if (h.type == KMS_DISCARD && !state) {
+			if (!fuzz_discard(h.len, &next, &pages))
+				break;
+			continue;
+		}
+		if (h.type == KMS_POSTCOPY && state) {
+			if (kms_postcopy_decode(frame_buf, h.len, &round, &want, &e))
+				fuzz_check_error(&e);
+			break;
+		}
 		if (h.type == KMS_DEVICE_STATE && !state) {
 			FUZZ_ASSERT(h.len >= 1 && h.len <= KMS_MAX_STATE);
 			state = malloc(h.len);
@@ -181,8 +249,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 2)
 		return 0;
-	fuzz_chan_open(&c, &peer, data[0] % 3 ? "main channel" : "data channel 1",
+	fuzz_chan_open(&c, &peer, data[0] >= 0xc0 ? "preempt channel" :
+		       data[0] % 3 ? "main channel" : "data channel 1",
 		       data + 2, size - 2);
+	if (data[0] >= 0xc0) {
+		fuzz_src_preempt(&c);
+		fuzz_chan_close(&c, peer);
+		return 0;
+	}
 	switch (data[0] % 3) {
 	case 0:
 		fuzz_data_channel(&c, data[1] & 1 ? KMS_F_ZSTD : 0);
