@@ -4,7 +4,9 @@
  * forwards the migration stream (Documentation/stream-format.md) frame by
  * frame in both directions of every connection, and injects one fault at
  * a chosen protocol step: the Nth frame of one type on one kind of channel
- * is dropped, delayed, cut, damaged, or the whole migration goes silent.
+ * is dropped, delayed, cut, damaged, or the whole migration goes silent;
+ * cut-all cuts every connection at once (a network that breaks), and
+ * the ones that come after it too.
  *
  *   fault_proxy --listen ADDR --to ADDR --fault ACTION@FRAME[#N]
  *               [--channel main|data] [--log FILE] [--record FILE]
@@ -94,6 +96,10 @@ static const struct frame_type {
 	[15] = { "AUTH_CHALLENGE", ON_BOTH, false },
 	[16] = { "AUTH_PROOF", ON_BOTH, false },
 	[17] = { "AUTH_OK", ON_BOTH, true },
+	[18] = { "DISCARD", ON_MAIN, false },
+	[19] = { "POSTCOPY", ON_MAIN, false },
+	[20] = { "REQUEST", ON_DATA, false },
+	[21] = { "DONE", ON_MAIN, true },
 };
 
 #define NR_TYPES	(sizeof(frame_types) / sizeof(frame_types[0]))
@@ -103,6 +109,7 @@ enum action {
 	ACT_DROP,
 	ACT_DELAY,
 	ACT_CUT,
+	ACT_CUT_ALL,
 	ACT_SILENCE,
 	ACT_CORRUPT_GPA,
 	ACT_CORRUPT_LENGTH,
@@ -116,6 +123,7 @@ static const char *const action_names[] = {
 	[ACT_DROP] = "drop",
 	[ACT_DELAY] = "delay",
 	[ACT_CUT] = "cut",
+	[ACT_CUT_ALL] = "cut-all",
 	[ACT_SILENCE] = "silence",
 	[ACT_CORRUPT_GPA] = "corrupt-gpa",
 	[ACT_CORRUPT_LENGTH] = "corrupt-length",
@@ -161,6 +169,7 @@ static FILE *record_file;	/* --record; written by conn 1's source side */
 static uint64_t start_ms;
 
 struct conn {
+	struct conn *next;	/* every live connection; under lock */
 	int id;
 	int src_fd, dst_fd;
 	enum kind kind;		/* from HELLO or AUTH_INIT; under lock */
@@ -429,12 +438,33 @@ static void shut_both(struct conn *c)
 	shutdown(c->dst_fd, SHUT_RDWR);
 }
 
+static struct conn *live;	/* under lock */
+static bool all_cut;		/* cut-all fired: newcomers are cut too */
+
+/* cut-all: the network between the two sides is gone. */
+static void shut_all(void)
+{
+	pthread_mutex_lock(&lock);
+	all_cut = true;
+	for (struct conn *c = live; c; c = c->next)
+		shut_both(c);
+	pthread_mutex_unlock(&lock);
+}
+
 static void conn_put(struct conn *c)
 {
 	bool last;
 
 	pthread_mutex_lock(&lock);
 	last = !--c->refs;
+	if (last) {
+		struct conn **pp = &live;
+
+		while (*pp && *pp != c)
+			pp = &(*pp)->next;
+		if (*pp)
+			*pp = c->next;
+	}
 	pthread_mutex_unlock(&lock);
 	if (last) {
 		close(c->src_fd);
@@ -502,6 +532,10 @@ static bool fault_frame(struct conn *c, bool up, int to, uint8_t *hdr,
 	case ACT_CUT:
 		log_frame(c, up, type, len, "cut");
 		shut_both(c);
+		return false;
+	case ACT_CUT_ALL:
+		log_frame(c, up, type, len, "cut with every connection");
+		shut_all();
 		return false;
 	case ACT_SILENCE:
 		log_frame(c, up, type, len, "silence");
@@ -708,12 +742,17 @@ static void *conn_main(void *arg)
 		return NULL;
 	}
 	c->refs = 2;
+	pthread_mutex_lock(&lock);
+	c->next = live;
+	live = c;
+	if (all_cut)
+		shut_both(c);
+	pthread_mutex_unlock(&lock);
 	ret = pthread_create(&t, NULL, down_main, c);
 	if (ret) {
 		err("conn %d: pthread_create: %s", c->id, strerror(ret));
-		close(c->src_fd);
-		close(c->dst_fd);
-		free(c);
+		c->refs = 1;
+		conn_put(c);
 		return NULL;
 	}
 	pthread_detach(t);
@@ -869,6 +908,11 @@ static void __attribute__((noreturn)) serve(int lfd, bool tcp)
 		c->src_fd = fd;
 		c->dst_fd = -1;
 		c->channel = -1;
+		if (all_cut) {	/* the network is gone for newcomers too */
+			close(fd);
+			free(c);
+			continue;
+		}
 		ret = pthread_create(&t, NULL, conn_main, c);
 		if (ret) {
 			err("pthread_create: %s", strerror(ret));
