@@ -92,8 +92,9 @@
  *    through GUP), registers all of guest RAM with
  *    UFFDIO_REGISTER_MODE_MISSING and hands the fd to the client, which
  *    may resolve faults with UFFDIO_COPY, UFFDIO_ZEROPAGE and UFFDIO_WAKE
- *    at the HVAs of the VM's memslots (KMIG_GET_MEMSLOTS). The VMM
- *    never reads the fd: the client may make it O_NONBLOCK. The VMM
+ *    at the HVAs of the VM's memslots (KMIG_GET_MEMSLOTS). The fd is
+ *    O_NONBLOCK (poll() on a blocking userfaultfd reports EPOLLERR), and
+ *    the VMM never reads it. The VMM
  *    keeps its own copy open until VMM_POSTCOPY_END, so the userfaultfd
  *    outlives a client that dies (with the last copy closed the kernel
  *    would fill every missing page with zeros). Repeating it, or sending
