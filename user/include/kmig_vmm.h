@@ -57,20 +57,23 @@
  *
  *  - VMM_PHASE_MIGRATING: this client migrates this VM, as source or
  *    destination. -EBUSY if another client holds it, or while
- *    VMM_ST_ORPHANED; repeating it is a no-op; -EINVAL once COMMITTED.
+ *    VMM_ST_ORPHANED after a commit (an orphaned postcopy may be taken
+ *    over: see Postcopy); repeating it is a no-op; -EINVAL once COMMITTED.
  *  - VMM_PHASE_COMMITTED: source only, with the guest paused, just before
  *    kmigctl tells the destination to start (GO). From then on the
  *    destination may be running the guest, so the VMM never resumes it
  *    by itself. -EPERM from a client that does not hold the VM; -EBUSY
  *    while the guest runs.
  *  - VMM_PHASE_NONE: the holder releases the hold and nothing else
- *    changes; -EPERM from anyone else.
+ *    changes; -EPERM from anyone else; -EBUSY while postcopy is active.
  *
  * While a client holds the VM, VMM_PAUSE, VMM_RESUME, VMM_SET_STATE and
  * VMM_START from any other client get -EBUSY; VMM_HELLO, VMM_GET_STATE,
  * VMM_CHECK, VMM_STATUS and VMM_QUIT are served for anyone. When the
  * holder's connection closes (it exited, crashed or was killed):
  *
+ *  - postcopy active (v3): the VMM pauses the guest and sets
+ *    VMM_ST_ORPHANED (see Postcopy).
  *  - MIGRATING, guest paused: the VMM resumes it. GO was never sent, so
  *    the destination cannot be running it.
  *  - COMMITTED, guest paused: it stays paused and the VMM sets
