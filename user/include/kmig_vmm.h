@@ -57,20 +57,23 @@
  *
  *  - VMM_PHASE_MIGRATING: this client migrates this VM, as source or
  *    destination. -EBUSY if another client holds it, or while
- *    VMM_ST_ORPHANED; repeating it is a no-op; -EINVAL once COMMITTED.
+ *    VMM_ST_ORPHANED after a commit (an orphaned postcopy may be taken
+ *    over: see Postcopy); repeating it is a no-op; -EINVAL once COMMITTED.
  *  - VMM_PHASE_COMMITTED: source only, with the guest paused, just before
  *    kmigctl tells the destination to start (GO). From then on the
  *    destination may be running the guest, so the VMM never resumes it
  *    by itself. -EPERM from a client that does not hold the VM; -EBUSY
  *    while the guest runs.
  *  - VMM_PHASE_NONE: the holder releases the hold and nothing else
- *    changes; -EPERM from anyone else.
+ *    changes; -EPERM from anyone else; -EBUSY while postcopy is active.
  *
  * While a client holds the VM, VMM_PAUSE, VMM_RESUME, VMM_SET_STATE and
  * VMM_START from any other client get -EBUSY; VMM_HELLO, VMM_GET_STATE,
  * VMM_CHECK, VMM_STATUS and VMM_QUIT are served for anyone. When the
  * holder's connection closes (it exited, crashed or was killed):
  *
+ *  - postcopy active (v3): the VMM pauses the guest and sets
+ *    VMM_ST_ORPHANED (see Postcopy).
  *  - MIGRATING, guest paused: the VMM resumes it. GO was never sent, so
  *    the destination cannot be running it.
  *  - COMMITTED, guest paused: it stays paused and the VMM sets
@@ -92,8 +95,9 @@
  *    through GUP), registers all of guest RAM with
  *    UFFDIO_REGISTER_MODE_MISSING and hands the fd to the client, which
  *    may resolve faults with UFFDIO_COPY, UFFDIO_ZEROPAGE and UFFDIO_WAKE
- *    at the HVAs of the VM's memslots (KMIG_GET_MEMSLOTS). The VMM
- *    never reads the fd: the client may make it O_NONBLOCK. The VMM
+ *    at the HVAs of the VM's memslots (KMIG_GET_MEMSLOTS). The fd is
+ *    O_NONBLOCK (poll() on a blocking userfaultfd reports EPOLLERR), and
+ *    the VMM never reads it. The VMM
  *    keeps its own copy open until VMM_POSTCOPY_END, so the userfaultfd
  *    outlives a client that dies (with the last copy closed the kernel
  *    would fill every missing page with zeros). Repeating it, or sending

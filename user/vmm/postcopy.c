@@ -31,7 +31,8 @@ void postcopy_init(struct vmm *vmm)
 
 /*
  * A userfaultfd that takes kernel faults too (no UFFD_USER_MODE_ONLY):
- * KVM reaches guest RAM through GUP. The syscall wants CAP_SYS_PTRACE for
+ * KVM reaches guest RAM through GUP. O_NONBLOCK for the client, which
+ * shares the file: poll() on a blocking userfaultfd reports EPOLLERR. The syscall wants CAP_SYS_PTRACE for
  * that (or vm.unprivileged_userfaultfd); /dev/userfaultfd (6.1) wants
  * only access to the device node.
  */
@@ -39,7 +40,7 @@ static int uffd_open(void)
 {
 	int fd, dev;
 
-	fd = syscall(SYS_userfaultfd, O_CLOEXEC);
+	fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	if (fd >= 0)
 		return fd;
 #ifdef USERFAULTFD_IOC_NEW
@@ -49,7 +50,7 @@ static int uffd_open(void)
 			errno = EPERM;
 			return -EPERM;
 		}
-		fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC);
+		fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
 		close(dev);
 		if (fd >= 0)
 			return fd;
