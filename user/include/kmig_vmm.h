@@ -44,6 +44,9 @@
  *  VMM_DISCARD    n x struct          -                          (v3)
  *                 vmm_discard
  *  VMM_POSTCOPY_END -                 -                          (v3)
+ *  VMM_POSTCOPY_MISSING -             uint64_t nr_pages, then    (v3)
+ *                                     the bitmap of missing
+ *                                     pages (ceil(nr_pages/8) B)
  *
  * The blob carries everything but RAM; its first 8 bytes are a magic
  * that names its format (kmig-vmm's: "KMIGVMM1", user/vmm/state.h).
@@ -57,13 +60,25 @@
  *
  *  - VMM_PHASE_MIGRATING: this client migrates this VM, as source or
  *    destination. -EBUSY if another client holds it, or while
- *    VMM_ST_ORPHANED after a commit (an orphaned postcopy may be taken
- *    over: see Postcopy); repeating it is a no-op; -EINVAL once COMMITTED.
+ *    VMM_ST_ORPHANED after a commit (an orphaned postcopy allows it: that
+ *    is how recovery reattaches); repeating it is a no-op; -EINVAL once
+ *    COMMITTED.
  *  - VMM_PHASE_COMMITTED: source only, with the guest paused, just before
  *    kmigctl tells the destination to start (GO). From then on the
  *    destination may be running the guest, so the VMM never resumes it
  *    by itself. -EPERM from a client that does not hold the VM; -EBUSY
- *    while the guest runs.
+ *    while the guest runs. One exception, the takeover: while nobody
+ *    holds the VM, its guest is paused and VMM_ST_ORPHANED is set
+ *    because a committed holder went away (a postcopy whose source-side
+ *    kmigctl exited; `kmigctl migrate --resume` takes it over), a new
+ *    client's VMM_HOLD(VMM_PHASE_COMMITTED) makes it the holder in
+ *    COMMITTED: the guest stays paused and VMM_ST_ORPHANED clears while
+ *    it holds. When that holder goes away, or releases the hold, with
+ *    the guest still paused, VMM_ST_ORPHANED is set again (a takeover
+ *    leaves the VMM as it found it); VMM_QUIT ends the VMM as after a
+ *    normal migration. Anywhere else (nobody orphaned it, a guest that
+ *    runs, another client holds it) VMM_HOLD(COMMITTED) from a client that
+ *    does not hold the VM is still -EPERM.
  *  - VMM_PHASE_NONE: the holder releases the hold and nothing else
  *    changes; -EPERM from anyone else; -EBUSY while postcopy is active.
  *
@@ -126,10 +141,40 @@
  * VMM_ST_ORPHANED and, until a client sends VMM_POSTCOPY_BEGIN again,
  * refuses VMM_RESUME, VMM_START and VMM_CHECK from anyone with -EPERM:
  * some pages exist only on the source, and the guest must never run on
- * a partial image. VMM_QUIT still works. A recovering kmigctl takes
- * VMM_HOLD(VMM_PHASE_MIGRATING) (allowed while orphaned this way) and
+ * a partial image. VMM_QUIT still works.
+ *
+ * Recovering a postcopy (kmigctl postcopy-recover). A new client takes
+ * VMM_HOLD(VMM_PHASE_MIGRATING) (allowed while orphaned this way; it
+ * cannot release the hold until VMM_POSTCOPY_END) and sends
  * VMM_POSTCOPY_BEGIN, which clears VMM_ST_ORPHANED and hands it the same
- * userfaultfd; then it places the missing pages and resumes the guest.
+ * userfaultfd: faults raised and not yet read wait on it. It asks
+ * VMM_POSTCOPY_MISSING which pages are still to come, places them and
+ * resumes the guest with VMM_RESUME, then ends with VMM_POSTCOPY_END as
+ * the first client would have. Should it go away before the end, the VMM
+ * is as after the first loss (paused, orphaned), and another client may
+ * recover it the same way, any number of times.
+ *
+ * VMM_RESUME during postcopy: only from the client that holds the VM and
+ * sent VMM_POSTCOPY_BEGIN on its own connection (it serves the faults,
+ * so the guest may run); from anyone else -EPERM ("the guest's memory is
+ * incomplete here"), and from everyone while orphaned.
+ *
+ *  - VMM_POSTCOPY_MISSING, from that same client while postcopy is active
+ *    (-EPERM from anyone else; -EINVAL before its VMM_POSTCOPY_BEGIN or
+ *    outside postcopy): the pages that are not present in the VMM's
+ *    memory, those that would fault: never placed since the discard, or
+ *    never populated. The reply is a uint64_t nr_pages, all of guest RAM
+ *    counted through the regions in VMM_HELLO's order (vmm_region array
+ *    order, each region's pages in address order), then ceil(nr_pages/8)
+ *    bytes: bit i (byte i / 8, bit i % 8, LSB first) is page i, 1 =
+ *    missing. kmig-vmm asks mincore() of its RAM mapping: a page of
+ *    anonymous RAM is present when its PTE maps it, a page of memfd RAM
+ *    when it is in the memfd's page cache (a punched page is not). A page
+ *    swapped out reads as missing too; that is harmless: a copy of it
+ *    from the source fails UFFDIO_COPY with -EEXIST (the PTE, or for a
+ *    memfd the page-cache slot, holds its swap entry) and is dropped,
+ *    and a fault on it swaps it in without the userfaultfd. -E2BIG when
+ *    the bitmap does not fit a VMM_MSG_MAX packet (more than 512 GiB).
  *
  * Pausing during postcopy. A vCPU blocked in KVM on a missing page
  * sleeps until the page arrives; the kick signal does not get it out of
@@ -156,6 +201,10 @@
  * -EOPNOTSUPP. A client reads vmm_hello.version and uses only what that
  * version offers: VMM_STATUS and VMM_HOLD need version 2 or later,
  * VMM_POSTCOPY_BEGIN, VMM_DISCARD and VMM_POSTCOPY_END version 3.
+ * VMM_POSTCOPY_MISSING, recovery (a RESUME from the reattached client)
+ * and the takeover of an orphaned commit joined version 3 before it was
+ * released: a VMM of an earlier v3 answers VMM_POSTCOPY_MISSING with
+ * -EOPNOTSUPP, and such a postcopy cannot be recovered.
  */
 #ifndef KMIG_VMM_H
 #define KMIG_VMM_H
@@ -179,6 +228,7 @@ enum vmm_msg_type {
 	VMM_POSTCOPY_BEGIN = 11,	/* v3 */
 	VMM_DISCARD = 12,	/* v3 */
 	VMM_POSTCOPY_END = 13,	/* v3 */
+	VMM_POSTCOPY_MISSING = 14,	/* v3 */
 };
 
 /* How long a pause during postcopy waits for vCPUs to park (see above). */

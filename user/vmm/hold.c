@@ -22,6 +22,7 @@ static void release(struct vmm *vmm)
 	vmm->hold.holder = NULL;
 	vmm->hold.pid = 0;
 	vmm->hold.phase = VMM_PHASE_NONE;
+	vmm->hold.took_over = false;
 }
 
 /* 0, or -errno with the reply's message set. */
@@ -61,10 +62,32 @@ static int not_holder(struct vmm *vmm, struct request_reply *r,
 			     "no migration holds this VM: nothing to %s", what);
 }
 
+/*
+ * A new client takes over an orphaned commit (kmigctl migrate --resume):
+ * the guest stays paused, the VMM is no longer orphaned while it holds.
+ */
+static int take_over(struct vmm *vmm, const struct request_client *cl)
+{
+	struct hold *h = &vmm->hold;
+
+	vmm_warn("pid %d took over the committed migration: the guest stays paused",
+		 (int)cl->pid);
+	h->holder = cl;
+	h->pid = cl->pid;
+	h->phase = VMM_PHASE_COMMITTED;
+	h->orphaned = false;
+	h->took_over = true;
+	return 0;
+}
+
 static int commit(struct vmm *vmm, const struct request_client *cl,
 		  struct request_reply *r)
 {
-	if (vmm->hold.holder != cl)
+	struct hold *h = &vmm->hold;
+
+	if (!h->holder && h->orphaned && guest_paused(vmm))
+		return take_over(vmm, cl);
+	if (h->holder != cl)
 		return not_holder(vmm, r, "commit");
 	/*
 	 * A guest still running here once the destination may start it
@@ -73,8 +96,21 @@ static int commit(struct vmm *vmm, const struct request_client *cl,
 	if (!guest_paused(vmm))
 		return request_error(r, -EBUSY,
 				     "the guest is not paused: send VMM_PAUSE before committing");
-	vmm->hold.phase = VMM_PHASE_COMMITTED;
+	h->phase = VMM_PHASE_COMMITTED;
 	return 0;
+}
+
+/* A holder that took over an orphaned commit lets go: as it found it. */
+static void reorphan(struct vmm *vmm)
+{
+	struct hold *h = &vmm->hold;
+
+	if (!h->took_over || h->phase != VMM_PHASE_COMMITTED ||
+	    !guest_paused(vmm))
+		return;
+	vmm_warn("pid %d let go of the committed migration it took over: the guest stays paused, orphaned",
+		 (int)h->pid);
+	h->orphaned = true;
 }
 
 static int unhold(struct vmm *vmm, const struct request_client *cl,
@@ -86,6 +122,7 @@ static int unhold(struct vmm *vmm, const struct request_client *cl,
 	if (postcopy_active(&vmm->postcopy))
 		return request_error(r, -EBUSY,
 				     "postcopy in progress: send VMM_POSTCOPY_END before releasing the VM");
+	reorphan(vmm);
 	release(vmm);
 	return 0;
 }

@@ -8,7 +8,9 @@
  * the guest. When its connection closes before it committed, GO was never
  * sent and the destination cannot be running the guest: a paused guest is
  * resumed here. After it committed the destination may be running it, so
- * a paused guest stays paused, "orphaned", until an operator resumes it.
+ * a paused guest stays paused, "orphaned", until an operator resumes it,
+ * or until a recovering kmigctl (migrate --resume) takes the commit over:
+ * it then holds the VM in COMMITTED as the first one did.
  *
  * Everything here runs on the main thread, as the control requests do.
  */
@@ -29,6 +31,12 @@ struct hold {
 	pid_t pid;		/* the holder's, from SO_PEERCRED */
 	uint32_t phase;		/* VMM_PHASE_*; NONE: no holder */
 	bool orphaned;		/* VMM_ST_ORPHANED */
+	/*
+	 * The holder took over an orphaned commit (VMM_HOLD COMMITTED from a
+	 * new client): when it lets go with the guest still paused, the VMM
+	 * is orphaned again.
+	 */
+	bool took_over;
 };
 
 /* VMM_HOLD from @cl: the reply is the status after the change. */

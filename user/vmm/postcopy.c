@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <linux/userfaultfd.h>
@@ -14,6 +15,7 @@
 #include <sys/syscall.h>
 
 #include "postcopy.h"
+#include "ram.h"
 #include "requests.h"
 #include "runctl.h"
 #include "util.h"
@@ -27,6 +29,7 @@ void postcopy_init(struct vmm *vmm)
 {
 	vmm->postcopy.uffd = -1;
 	vmm->postcopy.orphaned = false;
+	vmm->postcopy.client = NULL;
 }
 
 /*
@@ -155,6 +158,7 @@ void postcopy_begin(struct vmm *vmm, const struct request_client *cl,
 			 (int)cl->pid);
 		pc->orphaned = false;
 	}
+	pc->client = cl;
 	r->small.postcopy = (struct vmm_postcopy) { .ram_size = vmm->ram.size };
 	r->payload = &r->small.postcopy;
 	r->len = sizeof(r->small.postcopy);
@@ -279,6 +283,7 @@ static void release(struct vmm *vmm)
 	close(pc->uffd);
 	pc->uffd = -1;
 	pc->orphaned = false;
+	pc->client = NULL;
 }
 
 void postcopy_end(struct vmm *vmm, const struct request_client *cl,
@@ -295,13 +300,106 @@ void postcopy_end(struct vmm *vmm, const struct request_client *cl,
 	vmm_warn("postcopy: ended; guest RAM is ordinary memory again");
 }
 
-bool postcopy_permits_run(struct vmm *vmm, struct request_reply *r)
+/* mincore() pages per call: 4 GiB of guest RAM per 1 MiB vector. */
+#define MISSING_CHUNK	(1U << 20)
+
+/*
+ * Bit i of @bm (LSB first) for page i of RAM counted region after region,
+ * set when mincore() says the page is not resident (kmig_vmm.h): never
+ * populated, discarded and not placed since, or swapped out.
+ */
+static int missing_fill(struct vmm *vmm, uint8_t *bm)
 {
-	if (!vmm->postcopy.orphaned)
-		return true;
-	request_error(r, -EPERM,
-		      "the guest's memory is incomplete here (some pages are only on the source) and its postcopy client went away: reattach with VMM_POSTCOPY_BEGIN, or quit");
-	return false;
+	uint64_t bit = 0, done, n, i;
+	unsigned char *vec;
+	int j, ret = 0;
+
+	vec = malloc(MISSING_CHUNK);
+	if (!vec)
+		return -ENOMEM;
+	for (j = 0; j < vmm->ram.nr_regions && !ret; j++) {
+		const struct ram_region *reg = &vmm->ram.region[j];
+		uint64_t pages = reg->size / GUEST_PAGE_SIZE;
+
+		for (done = 0; done < pages; done += n) {
+			n = pages - done < MISSING_CHUNK ? pages - done :
+							   MISSING_CHUNK;
+			ret = ram_resident(&vmm->ram,
+					   reg->offset + done * GUEST_PAGE_SIZE,
+					   n * GUEST_PAGE_SIZE, vec);
+			if (ret)
+				break;
+			for (i = 0; i < n; i++, bit++)
+				if (!(vec[i] & 1))
+					bm[bit / 8] |= 1U << (bit % 8);
+		}
+	}
+	free(vec);
+	return ret;
+}
+
+void postcopy_missing(struct vmm *vmm, const struct request_client *cl,
+		      struct request_reply *r)
+{
+	const struct postcopy *pc = &vmm->postcopy;
+	uint64_t pages = 0;
+	size_t len;
+	uint8_t *out;
+	int j, ret;
+
+	if (check_holder(vmm, cl, false, "VMM_POSTCOPY_MISSING", r))
+		return;
+	if (!postcopy_active(pc) || pc->client != cl) {
+		request_error(r, -EINVAL,
+			      "VMM_POSTCOPY_MISSING: %s",
+			      postcopy_active(pc) ? "send VMM_POSTCOPY_BEGIN on this connection first" :
+			      "no postcopy in progress");
+		return;
+	}
+	for (j = 0; j < vmm->ram.nr_regions; j++)
+		pages += vmm->ram.region[j].size / GUEST_PAGE_SIZE;
+	len = sizeof(uint64_t) + (pages + 7) / 8;
+	if (len > VMM_MSG_MAX - sizeof(struct vmm_msg)) {
+		request_error(r, -E2BIG,
+			      "VMM_POSTCOPY_MISSING: the bitmap of %llu pages does not fit a %d-byte reply",
+			      (unsigned long long)pages, VMM_MSG_MAX);
+		return;
+	}
+	out = calloc(1, len);
+	if (!out) {
+		request_error(r, -ENOMEM, "out of memory");
+		return;
+	}
+	memcpy(out, &pages, sizeof(pages));
+	ret = missing_fill(vmm, out + sizeof(pages));
+	if (ret) {
+		free(out);
+		request_error(r, ret, "VMM_POSTCOPY_MISSING: mincore: %s",
+			      strerror(-ret));
+		return;
+	}
+	r->payload = r->to_free = out;
+	r->len = len;
+}
+
+bool postcopy_permits_run(struct vmm *vmm, const struct request_client *cl,
+			  uint32_t type, struct request_reply *r)
+{
+	const struct postcopy *pc = &vmm->postcopy;
+
+	if (pc->orphaned) {
+		request_error(r, -EPERM,
+			      "the guest's memory is incomplete here (some pages are only on the source) and its postcopy client went away: reattach with VMM_POSTCOPY_BEGIN, or quit");
+		return false;
+	}
+	/* Only the client that places the missing pages knows it can. */
+	if (type == VMM_RESUME && postcopy_active(pc) && pc->client != cl) {
+		request_error(r, -EPERM,
+			      "the guest's memory is incomplete here (some pages are only on the source): only the postcopy client serving its faults (pid %d) may resume it",
+			      pc->client ? (int)vmm->hold.pid : 0);
+		return false;
+	}
+	return true;
 }
 
 void postcopy_client_gone(struct vmm *vmm)
@@ -310,6 +408,7 @@ void postcopy_client_gone(struct vmm *vmm)
 	if (vmm->started)
 		runctl_pause(vmm);
 	vmm->postcopy.orphaned = true;
+	vmm->postcopy.client = NULL;
 }
 
 bool postcopy_page_present(struct vmm *vmm, uint64_t offset)

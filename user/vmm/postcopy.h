@@ -28,6 +28,11 @@ struct postcopy {
 	int uffd;		/* the VMM's copy; -1: postcopy not active */
 	/* Its client went away and none has reattached: VMM_ST_ORPHANED. */
 	bool orphaned;
+	/*
+	 * The holder that sent VMM_POSTCOPY_BEGIN on its connection and so
+	 * serves the faults now; NULL while orphaned, and outside postcopy.
+	 */
+	const struct request_client *client;
 };
 
 void postcopy_init(struct vmm *vmm);
@@ -40,6 +45,9 @@ void postcopy_discard(struct vmm *vmm, const struct request_client *cl,
 		      struct request_reply *r);
 void postcopy_end(struct vmm *vmm, const struct request_client *cl,
 		  struct request_reply *r);
+/* VMM_POSTCOPY_MISSING from @cl: the bitmap of pages not present. */
+void postcopy_missing(struct vmm *vmm, const struct request_client *cl,
+		      struct request_reply *r);
 
 /* Begun and not ended: VMM_ST_POSTCOPY. */
 static inline bool postcopy_active(const struct postcopy *pc)
@@ -48,10 +56,13 @@ static inline bool postcopy_active(const struct postcopy *pc)
 }
 
 /*
- * Whether the guest may run (VMM_RESUME, VMM_START) or be checked
- * (VMM_CHECK); when not, the -EPERM reply is in @r.
+ * Whether @cl may run the guest (@type VMM_RESUME, VMM_START) or check it
+ * (VMM_CHECK); when not, the -EPERM reply is in @r. While orphaned,
+ * nobody may; during postcopy otherwise, only the client serving the
+ * faults (postcopy.client) may resume it.
  */
-bool postcopy_permits_run(struct vmm *vmm, struct request_reply *r);
+bool postcopy_permits_run(struct vmm *vmm, const struct request_client *cl,
+			  uint32_t type, struct request_reply *r);
 
 /* The holder's connection closed during postcopy: pause, orphan. */
 void postcopy_client_gone(struct vmm *vmm);

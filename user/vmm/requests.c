@@ -204,7 +204,7 @@ void request_handle(struct vmm *vmm, struct request_client *cl,
 	}
 	/* An orphaned postcopy: the guest must not run on a partial image. */
 	if ((type == VMM_RESUME || type == VMM_START || type == VMM_CHECK) &&
-	    !postcopy_permits_run(vmm, r))
+	    !postcopy_permits_run(vmm, cl, type, r))
 		return;
 	if (run_state_request(type) && !hold_permits(vmm, cl, r))
 		return;
@@ -247,6 +247,9 @@ void request_handle(struct vmm *vmm, struct request_client *cl,
 		break;
 	case VMM_POSTCOPY_END:
 		postcopy_end(vmm, cl, r);
+		break;
+	case VMM_POSTCOPY_MISSING:
+		postcopy_missing(vmm, cl, r);
 		break;
 	default:
 		request_error(r, -EOPNOTSUPP, "unknown request type %u", type);

@@ -55,6 +55,7 @@ const char *vmm_msg_name(uint32_t type)
 		[VMM_POSTCOPY_BEGIN] = "VMM_POSTCOPY_BEGIN",
 		[VMM_DISCARD] = "VMM_DISCARD",
 		[VMM_POSTCOPY_END] = "VMM_POSTCOPY_END",
+		[VMM_POSTCOPY_MISSING] = "VMM_POSTCOPY_MISSING",
 	};
 
 	if (type < sizeof(names) / sizeof(names[0]) && names[type])
@@ -417,6 +418,50 @@ int vmm_postcopy_end(struct vmm_client *v, char *err, size_t n)
 {
 	return postcopy_call(v, VMM_POSTCOPY_END, NULL, 0, NULL, NULL, NULL,
 			     err, n);
+}
+
+int vmm_postcopy_missing(struct vmm_client *v, uint8_t **bitmap,
+			 uint64_t *nr_pages, char *err, size_t n)
+{
+	uint64_t pages;
+	uint32_t len = 0;
+	uint8_t *p = NULL;
+	int ret;
+
+	*bitmap = NULL;
+	*nr_pages = 0;
+	ret = postcopy_call(v, VMM_POSTCOPY_MISSING, NULL, 0, (void **)&p,
+			    &len, NULL, err, n);
+	if (ret == -EOPNOTSUPP) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", err);
+		return vmm_fail(err, n, ret,
+				"VMM_POSTCOPY_MISSING: the VMM at %s cannot list its missing pages, so its postcopy cannot be recovered (%s)",
+				v->path, why);
+	}
+	if (ret)
+		return ret;
+	if (len < sizeof(pages)) {
+		free(p);
+		return vmm_fail(err, n, -EBADMSG,
+				"VMM_POSTCOPY_MISSING: malformed reply (%u bytes)",
+				len);
+	}
+	memcpy(&pages, p, sizeof(pages));
+	if ((len - sizeof(pages)) * 8ULL < pages ||
+	    len - sizeof(pages) != (pages + 7) / 8) {
+		free(p);
+		return vmm_fail(err, n, -EBADMSG,
+				"VMM_POSTCOPY_MISSING: a bitmap of %zu bytes for %llu pages",
+				len - sizeof(pages),
+				(unsigned long long)pages);
+	}
+	/* The bitmap alone, at the start of its own buffer. */
+	memmove(p, p + sizeof(pages), len - sizeof(pages));
+	*bitmap = p;
+	*nr_pages = pages;
+	return 0;
 }
 
 void vmm_info_free(struct vmm_info *info)

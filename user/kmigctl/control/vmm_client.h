@@ -62,6 +62,15 @@ int vmm_postcopy_begin(struct vmm_client *v, int *uffd, char *err, size_t n);
 int vmm_discard(struct vmm_client *v, const struct vmm_discard *d,
 		uint32_t nr, char *err, size_t n);
 int vmm_postcopy_end(struct vmm_client *v, char *err, size_t n);
+/*
+ * VMM_POSTCOPY_MISSING, from the client that sent VMM_POSTCOPY_BEGIN on
+ * this connection: *@bitmap (malloc'ed, free() it) gets one bit per page
+ * of guest RAM, counted through the regions in VMM_HELLO order (bit i is
+ * byte i / 8, bit i % 8), set when the page is missing; *@nr_pages their
+ * number. The reply's length is checked against it (-EBADMSG).
+ */
+int vmm_postcopy_missing(struct vmm_client *v, uint8_t **bitmap,
+			 uint64_t *nr_pages, char *err, size_t n);
 
 /* "VMM_PAUSE" etc., for messages. */
 const char *vmm_msg_name(uint32_t type);
