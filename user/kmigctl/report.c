@@ -104,6 +104,9 @@ static void print_src_postcopy(struct printer *p, const struct migrate_report *r
 		  r->postcopy.urgent_bytes);
 	print_u64(p, PRINT_ANY, "urgent_before_round", ", %llu before the round)\n",
 		  r->postcopy.taken);
+	if (r->postcopy.bg_pages)
+		print_u64(p, PRINT_ANY, "pulled_pages", "    %llu pages pulled by the recovering destination\n",
+			  r->postcopy.bg_pages);
 	print_float(p, PRINT_ANY, "fetch_ms", "    KMIG_FETCH %.3f ms",
 		    ms(r->postcopy.fetch_ns));
 	print_float(p, PRINT_ANY, "precopy_ms", ", precopy %.3f ms",
@@ -129,8 +132,10 @@ static void print_dst_postcopy(struct printer *p, const struct incoming_report *
 		  r->postcopy.missing);
 	print_u64(p, PRINT_ANY, "faults", "    %llu faults", r->postcopy.faults);
 	print_u64(p, PRINT_ANY, "requests", ", %llu requested", r->postcopy.requests);
-	print_u64(p, PRINT_ANY, "resolved_locally", ", %llu resolved here\n",
+	print_u64(p, PRINT_ANY, "resolved_locally", ", %llu resolved here",
 		  r->postcopy.local_zero);
+	print_u64(p, PRINT_ANY, "pulled", ", %llu pulled (recovery)\n",
+		  r->postcopy.pulled);
 	print_u64(p, PRINT_ANY, "urgent_pages", "    placed: %llu urgent",
 		  r->postcopy.urgent_pages);
 	print_u64(p, PRINT_ANY, "urgent_bytes", " (%llu bytes)", r->postcopy.urgent_bytes);

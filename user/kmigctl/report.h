@@ -83,6 +83,7 @@ struct migrate_report {
 		uint64_t urgent_pages;	/* sent on the preempt channel */
 		uint64_t urgent_bytes;
 		uint64_t taken;		/* of them, not yet sent by the round */
+		uint64_t bg_pages;	/* --resume: pages the destination pulled */
 		uint64_t fetch_ns;	/* time in KMIG_FETCH */
 		uint64_t precopy_ns;	/* start -> the postcopy switch */
 		uint64_t postcopy_ns;	/* postcopy's ACK -> DONE */
@@ -114,7 +115,7 @@ struct incoming_report {
 	/* Postcopy: what the running VM waited for, and how long. */
 	struct {
 		bool on;
-		uint64_t discarded, faults, requests;
+		uint64_t discarded, faults, requests, pulled;
 		uint64_t urgent_pages, urgent_bytes, bg_pages, bg_bytes;
 		uint64_t duplicates, local_zero, missing;
 		uint64_t blocked_ns;

@@ -100,6 +100,20 @@ help_texts() {
 		grep -q '^  incoming ' "$out" && grep -q '^  cancel ' "$out"
 }
 
+postcopy_usage() {
+	run 2 migrate --vmm /x --to unix:/y --postcopy=sometimes &&
+		grep -q -- "--postcopy takes no value but 'auto'" "$err" &&
+	run 2 migrate --vmm /x --to unix:/y --postcopy-after 0 &&
+	run 2 migrate --vmm /x --to unix:/y --resume --postcopy &&
+		grep -q -- '--resume goes on with a postcopy' "$err" &&
+	run 0 migrate --help && grep -q -- '--postcopy\[=auto\]' "$out" &&
+		grep -q -- '--resume' "$out" &&
+	run 0 postcopy-recover --help && grep -q 'Recover a postcopy' "$out" &&
+	run 2 postcopy-recover --vmm /x &&
+		grep -q -- '--vmm and --listen are required' "$err" &&
+	run 0 --help && grep -q '^  postcopy-recover ' "$out"
+}
+
 # A failure after the command line was accepted: exit 1, the reason on
 # stderr, and the report (result "failed") on stdout.
 migrate_without_vmm() {
@@ -180,6 +194,7 @@ check "migrate: usage errors exit 2" migrate_usage_errors
 check "migrate --compress: usage errors exit 2" compress_usage_errors
 check "migrate --compress: the report names it" compress_in_report
 check "incoming: usage errors exit 2" incoming_usage_errors
+check "postcopy options, postcopy-recover: usage and help" postcopy_usage
 check "security: unauthenticated TCP refused, key files checked" security_usage_errors
 check "migrate, incoming, cancel: --help" help_texts
 check "migrate without a VMM: exit 1, report says failed" migrate_without_vmm

@@ -27,8 +27,7 @@
 #include "kmigctl.h"
 #include "libkmig.h"
 #include "options.h"
-#include "postcopy.h"
-#include "receiver.h"
+#include "incoming.h"
 #include "secure.h"
 #include "report.h"
 #include "signals.h"
@@ -39,65 +38,7 @@
 #define INCOMING_PEER_TIMEOUT_MS	10000
 #define INCOMING_STEP_TIMEOUT_MS	60000
 
-struct incoming_opts {
-	const char *vmm;
-	const char *listen;
-	bool json, quiet;
-	uint64_t timeout_ms;	/* 0: wait for ever */
-	int stall_ms;		/* a channel making no progress */
-	int peer_timeout_ms;	/* --peer-timeout: a silent source */
-	int step_timeout_ms;	/* --step-timeout: handshakes, GO */
-	struct sec_opts sec;	/* --auth-key, --tls-*, --insecure */
-};
-
-struct incoming {
-	struct incoming_opts o;
-	struct incoming_report rep;
-	uint64_t begin_ns;		/* the command started: --timeout */
-	uint64_t start_ns;		/* the source connected: the report */
-
-	struct vmm_client vmm;
-	struct vmm_info info;
-	int kfd;
-	struct kms_layout layout;	/* this VM's RAM */
-	uint64_t hva[KMS_MAX_REGIONS];	/* each region's address in the VMM */
-	uint64_t kfeatures;		/* KMIG_GET_INFO: KMIG_FEATURE_* */
-	struct kms_hello hello;		/* the source's, from the main channel */
-	struct mig_addr addr;
-	struct sec sec;			/* who may be the source */
-	int lfd;
-
-	enum dst_state state;		/* commit.h */
-	struct chan main;
-	struct mainchan mc;		/* main's waits, keepalive, write lock */
-	bool mc_up;
-	struct chan *data;
-	uint32_t nr_data;
-	struct receiver r;
-	bool receiver_up;
-
-	/* Postcopy: the source's DISCARDs, then the running VM's pages. */
-	struct chan pre;		/* the preempt channel */
-	struct kms_discard *discards;
-	uint32_t nr_discards, cap_discards;
-	uint64_t discard_pages, discard_next;
-	bool postcopy;			/* POSTCOPY came instead of END */
-	uint32_t pc_round;		/* its background round */
-	int uffd;
-	struct dst_postcopy pc;
-	bool pc_up;
-	bool pc_complete;		/* every page is here */
-	uint64_t t_postcopy;
-
-	void *state_blob;		/* the device state */
-	uint32_t state_len;
-	bool cancelled;
-};
-
-static int incoming_fail(struct incoming *in, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int incoming_fail(struct incoming *in, const char *fmt, ...)
+int incoming_fail(struct incoming *in, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -111,7 +52,7 @@ static int incoming_fail(struct incoming *in, const char *fmt, ...)
 }
 
 /* A signal, a timeout, our own session cancelled, or a data channel failed. */
-static int incoming_check(struct incoming *in)
+int incoming_check(struct incoming *in)
 {
 	struct kms_error why;
 	char msg[256];
@@ -149,8 +90,18 @@ static int incoming_check(struct incoming *in)
 	return 0;
 }
 
-static void incoming_usage(FILE *fp)
+static void incoming_usage(FILE *fp, bool recover)
 {
+	if (recover)
+		fprintf(fp,
+			"Usage: kmigctl postcopy-recover --vmm SOCKET --listen ADDRESS [OPTIONS]\n"
+			"Recover a postcopy into the VMM at SOCKET that broke off (its guest\n"
+			"paused, some of its pages still on the source): listen at ADDRESS\n"
+			"for `kmigctl migrate --resume` on the source, ask it for every page\n"
+			"the VMM still lacks, and resume the guest. Options as for incoming;\n"
+			"it can be repeated if the network breaks again.\n"
+			"Exit status: 0 migrated (the VM runs here with all its memory),\n"
+			"1 failed (the VM stays paused), 2 usage.\n\n");
 	fprintf(fp,
 		"Usage: kmigctl incoming --vmm SOCKET --listen ADDRESS [OPTIONS]\n"
 		"Receive a live migration from `kmigctl migrate` into the VMM at\n"
@@ -177,7 +128,8 @@ static void incoming_usage(FILE *fp)
 		sec_usage);
 }
 
-static int incoming_parse(struct incoming_opts *o, int argc, char **argv)
+static int incoming_parse(struct incoming_opts *o, int argc, char **argv,
+			  bool recover)
 {
 	static const struct option opts[] = {
 		{ "vmm", required_argument, NULL, 'v' },
@@ -195,6 +147,7 @@ static int incoming_parse(struct incoming_opts *o, int argc, char **argv)
 	int c;
 
 	memset(o, 0, sizeof(*o));
+	o->recover = recover;
 	o->stall_ms = INCOMING_STALL_MS;
 	o->peer_timeout_ms = INCOMING_PEER_TIMEOUT_MS;
 	o->step_timeout_ms = INCOMING_STEP_TIMEOUT_MS;
@@ -229,7 +182,7 @@ static int incoming_parse(struct incoming_opts *o, int argc, char **argv)
 			o->quiet = true;
 			break;
 		case 'h':
-			incoming_usage(stdout);
+			incoming_usage(stdout, o->recover);
 			return 1;
 		default:
 			opt_unknown("incoming", c, argv);
@@ -265,6 +218,17 @@ static int incoming_attach(struct incoming *in)
 	if (!in->info.hello.incoming)
 		return incoming_fail(in, "the VMM at %s was not started with --incoming: its VM is not empty",
 				     in->o.vmm);
+	if (in->o.recover) {
+		struct vmm_status st;
+
+		if (vmm_status(&in->vmm, &st, err, sizeof(err)))
+			return incoming_fail(in, "%s", err);
+		if (!(st.flags & VMM_ST_POSTCOPY))
+			return incoming_fail(in, "the VMM at %s has no postcopy to recover",
+					     in->o.vmm);
+		/* Its VM ran here already: whatever fails, it is never quit. */
+		in->state = DST_POSTCOPY;
+	}
 	/* One migration at a time into this VMM; `kmigctl resume` waits. */
 	if (vmm_hold(&in->vmm, VMM_PHASE_MIGRATING, NULL, err, sizeof(err)))
 		return incoming_fail(in, "%s", err);
@@ -314,6 +278,12 @@ static const char *incoming_fits(struct incoming *in, const struct kms_hello *h,
 	if (h->nr_vcpus != in->info.hello.nr_vcpus) {
 		snprintf(why, n, "vCPU counts differ: source %u, destination %u",
 			 h->nr_vcpus, in->info.hello.nr_vcpus);
+		return why;
+	}
+	if (!!(h->features & KMS_F_RESUME) != in->o.recover) {
+		snprintf(why, n, in->o.recover ?
+			 "this destination recovers a postcopy: the source must be `kmigctl migrate --resume`" :
+			 "the source resumes a postcopy, but this destination waits for a new migration (recover with `kmigctl postcopy-recover`)");
 		return why;
 	}
 	if ((h->features & KMS_F_POSTCOPY) && in->info.hello.version < 3) {
@@ -449,7 +419,8 @@ static int incoming_accept_main(struct incoming *in)
 	snprintf(in->rep.security, sizeof(in->rep.security), "%s", in->main.sec);
 	if (handshake_accept(&in->main))
 		return incoming_fail(in, "main channel: sending ACCEPT failed");
-	in->state = DST_LOADING;
+	if (!in->o.recover)
+		in->state = DST_LOADING;
 	mainchan_init(&in->mc, &in->main, "the source", in->o.peer_timeout_ms);
 	in->mc_up = true;
 	if (mainchan_start_keepalive(&in->mc))
@@ -567,58 +538,6 @@ static int incoming_recv_main(struct incoming *in, struct kms_frame_hdr *h,
 	return 0;
 }
 
-/* A DISCARD frame: checked, then kept until the VMM can drop the pages. */
-static int incoming_discard(struct incoming *in, const uint8_t *buf,
-			    uint32_t len)
-{
-	struct kms_discard *d;
-	struct kms_error e;
-	uint32_t nr;
-
-	if (!(in->hello.features & KMS_F_POSTCOPY) || in->state_blob)
-		return incoming_fail(in, "main channel: unexpected DISCARD frame");
-	if (in->cap_discards - in->nr_discards < KMS_MAX_DISCARD) {
-		/* Bounded: ranges only go up, each at least a page of RAM. */
-		d = realloc(in->discards, (in->nr_discards + KMS_MAX_DISCARD) *
-			    sizeof(*d));
-		if (!d)
-			return incoming_fail(in, "out of memory");
-		in->discards = d;
-		in->cap_discards = in->nr_discards + KMS_MAX_DISCARD;
-	}
-	if (kms_discard_decode(buf, len, &in->layout, &in->discard_next,
-			       in->discards + in->nr_discards, &nr,
-			       &in->discard_pages, &e))
-		return incoming_fail(in, "main channel: %s", e.msg);
-	in->nr_discards += nr;
-	return 0;
-}
-
-/* POSTCOPY instead of END: every precopy round must be loaded by now. */
-static int incoming_postcopy_frame(struct incoming *in, const uint8_t *buf,
-				   uint32_t len)
-{
-	struct kms_error e;
-	uint64_t pages;
-	uint32_t done;
-
-	if (!(in->hello.features & KMS_F_POSTCOPY) || !in->state_blob)
-		return incoming_fail(in, "main channel: unexpected POSTCOPY frame%s",
-				     in->state_blob ? "" : " (no device state)");
-	if (kms_postcopy_decode(buf, len, &in->pc_round, &pages, &e))
-		return incoming_fail(in, "main channel: %s", e.msg);
-	if (pages != in->discard_pages)
-		return incoming_fail(in, "POSTCOPY counts %llu discarded pages, the DISCARD frames %llu",
-				     (unsigned long long)pages,
-				     (unsigned long long)in->discard_pages);
-	done = receiver_rounds(&in->r);
-	if (in->pc_round != done + 1)
-		return incoming_fail(in, "POSTCOPY with round %u next, but the data channels completed %u rounds",
-				     in->pc_round, done);
-	in->postcopy = true;
-	return 0;
-}
-
 /*
  * Precopy: the main channel carries only DEVICE_STATE, then END; or, to
  * switch to postcopy, DISCARDs, DEVICE_STATE and POSTCOPY.
@@ -679,107 +598,6 @@ static int incoming_precopy(struct incoming *in)
 		if (in->r.rounds[i] != in->r.rounds[0])
 			return incoming_fail(in, "data channels ended after different rounds (%u and %u)",
 					     in->r.rounds[0], in->r.rounds[i]);
-	return 0;
-}
-
-/*
- * Before READY in postcopy: the VMM's userfaultfd, the stale pages
- * dropped (so that they fault), the fault and preempt threads up, and the
- * data channels placing through the userfaultfd from now on.
- */
-static int incoming_postcopy_prepare(struct incoming *in)
-{
-	struct vmm_discard *vd;
-	sigset_t saved;
-	char err[256];
-	uint32_t i;
-	int ret;
-
-	if (vmm_postcopy_begin(&in->vmm, &in->uffd, err, sizeof(err)))
-		return incoming_fail(in, "%s", err);
-	ret = dst_postcopy_init(&in->pc, in->uffd, &in->layout, in->hva,
-				&in->pre, in->hello.features);
-	in->pc_up = true;
-	if (ret)
-		return incoming_fail(in, "postcopy: %s", strerror(-ret));
-	vd = calloc(in->nr_discards ?: 1, sizeof(*vd));
-	if (!vd)
-		return incoming_fail(in, "out of memory");
-	for (i = 0; i < in->nr_discards; i++) {
-		vd[i].gpa = in->discards[i].gpa;
-		vd[i].npages = in->discards[i].npages;
-		placer_discard(&in->pc.pl, vd[i].gpa, vd[i].npages);
-	}
-	ret = in->nr_discards ? vmm_discard(&in->vmm, vd, in->nr_discards, err,
-					    sizeof(err)) : 0;
-	free(vd);
-	if (ret)
-		return incoming_fail(in, "%s", err);
-	atomic_store(&in->r.placer, &in->pc.pl);
-	signals_block(&saved);
-	ret = dst_postcopy_start(&in->pc);
-	signals_restore(&saved);
-	if (ret)
-		return incoming_fail(in, "starting the postcopy threads: %s",
-				     strerror(-ret));
-	return 0;
-}
-
-/* Why the wait for postcopy's end stops: done, or a failure (recorded). */
-static bool incoming_postcopy_check(void *arg)
-{
-	struct incoming *in = arg;
-	char msg[256];
-
-	if (kmigctl_stop_signal) {
-		incoming_fail(in, "stopped by signal %d (%s) during postcopy",
-			      kmigctl_stop_signal, strsignal(kmigctl_stop_signal));
-		return true;
-	}
-	if (receiver_error(&in->r, msg, sizeof(msg)) ||
-	    dst_postcopy_error(&in->pc, msg, sizeof(msg))) {
-		incoming_fail(in, "%s", msg);
-		return true;
-	}
-	if (receiver_wait_end(&in->r, 0) == 1 &&
-	    !atomic_load(&in->pc.pl.nr_pending)) {
-		in->pc_complete = true;
-		return true;
-	}
-	return false;
-}
-
-/* The VM runs; its missing pages come in. Ends with DONE to the source. */
-static int incoming_postcopy_wait(struct incoming *in)
-{
-	uint8_t buf[KMS_MAX_REASON];
-	struct kms_frame_hdr h;
-	struct kms_error e;
-	char err[256];
-	int ret;
-
-	ret = mainchan_recv(&in->mc, &h, buf, sizeof(buf), "the end of postcopy",
-			    0, incoming_postcopy_check, in, &e);
-	if (ret == -ECANCELED && !in->pc_complete)
-		return -1;
-	if (ret && ret != -ECANCELED)
-		return incoming_fail(in, "%s", e.msg);
-	if (!ret)
-		return incoming_fail(in, "main channel: unexpected %s frame during postcopy",
-				     kms_frame_name(h.type));
-	dst_postcopy_stop(&in->pc);
-	if (vmm_postcopy_end(&in->vmm, err, sizeof(err)))
-		return incoming_fail(in, "%s", err);
-	close(in->uffd);
-	in->uffd = -1;
-	/* Every page is here: from now on the VM is ours like any other. */
-	in->state = DST_STARTED;
-	in->rep.postcopy.postcopy_ns = now_ns() - in->t_postcopy;
-	mainchan_stop_keepalive(&in->mc);
-	in->main.stop = NULL;
-	if (mainchan_send(&in->mc, KMS_DONE, NULL, 0))
-		snprintf(in->rep.warning, sizeof(in->rep.warning),
-			 "DONE did not reach the source: the VM runs here with all its memory, and the source VMM stays paused until its operator quits it");
 	return 0;
 }
 
@@ -870,37 +688,11 @@ static int incoming_run(struct incoming *in)
 	if (ret)
 		return incoming_fail(in, "starting threads: %s", strerror(-ret));
 
+	if (in->o.recover)
+		return incoming_recover(in);
 	if (incoming_precopy(in))
 		return -1;
 	return incoming_switchover(in);
-}
-
-/* What the postcopy placer counted, for the report. */
-static void incoming_postcopy_report(struct incoming *in)
-{
-	typeof(in->rep.postcopy) *r = &in->rep.postcopy;
-	struct placer *pl = &in->pc.pl;
-	uint32_t i;
-
-	r->on = true;
-	r->discarded = atomic_load(&pl->discarded);
-	r->faults = atomic_load(&pl->faults);
-	r->requests = atomic_load(&pl->requests);
-	r->urgent_pages = atomic_load(&pl->urgent_pages);
-	r->urgent_bytes = atomic_load(&pl->urgent_bytes);
-	r->bg_pages = atomic_load(&pl->bg_pages);
-	r->bg_bytes = atomic_load(&pl->bg_bytes);
-	r->duplicates = atomic_load(&pl->duplicates);
-	r->local_zero = atomic_load(&pl->local_zero);
-	r->missing = atomic_load(&pl->nr_pending);
-	r->blocked_ns = atomic_load(&pl->blocked_ns);
-	r->max_us = atomic_load(&pl->max_ns) / 1000;
-	r->p50_us = placer_latency(pl, 50);
-	r->p99_us = placer_latency(pl, 99);
-	for (i = 0; i < PLACE_LAT_BUCKETS; i++)
-		r->hist[i] = atomic_load(&pl->lat_hist[i]);
-	r->precopy_ns = in->t_postcopy > in->start_ns ?
-			in->t_postcopy - in->start_ns : 0;
 }
 
 static void incoming_cleanup(struct incoming *in)
@@ -979,7 +771,7 @@ out:
 	sec_free(&in->sec);
 }
 
-int cmd_incoming(int argc, char **argv)
+static int incoming_command(int argc, char **argv, bool recover)
 {
 	static struct incoming in;
 	struct printer p;
@@ -993,10 +785,10 @@ int cmd_incoming(int argc, char **argv)
 	in.uffd = -1;
 	in.vmm.fd = -1;
 	in.info.vm_fd = -1;
-	ret = incoming_parse(&in.o, argc, argv);
+	ret = incoming_parse(&in.o, argc, argv, recover);
 	if (ret) {
 		if (ret < 0)
-			incoming_usage(stderr);
+			incoming_usage(stderr, recover);
 		return ret < 0 ? KMIGCTL_EXIT_USAGE : KMIGCTL_EXIT_OK;
 	}
 	/* Who may be the source is settled before the VMM is touched. */
@@ -1020,4 +812,14 @@ int cmd_incoming(int argc, char **argv)
 	if (!ret)
 		return KMIGCTL_EXIT_OK;
 	return in.cancelled ? KMIGCTL_EXIT_CANCELLED : KMIGCTL_EXIT_FAILURE;
+}
+
+int cmd_incoming(int argc, char **argv)
+{
+	return incoming_command(argc, argv, false);
+}
+
+int cmd_postcopy_recover(int argc, char **argv)
+{
+	return incoming_command(argc, argv, true);
 }

@@ -44,7 +44,8 @@ struct placer {
 	atomic_uint_fast64_t duplicates;	/* already present: dropped */
 	atomic_uint_fast64_t faults;		/* fault events read */
 	atomic_uint_fast64_t local_zero;	/* resolved without the source */
-	atomic_uint_fast64_t requests;		/* pages asked for */
+	atomic_uint_fast64_t requests;		/* pages asked for (faults) */
+	atomic_uint_fast64_t pulled;		/* recovery: pages pulled */
 	atomic_uint_fast64_t blocked_ns;	/* sum of fault latencies */
 	atomic_uint_fast64_t max_ns;
 	atomic_uint_fast64_t lat_hist[PLACE_LAT_BUCKETS];

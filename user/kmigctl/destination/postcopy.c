@@ -188,6 +188,84 @@ out:
 	return NULL;
 }
 
+struct dpc_puller {
+	struct dst_postcopy *d;
+	struct chan *c;
+	uint32_t idx, n;
+	pthread_t thread;
+};
+
+/* The gpa of page @i of the layout (kms_layout_page_index()'s inverse). */
+static uint64_t dpc_page_gpa(const struct kms_layout *l, uint64_t i)
+{
+	uint32_t r;
+
+	for (r = 0; r < l->nr; r++) {
+		uint64_t pages = l->r[r].size / KMS_PAGE_SIZE;
+
+		if (i < pages)
+			return l->r[r].gpa + i * KMS_PAGE_SIZE;
+		i -= pages;
+	}
+	return UINT64_MAX;
+}
+
+/* Chunks of KMS_MAX_REQUEST pages, every n-th one from idx, are ours. */
+static void *dpc_pull_main(void *arg)
+{
+	struct dpc_puller *p = arg;
+	struct dst_postcopy *d = p->d;
+	uint64_t want[KMS_MAX_REQUEST], k, i, end;
+	uint8_t buf[KMS_REQUEST_LEN(KMS_MAX_REQUEST)];
+	uint32_t nr;
+	int ret;
+
+	for (k = p->idx; k * KMS_MAX_REQUEST < d->pl.nr_pages; k += p->n) {
+		if (atomic_load(&d->stop))
+			break;
+		end = (k + 1) * KMS_MAX_REQUEST;
+		if (end > d->pl.nr_pages)
+			end = d->pl.nr_pages;
+		nr = 0;
+		for (i = k * KMS_MAX_REQUEST; i < end; i++)
+			if (placer_test(d->pl.pending, i))
+				want[nr++] = dpc_page_gpa(d->pl.layout, i);
+		if (!nr)
+			continue;
+		ret = chan_send(p->c, KMS_REQUEST, buf,
+				kms_request_encode(want, nr, buf));
+		if (ret) {
+			if (ret != -ESHUTDOWN)
+				dpc_fail(d, ret, "%s: asking for missing pages: %s",
+					 p->c->name, chan_strerror(ret));
+			break;
+		}
+		atomic_fetch_add(&d->pl.pulled, nr);
+	}
+	return NULL;
+}
+
+int dst_postcopy_pull(struct dst_postcopy *d, struct chan *chans, uint32_t n)
+{
+	uint32_t i;
+	int ret;
+
+	d->pullers = calloc(n, sizeof(*d->pullers));
+	if (!d->pullers)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		d->pullers[i] = (struct dpc_puller) {
+			.d = d, .c = &chans[i], .idx = i, .n = n,
+		};
+		ret = pthread_create(&d->pullers[i].thread, NULL, dpc_pull_main,
+				     &d->pullers[i]);
+		if (ret)
+			return -ret;
+		d->nr_pullers++;
+	}
+	return 0;
+}
+
 int dst_postcopy_init(struct dst_postcopy *d, int uffd,
 		      const struct kms_layout *l, const uint64_t *hva,
 		      struct chan *pre, uint32_t features)
@@ -230,11 +308,16 @@ void dst_postcopy_stop(struct dst_postcopy *d)
 	if (d->nr_threads > 1)
 		pthread_join(d->pre_thread, NULL);
 	d->nr_threads = 0;
+	for (uint32_t i = 0; i < d->nr_pullers; i++)
+		pthread_join(d->pullers[i].thread, NULL);
+	d->nr_pullers = 0;
 }
 
 void dst_postcopy_destroy(struct dst_postcopy *d)
 {
 	dst_postcopy_stop(d);
+	free(d->pullers);
+	d->pullers = NULL;
 	placer_destroy(&d->pl);
 	pthread_mutex_destroy(&d->lock);
 }

@@ -22,6 +22,9 @@ struct dst_postcopy {
 	uint32_t features;		/* the HELLO's: RAM frames may be ZSTD */
 	pthread_t fault_thread, pre_thread;
 	int nr_threads;
+	/* Recovery: a puller per data channel asks for what is missing. */
+	struct dpc_puller *pullers;
+	uint32_t nr_pullers;
 	atomic_int stop;
 
 	pthread_mutex_t lock;		/* protects @error, @msg */
@@ -35,6 +38,13 @@ int dst_postcopy_init(struct dst_postcopy *d, int uffd,
 		      struct chan *pre, uint32_t features);
 /* The fault and preempt threads: the VM may start after this. */
 int dst_postcopy_start(struct dst_postcopy *d);
+/*
+ * Recovering a postcopy (`kmigctl postcopy-recover`): a thread per data
+ * channel in @chans asks the source, in REQUEST frames, for every page
+ * still pending, each page on one channel only; the channels' receivers
+ * place what comes back. 0 or -errno.
+ */
+int dst_postcopy_pull(struct dst_postcopy *d, struct chan *chans, uint32_t n);
 /* The first failure (-errno, 0 none), its message in @msg. */
 int dst_postcopy_error(struct dst_postcopy *d, char *msg, size_t n);
 /* Stops and joins the threads (the placer stays for the report). */

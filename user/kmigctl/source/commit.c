@@ -133,6 +133,26 @@ void commit_postcopy(struct migration *m)
 	m->state = SRC_POSTCOPY;
 }
 
+int commit_resume(struct migration *m)
+{
+	struct vmm_status st;
+	char err[256];
+
+	if (vmm_status(&m->vmm, &st, err, sizeof(err)))
+		return migration_fail(m, "failed", "%s", err);
+	if (!(st.flags & VMM_ST_PAUSED) || !(st.flags & VMM_ST_ORPHANED))
+		return migration_fail(m, "failed",
+				      "the VMM at %s has no postcopy to resume: its guest is %s%s",
+				      m->o.vmm, st.flags & VMM_ST_PAUSED ? "paused" : "not paused",
+				      st.flags & VMM_ST_ORPHANED ? "" :
+				      ", and no migration left it committed (orphaned)");
+	if (vmm_hold(&m->vmm, VMM_PHASE_COMMITTED, NULL, err, sizeof(err)))
+		return migration_fail(m, "failed", "%s", err);
+	/* Its pages are needed on the other side: never resumed here. */
+	m->state = SRC_POSTCOPY;
+	return 0;
+}
+
 void commit_acked(struct migration *m)
 {
 	char err[256];

@@ -91,6 +91,11 @@ void commit_acked(struct migration *m);
 /* Postcopy's ACK came: -> SRC_POSTCOPY (the VMM stays, paused). */
 void commit_postcopy(struct migration *m);
 /*
+ * --resume: take over a VMM whose postcopy broke off (paused, orphaned
+ * after COMMITTED) with VMM_HOLD(COMMITTED): -> SRC_POSTCOPY. 0 or -1.
+ */
+int commit_resume(struct migration *m);
+/*
  * At the end, whatever happened: resumes the VM where the state says so,
  * leaves it paused (and says so) where the outcome is unknown. Returns
  * the exit status.

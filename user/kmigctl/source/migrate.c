@@ -32,6 +32,7 @@
 enum {
 	MIGRATE_OPT_POSTCOPY = 0x2000,
 	MIGRATE_OPT_POSTCOPY_AFTER,
+	MIGRATE_OPT_RESUME,
 };
 
 static void migrate_usage(FILE *fp)
@@ -60,6 +61,9 @@ static void migrate_usage(FILE *fp)
 		"                           or with 'auto' when precopy cannot\n"
 		"                           converge (and at --max-rounds/--timeout)\n"
 		"      --postcopy-after N   switch to postcopy after N dirty rounds\n"
+		"      --resume             resume a postcopy that broke off (exit 5):\n"
+		"                           serve the pages the destination, run by\n"
+		"                           `kmigctl postcopy-recover`, still lacks\n"
 		"  -P, --peer-timeout SEC   the destination is lost when silent for\n"
 		"                           SEC s (default %d; both ends send a\n"
 		"                           keepalive every second)\n"
@@ -98,6 +102,7 @@ static int migrate_parse(struct migrate_opts *o, int argc, char **argv)
 		{ "postcopy", optional_argument, NULL, MIGRATE_OPT_POSTCOPY },
 		{ "postcopy-after", required_argument, NULL,
 		  MIGRATE_OPT_POSTCOPY_AFTER },
+		{ "resume", no_argument, NULL, MIGRATE_OPT_RESUME },
 		SEC_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -199,6 +204,9 @@ static int migrate_parse(struct migrate_opts *o, int argc, char **argv)
 			o->policy.postcopy = POSTCOPY_AFTER_N;
 			o->policy.postcopy_after = v;
 			break;
+		case MIGRATE_OPT_RESUME:
+			o->resume = true;
+			break;
 		case 'h':
 			migrate_usage(stdout);
 			return 1;
@@ -215,6 +223,15 @@ static int migrate_parse(struct migrate_opts *o, int argc, char **argv)
 	if (!o->vmm || !o->to) {
 		fprintf(stderr, "kmig: migrate: --vmm and --to are required\n");
 		return -1;
+	}
+	if (o->resume && o->policy.postcopy) {
+		fprintf(stderr, "kmig: migrate: --resume goes on with a postcopy: no --postcopy options\n");
+		return -1;
+	}
+	/* A resumed postcopy has the postcopy channels, and nothing to compress. */
+	if (o->resume) {
+		o->policy.postcopy = POSTCOPY_AFTER_BULK;
+		o->zstd = false;
 	}
 
 	/* Channels follow workers and the other way round; else the CPUs. */
@@ -297,7 +314,7 @@ static int migrate_attach(struct migration *m)
 		return migration_fail(m, "failed",
 				      "the VMM at %s waits for an incoming migration: it cannot be a source",
 				      m->o.vmm);
-	if (commit_hold(m))
+	if (m->o.resume ? commit_resume(m) : commit_hold(m))
 		return -1;
 
 	m->kfd = kmig_open();
@@ -317,6 +334,9 @@ static int migrate_attach(struct migration *m)
 	if (migrate_layout(m))
 		return -1;
 
+	/* --resume only reads pages (KMIG_FETCH): no workers, no rings. */
+	if (m->o.resume)
+		goto track;
 	memset(&ss, 0, sizeof(ss));
 	ss.nr_workers = m->o.workers;
 	ss.ring_entries = m->o.ring_entries;
@@ -328,6 +348,7 @@ static int migrate_attach(struct migration *m)
 	if (ret)
 		return migration_fail(m, "failed", "KMIG_SEND_SETUP: %s",
 				      kmig_strerror(ret));
+track:
 	ret = kmig_dirty_start(m->kfd, &ds);
 	if (ret)
 		return migration_fail(m, "failed", "KMIG_DIRTY_START: %s",
@@ -400,6 +421,8 @@ static int migrate_connect(struct migration *m)
 	m->hello.features = m->o.zstd ? KMS_F_ZSTD : 0;
 	if (m->o.policy.postcopy)
 		m->hello.features |= KMS_F_POSTCOPY;
+	if (m->o.resume)
+		m->hello.features |= KMS_F_RESUME;
 
 	/* The main channel first: the destination learns the session there. */
 	if (migrate_connect_one(m, &m->main, 0))
@@ -455,6 +478,8 @@ static int migrate_run(struct migration *m)
 
 	if (migrate_attach(m) || migrate_connect(m))
 		return -1;
+	if (m->o.resume)
+		return postcopy_resume_run(m);
 	commit_precopy(m);
 	m->rep.setup_ns = now_ns() - m->start_ns;
 	/*
@@ -501,6 +526,12 @@ static int migrate_cleanup(struct migration *m)
 		m->rep.postcopy.fetch_ns = atomic_load(&m->ps.fetch_ns);
 		page_server_stop(&m->ps);
 	}
+	for (i = 0; i < m->nr_ps_data; i++) {
+		m->rep.postcopy.requests += atomic_load(&m->ps_data[i].requests);
+		m->rep.postcopy.bg_pages += atomic_load(&m->ps_data[i].pages);
+		page_server_stop(&m->ps_data[i]);
+	}
+	free(m->ps_data);
 	status = commit_finish(m);
 	if (m->mc_up) {
 		mainchan_stop_keepalive(&m->mc);

@@ -41,6 +41,7 @@ struct migrate_opts {
 	int step_timeout_ms;		/* --step-timeout: READY, ACK, LOADED */
 	uint32_t stream_version;	/* KMS_VERSION; tests may change it */
 	struct sec_opts sec;		/* --auth-key, --tls-*, --insecure */
+	bool resume;			/* --resume: a postcopy that broke off */
 };
 
 struct migration {
@@ -66,6 +67,9 @@ struct migration {
 	struct chan pre;		/* postcopy's preempt channel */
 	struct page_server ps;		/* postcopy: serves @pre's requests */
 	bool ps_up;
+	/* --resume: a page server on each data channel too (the pulls). */
+	struct page_server *ps_data;
+	uint32_t nr_ps_data;
 	struct ratelimit rl;
 	struct sender s;
 	bool sender_up;
@@ -117,5 +121,10 @@ int switchover_recv(struct migration *m, struct kms_frame_hdr *h,
 		    uint8_t *buf, size_t cap, const char *what);
 /* Postcopy instead of the switchover (postcopy.c). */
 int postcopy_run(struct migration *m);
+/*
+ * --resume (postcopy.c): serve the pages a destination that recovers a
+ * broken postcopy still lacks, until its DONE.
+ */
+int postcopy_resume_run(struct migration *m);
 
 #endif /* KMIGCTL_MIGRATE_H */

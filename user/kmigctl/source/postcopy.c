@@ -116,11 +116,16 @@ static bool postcopy_check(void *arg)
 			       kmigctl_stop_signal, strsignal(kmigctl_stop_signal));
 		return true;
 	}
-	if (!atomic_load(&m->ps.refused) ||
-	    !page_server_error(&m->ps, msg, sizeof(msg)))
-		return false;
-	migration_fail(m, "failed", "%s", msg);
-	return true;
+	for (uint32_t i = 0; i <= m->nr_ps_data; i++) {
+		struct page_server *ps = i ? &m->ps_data[i - 1] : &m->ps;
+
+		if (atomic_load(&ps->refused) &&
+		    page_server_error(ps, msg, sizeof(msg))) {
+			migration_fail(m, "failed", "%s", msg);
+			return true;
+		}
+	}
+	return false;
 }
 
 static int postcopy_wait_done(struct migration *m)
@@ -211,6 +216,40 @@ int postcopy_run(struct migration *m)
 	if (postcopy_wait_done(m))
 		return -1;
 	m->rep.postcopy.postcopy_ns = now_ns() - t_pc;
+	commit_acked(m);
+	return 0;
+}
+
+int postcopy_resume_run(struct migration *m)
+{
+	uint32_t i;
+	int ret;
+
+	m->rep.postcopy.on = true;
+	snprintf(m->rep.postcopy.why, sizeof(m->rep.postcopy.why),
+		 "--resume: serving the pages the recovering destination lacks");
+	m->rep.switchover = "resume";
+	if (!m->o.quiet)
+		fprintf(stderr, "kmig: migrate: resuming postcopy: serving pages on %u data channels and the preempt channel\n",
+			m->o.channels);
+	m->ps_data = calloc(m->o.channels, sizeof(*m->ps_data));
+	if (!m->ps_data)
+		return migration_fail(m, "failed", "out of memory");
+	ret = page_server_start(&m->ps, m->kfd, &m->pre, &m->hello.layout, NULL);
+	if (!ret)
+		m->ps_up = true;
+	for (i = 0; !ret && i < m->o.channels; i++) {
+		/* The destination pulls the rest on the data channels. */
+		ret = page_server_start(&m->ps_data[i], m->kfd, &m->data[i],
+					&m->hello.layout, NULL);
+		if (!ret)
+			m->nr_ps_data++;
+	}
+	if (ret)
+		return migration_fail(m, "failed", "starting the page servers: %s",
+				      strerror(-ret));
+	if (postcopy_wait_done(m))
+		return -1;
 	commit_acked(m);
 	return 0;
 }

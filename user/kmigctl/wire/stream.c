@@ -349,6 +349,8 @@ int kms_hello_decode(const uint8_t *p, size_t len, struct kms_hello *h,
 				h->features & ~KMS_F_KNOWN);
 	if (!h->session_id)
 		return kms_fail(e, -EPROTO, "HELLO session id is 0");
+	if ((h->features & KMS_F_RESUME) && !(h->features & KMS_F_POSTCOPY))
+		return kms_fail(e, -EPROTO, "HELLO resumes a postcopy without the postcopy feature");
 	if (h->nr_channels == 0 || h->nr_channels > KMS_MAX_CHANNELS)
 		return kms_fail(e, -EMSGSIZE,
 				"HELLO announces %" PRIu32 " data channels (allowed 1..%d)",

@@ -109,7 +109,14 @@ enum kms_rec_kind {
  * carry DISCARD and POSTCOPY instead of END.
  */
 #define KMS_F_POSTCOPY		0x2U
-#define KMS_F_KNOWN		(KMS_F_ZSTD | KMS_F_POSTCOPY)
+/*
+ * With POSTCOPY: this source resumes a postcopy that broke off (`kmigctl
+ * migrate --resume` to `kmigctl postcopy-recover`). No precopy: the
+ * destination asks for every page it still lacks, with REQUESTs on the
+ * data channels (background) and on the preempt channel (faults).
+ */
+#define KMS_F_RESUME		0x4U
+#define KMS_F_KNOWN		(KMS_F_ZSTD | KMS_F_POSTCOPY | KMS_F_RESUME)
 
 struct kms_error {
 	char msg[256];
