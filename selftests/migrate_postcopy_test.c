@@ -135,13 +135,16 @@ static void check_completed(struct __test_metadata *_metadata,
 
 TEST_F_TIMEOUT(postcopy, completes, 240)
 {
-	const char *args[12] = { "--channels", "2", "--quiet" };
+	const char *args[16] = { "--channels", "2", "--quiet" };
 	const char *mj, *ij;
 	int a = 3;
 
 	if (variant->after) {
 		args[a++] = "--postcopy-after";
 		args[a++] = variant->after;
+		/* Precopy must not converge first: it would end as precopy. */
+		args[a++] = "--downtime-limit";
+		args[a++] = "0";
 	} else {
 		args[a++] = "--postcopy";
 	}
@@ -379,6 +382,153 @@ TEST_F_TIMEOUT(postcopy_fail, source_killed_destination_stays_paused, 200)
 					 msg, sizeof(msg)))
 		TH_LOG("VMM_RESUME of an incomplete guest: %s", msg);
 	EXPECT_EQ(0, mh_guest_runs(&self->m.dst));
+}
+
+/*
+ * Recovery. The network breaks in postcopy (fault_proxy cuts every
+ * connection at the destination's third page request): the source keeps
+ * its VM paused with the pages (exit 5), the destination pauses the VM it
+ * cannot complete (exit 1). `kmigctl postcopy-recover` and `kmigctl
+ * migrate --resume` reconnect, with the same --auth-key, and the
+ * destination asks for every page it still lacks. The first recovery runs
+ * through a proxy that cuts again; the second completes, and the guest
+ * passes its checker and runs on.
+ */
+FIXTURE(postcopy_recover) {
+	struct mh_mig m;
+	struct mh_proc proxy[2], rec[2], res[2];
+};
+
+FIXTURE_SETUP(postcopy_recover)
+{
+	const char *why = mh_unavailable();
+
+	if (why)
+		SETUP_SKIP("%s", why);
+	ASSERT_EQ(0, mh_setup(&self->m));
+}
+
+FIXTURE_TEARDOWN(postcopy_recover)
+{
+	for (int i = 0; i < 2; i++) {
+		mh_kill(&self->proxy[i]);
+		mh_kill(&self->rec[i]);
+		mh_kill(&self->res[i]);
+	}
+	mh_teardown(&self->m);
+}
+
+static int start_proxy(struct mh_proc *p, const char *dir, const char *name,
+		       const char *listen, const char *to, const char *fault)
+{
+	char log[PATH_MAX], line[256];
+	char *argv[] = { MH_PROXY, "--listen", (char *)listen, "--to",
+			 (char *)to, "--fault", (char *)fault, "--channel",
+			 "data", "--log", log, NULL };
+	int ret;
+
+	snprintf(log, sizeof(log), "%s/%s.log", dir, name);
+	ret = mh_spawn(p, dir, name, argv, NULL);
+	if (!ret && !mh_wait_line(p->out, "fault_proxy: listening on ", line,
+				  sizeof(line), 10000))
+		ret = -ETIMEDOUT;
+	return ret;
+}
+
+/* One recovery: postcopy-recover at @listen, migrate --resume to @to. */
+static int recover(struct mh_mig *m, struct mh_proc *rec, struct mh_proc *res,
+		   int i, const char *listen, const char *to)
+{
+	char rname[16], sname[16];
+	char *rargv[] = { MH_KMIGCTL, "postcopy-recover", "--vmm", m->dst.sock,
+			  "--listen", (char *)listen, "--json", "--auth-key",
+			  m->key, NULL };
+	char *sargv[] = { MH_KMIGCTL, "migrate", "--resume", "--vmm",
+			  m->src.sock, "--to", (char *)to, "--channels", "2",
+			  "--json", "--quiet", "--auth-key", m->key, NULL };
+	int ret;
+
+	snprintf(rname, sizeof(rname), "recover%d", i);
+	snprintf(sname, sizeof(sname), "resume%d", i);
+	ret = mh_spawn(rec, m->dir, rname, rargv, NULL);
+	if (!ret)
+		ret = mh_spawn(res, m->dir, sname, sargv, NULL);
+	if (ret)
+		return ret;
+	mh_wait(res, 150000);
+	mh_wait(rec, 30000);
+	return 0;
+}
+
+TEST_F_TIMEOUT(postcopy_recover, network_cut_twice, 500)
+{
+	const char *args[] = { "--channels", "2", "--quiet", "--postcopy", NULL };
+	char a[6][64], verdict[256], res[512];
+	char *rj, *sj;
+	int port = 20000 + getpid() % 20000;
+
+	for (int i = 0; i < 6; i++)
+		snprintf(a[i], sizeof(a[i]), "tcp:127.0.0.1:%d", port + i);
+	ASSERT_EQ(0, start_vmms(&self->m, "dirty:16:32", "1", false));
+
+	/* The migration, through a proxy that cuts the network in postcopy. */
+	ASSERT_EQ(0, start_proxy(&self->proxy[0], self->m.dir, "proxy0", a[1],
+				 a[0], "cut-all@REQUEST#3"));
+	snprintf(self->m.addr, sizeof(self->m.addr), "%s", a[0]);
+	ASSERT_EQ(0, mh_start_incoming(&self->m, NULL));
+	snprintf(self->m.addr, sizeof(self->m.addr), "%s", a[1]);
+	ASSERT_EQ(0, mh_start_migrate(&self->m, args, NULL));
+	mh_wait_both(&self->m, 150000);
+	if (self->m.mig.status != 5 || self->m.in.status != 1)
+		mh_dump(&self->m);
+	ASSERT_EQ(5, self->m.mig.status);
+	ASSERT_EQ(1, self->m.in.status);
+	EXPECT_TRUE(mh_json_has(self->m.in_json, "vm", "incomplete"));
+	EXPECT_EQ(0, mh_guest_runs(&self->m.dst));
+
+	/* Recovery 1, through a proxy that cuts again. */
+	ASSERT_EQ(0, start_proxy(&self->proxy[1], self->m.dir, "proxy1", a[3],
+				 a[2], "cut-all@REQUEST#3"));
+	ASSERT_EQ(0, recover(&self->m, &self->rec[0], &self->res[0], 0, a[2], a[3]));
+	if (self->res[0].status != 5 || self->rec[0].status != 1) {
+		mh_log_tail(self->res[0].err, 1500);
+		mh_log_tail(self->res[0].out, 1500);
+		mh_log_tail(self->rec[0].err, 1500);
+		mh_log_tail(self->rec[0].out, 1500);
+	}
+	EXPECT_EQ(5, self->res[0].status);
+	EXPECT_EQ(1, self->rec[0].status);
+
+	/* Recovery 2, straight: it completes. */
+	ASSERT_EQ(0, recover(&self->m, &self->rec[1], &self->res[1], 1, a[4], a[4]));
+	sj = mh_slurp(self->res[1].out);
+	rj = mh_slurp(self->rec[1].out);
+	if (self->res[1].status || self->rec[1].status) {
+		mh_log_tail(self->res[1].err, 1500);
+		mh_log_tail(self->res[1].out, 1500);
+		mh_log_tail(self->rec[1].err, 1500);
+		mh_log_tail(self->rec[1].out, 1500);
+		mh_log_tail(self->m.dst.proc.err, 800);
+	}
+	ASSERT_EQ(0, self->res[1].status);
+	ASSERT_EQ(0, self->rec[1].status);
+	EXPECT_STREQ("completed", mh_json_str(sj, "result", res, sizeof(res)));
+	EXPECT_STREQ("completed", mh_json_str(rj, "result", res, sizeof(res)));
+	EXPECT_EQ(0, mh_json_num(rj, "postcopy.missing_pages"));
+	EXPECT_GT(mh_json_num(rj, "postcopy.pulled"), 0);
+	EXPECT_EQ(0, mh_wait(&self->m.src.proc, 20000))
+		TH_LOG("the source VMM did not quit after DONE");
+	EXPECT_EQ(1, mh_guest_runs(&self->m.dst))
+		TH_LOG("the destination guest does not run");
+	EXPECT_EQ(1, mh_vmm_check(&self->m.dst, verdict, sizeof(verdict)))
+		TH_LOG("destination checker: %s", verdict);
+	TH_LOG("recovered: %.0f pages were missing, %.0f pulled, %.0f faults, %.0f placed urgently; %s",
+	       mh_json_num(rj, "postcopy.discarded_pages"),
+	       mh_json_num(rj, "postcopy.pulled"),
+	       mh_json_num(rj, "postcopy.faults"),
+	       mh_json_num(rj, "postcopy.urgent_pages"), verdict);
+	free(sj);
+	free(rj);
 }
 
 TEST_HARNESS_MAIN
