@@ -199,16 +199,21 @@ int commit_finish(struct migration *m)
 		break;
 	case SRC_GO_SENT:
 		snprintf(cause, sizeof(cause), "%s", m->rep.error);
-		snprintf(m->rep.error, sizeof(m->rep.error),
-			 "outcome unknown: %.280s; the destination may be running the VM: check it, then `kmigctl resume --vmm %.100s` here or stop it there",
-			 cause, m->o.vmm);
+		if (m->rep.postcopy.on)
+			snprintf(m->rep.error, sizeof(m->rep.error),
+				 "outcome unknown: %.200s; the destination may be running the VM in postcopy, with pages only this host has: check it; if it runs, `kmigctl postcopy-recover` there and `kmigctl migrate --resume` here, else `kmigctl resume` here",
+				 cause);
+		else
+			snprintf(m->rep.error, sizeof(m->rep.error),
+				 "outcome unknown: %.280s; the destination may be running the VM: check it, then `kmigctl resume --vmm %.100s` here or stop it there",
+				 cause, m->o.vmm);
 		m->rep.result = "unknown";
 		m->rep.source_vm = "paused";
 		break;
 	case SRC_POSTCOPY:
 		snprintf(cause, sizeof(cause), "%s", m->rep.error);
 		snprintf(m->rep.error, sizeof(m->rep.error),
-			 "postcopy interrupted: %.280s; the VM runs on the destination, which still needs pages that only this host has: the source VMM keeps them, paused (never resume it here)",
+			 "postcopy interrupted: %.200s; the VM runs on the destination, which still needs pages that only this host has: the source VMM keeps them, paused (never resume it here); carry on with `kmigctl postcopy-recover` there and `kmigctl migrate --resume` here",
 			 cause);
 		m->rep.result = "interrupted";
 		m->rep.source_vm = "paused";
