@@ -72,12 +72,10 @@ int incoming_postcopy_frame(struct incoming *in, const uint8_t *buf,
  * dropped (so that they fault), the fault and preempt threads up, and the
  * data channels placing through the userfaultfd from now on.
  */
-int incoming_postcopy_prepare(struct incoming *in)
+/* The VMM's userfaultfd (the same one again on recovery), the placer. */
+static int incoming_postcopy_attach(struct incoming *in)
 {
-	struct vmm_discard *vd;
-	sigset_t saved;
 	char err[256];
-	uint32_t i;
 	int ret;
 
 	if (vmm_postcopy_begin(&in->vmm, &in->uffd, err, sizeof(err)))
@@ -87,6 +85,19 @@ int incoming_postcopy_prepare(struct incoming *in)
 	in->pc_up = true;
 	if (ret)
 		return incoming_fail(in, "postcopy: %s", strerror(-ret));
+	return 0;
+}
+
+int incoming_postcopy_prepare(struct incoming *in)
+{
+	struct vmm_discard *vd;
+	sigset_t saved;
+	char err[256];
+	uint32_t i;
+	int ret;
+
+	if (incoming_postcopy_attach(in))
+		return -1;
 	vd = calloc(in->nr_discards ?: 1, sizeof(*vd));
 	if (!vd)
 		return incoming_fail(in, "out of memory");
@@ -247,13 +258,8 @@ int incoming_recover(struct incoming *in)
 	int ret;
 
 	in->postcopy = true;
-	if (vmm_postcopy_begin(&in->vmm, &in->uffd, err, sizeof(err)))
-		return incoming_fail(in, "%s", err);
-	ret = dst_postcopy_init(&in->pc, in->uffd, &in->layout, in->hva,
-				&in->pre, in->hello.features);
-	in->pc_up = true;
-	if (ret)
-		return incoming_fail(in, "postcopy: %s", strerror(-ret));
+	if (incoming_postcopy_attach(in))
+		return -1;
 	if (incoming_recover_missing(in))
 		return -1;
 	if (!in->o.quiet)

@@ -149,6 +149,16 @@ static size_t receiver_data_of(const struct kmig_rec *recs, uint64_t n)
 /* KMIG_LOAD gives up with -EAGAIN while the VMM keeps editing memslots. */
 #define LOAD_TRIES	8
 
+/* A frame's pages by kind, for the report. */
+static void receiver_count(struct receiver *r, const struct kms_ram *ram)
+{
+	atomic_fetch_add(&r->normal, ram->normal);
+	atomic_fetch_add(&r->zero, ram->zero);
+	atomic_fetch_add(&r->hole, ram->hole);
+	atomic_fetch_add(&r->compressed, ram->compressed);
+	atomic_fetch_add(&r->data_bytes, ram->data_len);
+}
+
 /* Postcopy: the frame's pages go to the running VM through the placer. */
 static int receiver_place(struct receiver *r, struct chan *c,
 			  struct placer *pl, struct place_ctx **pc,
@@ -171,11 +181,7 @@ static int receiver_place(struct receiver *r, struct chan *c,
 		receiver_fail(r, ret, "%s: %s", c->name, e.msg);
 		return ret;
 	}
-	atomic_fetch_add(&r->normal, ram->normal);
-	atomic_fetch_add(&r->zero, ram->zero);
-	atomic_fetch_add(&r->hole, ram->hole);
-	atomic_fetch_add(&r->compressed, ram->compressed);
-	atomic_fetch_add(&r->data_bytes, ram->data_len);
+	receiver_count(r, ram);
 	atomic_fetch_add(&r->frames, 1);
 	return 0;
 }
@@ -206,11 +212,7 @@ static int receiver_load(struct receiver *r, struct chan *c,
 			      ram->nr, kmig_strerror(ret));
 		return ret;
 	}
-	atomic_fetch_add(&r->normal, ram->normal);
-	atomic_fetch_add(&r->zero, ram->zero);
-	atomic_fetch_add(&r->hole, ram->hole);
-	atomic_fetch_add(&r->compressed, ram->compressed);
-	atomic_fetch_add(&r->data_bytes, ram->data_len);
+	receiver_count(r, ram);
 	atomic_fetch_add(&r->loaded, pages);
 	atomic_fetch_add(&r->zeroed, zeroed);
 	atomic_fetch_add(&r->frames, 1);

@@ -110,12 +110,14 @@ int migration_round(struct migration *m, enum progress_phase phase,
 int precopy_run(struct migration *m, enum switchover_reason *why);
 int switchover_run(struct migration *m);
 /*
- * The switchover's steps that postcopy shares: the device state; the
+ * The switchover's steps that postcopy shares: the pause and the final
+ * sync (the downtime starts at *@t_pause); the device state; the
  * destination's next main-channel frame; READY, GO, ACK and the downtime
- * since @t_pause (the commit); the test hook's stop.
+ * (the commit).
  */
+int switchover_pause(struct migration *m, struct kmig_dirty_sync *sy,
+		     uint64_t *t_pause);
 int switchover_commit(struct migration *m, uint64_t t_pause);
-bool switchover_hold_stop(void *arg);
 int switchover_device_state(struct migration *m);
 int switchover_recv(struct migration *m, struct kms_frame_hdr *h,
 		    uint8_t *buf, size_t cap, const char *what);

@@ -168,18 +168,8 @@ int postcopy_run(struct migration *m)
 	m->rep.postcopy.precopy_ns = now_ns() - m->start_ns;
 	if (m->log_rounds)
 		fprintf(stderr, "kmig: migrate: postcopy: %s\n", m->rep.postcopy.why);
-	t_pause = now_ns();
-	if (commit_pause(m))
+	if (switchover_pause(m, &sy, &t_pause))
 		return -1;
-	t = now_ns();
-	parts->pause = t - t_pause;
-	if (testhook_hold("switchover", switchover_hold_stop, m))
-		return migration_fail_cancelled(m);
-
-	t = now_ns();
-	if (migration_sync(m, &sy))
-		return -1;
-	parts->sync = now_ns() - t;
 	t = now_ns();
 	if (postcopy_discards(m, &pages) || switchover_device_state(m))
 		return -1;

@@ -20,7 +20,7 @@
 _Static_assert(KMS_MAX_STATE + sizeof(struct vmm_msg) == VMM_MSG_MAX,
 	       "a device-state frame must fit one VMM control packet");
 
-bool switchover_hold_stop(void *arg)
+static bool switchover_hold_stop(void *arg)
 {
 	return migration_cancelled(arg);
 }
@@ -129,6 +129,28 @@ int switchover_commit(struct migration *m, uint64_t t_pause)
 	return 0;
 }
 
+int switchover_pause(struct migration *m, struct kmig_dirty_sync *sy,
+		     uint64_t *t_pause)
+{
+	typeof(m->rep.parts) *parts = &m->rep.parts;
+	uint64_t t;
+
+	/* The downtime starts when we ask: the guest may stop at once. */
+	*t_pause = now_ns();
+	if (commit_pause(m))
+		return -1;
+	t = now_ns();
+	parts->pause = t - *t_pause;
+
+	if (testhook_hold("switchover", switchover_hold_stop, m))
+		return migration_fail_cancelled(m);
+	t = now_ns();
+	if (migration_sync(m, sy))
+		return -1;
+	parts->sync = now_ns() - t;
+	return 0;
+}
+
 int switchover_run(struct migration *m)
 {
 	struct kmig_dirty_sync sy;
@@ -136,19 +158,8 @@ int switchover_run(struct migration *m)
 	uint64_t t_pause, t;
 	typeof(m->rep.parts) *parts = &m->rep.parts;
 
-	/* The downtime starts when we ask: the guest may stop at once. */
-	t_pause = now_ns();
-	if (commit_pause(m))
+	if (switchover_pause(m, &sy, &t_pause))
 		return -1;
-	t = now_ns();
-	parts->pause = t - t_pause;
-
-	if (testhook_hold("switchover", switchover_hold_stop, m))
-		return migration_fail_cancelled(m);
-	t = now_ns();
-	if (migration_sync(m, &sy))
-		return -1;
-	parts->sync = now_ns() - t;
 	t = now_ns();
 	if (migration_round(m, PHASE_SWITCHOVER, sy.dirty_pages, &rs))
 		return -1;
