@@ -397,6 +397,7 @@ qemu_scenario() {
 		: >"$run/cpu"
 		sample_cpu "$run/cpu" "$spid" "$dpid" &
 		sampler=$!
+		pids+=("$sampler")	# killed by kmig_cleanup if interrupted
 		sleep 0.3
 		bytes0=$(lo_bytes)
 		$qmp "$run/$src.qmp" "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"tcp:127.0.0.1:$port\"}}" >/dev/null
@@ -479,6 +480,7 @@ kmig_scenario() {
 		: >"$run/cpu"
 		sample_cpu "$run/cpu" "$spid" "$dpid" &
 		sampler=$!
+		pids+=("$sampler")	# killed by kmig_cleanup if interrupted
 		sleep 0.5
 		bytes0=$(lo_bytes)
 		rc=0
