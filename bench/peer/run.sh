@@ -182,14 +182,15 @@ sampled_cpu() {
 
 lo_bytes() { cat /sys/class/net/lo/statistics/tx_bytes; }
 
-# record PEER SCENARIO REP TOTAL_MS DOWN_MS BYTES CPU_S RESULT [BLOCKED_MS]
-# (BLOCKED_MS: the vCPU blocked time of a postcopy run)
+# record PEER SCENARIO REP TOTAL_MS DOWN_MS BYTES CPU_S RESULT [BLOCKED_MS
+# REQUESTS] (a postcopy run's vCPU blocked time and pages requested by the
+# destination)
 record() {
-	printf '{"peer":"%s","scenario":"%s","rep":%s,"total_ms":%s,"downtime_ms":%s,"bytes":%s,"cpu_s":%s,"result":"%s","blocked_ms":%s}\n' \
-		"$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "${9:-null}" >>"$json_runs"
+	printf '{"peer":"%s","scenario":"%s","rep":%s,"total_ms":%s,"downtime_ms":%s,"bytes":%s,"cpu_s":%s,"result":"%s","blocked_ms":%s,"requests":%s}\n' \
+		"$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "${9:-null}" "${10:-null}" >>"$json_runs"
 	printf '  %-5s %-7s #%s  total %6s ms  downtime %5s ms  %8.1f MiB  cpu %5s s  %s%s\n' \
 		"$1" "$2" "$3" "$4" "$5" "$(calc "$6 / 1048576")" "$7" "$8" \
-		"$([ -z "${9:-}" ] || echo "  blocked $9 ms")" >&2
+		"$([ -z "${9:-}" ] || echo "  blocked $9 ms, ${10:-?} requests")" >&2
 }
 
 # --- QEMU ------------------------------------------------------------------
@@ -379,7 +380,7 @@ json_field() {
 
 qemu_scenario() {
 	local src=q0 dst i r status total down bytes0 bytes cpu result spid dpid sampler
-	local blocked switched
+	local blocked requests switched
 	qemu_resume "$src"
 	spid=$qpid
 	qemu_wait "$src" "peer-guest: alive 1 verify" 600 || return 1
@@ -413,10 +414,12 @@ qemu_scenario() {
 		down=$(echo "$r" | json_field downtime)
 		# postcopy: the destination's postcopy-blocktime (ms, all
 		# vCPUs blocked at once; this guest has one), when it has it.
-		blocked=""
+		# ram.postcopy-requests: the pages the destination asked for.
+		blocked="" requests=""
 		if [ "$postcopy" = 1 ]; then
 			blocked=$($qmp "$run/$dst.qmp" '{"execute":"query-migrate"}' |
 				json_field postcopy-blocktime || true)
+			requests=$(echo "$r" | json_field postcopy-requests || true)
 		fi
 		# The guest must run on the destination with its memory intact:
 		# a verify pass printed there (its serial starts empty).
@@ -432,8 +435,10 @@ qemu_scenario() {
 		elif grep -q FAILED "$run/$dst.serial"; then
 			result=verify-failed
 		fi
+		# shellcheck disable=SC2046
 		record qemu "$s" "$i" "${total:-null}" "${down:-null}" "$bytes" "$cpu" \
-			"$result" "$([ "$postcopy" = 0 ] || echo "${blocked:-null}")"
+			"$result" \
+			$([ "$postcopy" = 0 ] || echo "${blocked:-null} ${requests:-null}")
 		[ "$result" = ok ] || echo "$r" >&2
 		qemu_quit "$src" "$spid"
 		[ "$result" = ok ] || break
@@ -453,7 +458,7 @@ kmig_args() {
 
 kmig_scenario() {
 	local i total down bytes0 bytes cpu ucpu dcpu result rc vrc spid dpid sampler incoming
-	local blocked
+	local blocked requests
 	for i in $(seq "$reps"); do
 		port=$((port + 1))
 		rm -f "$run"/k.*
@@ -510,10 +515,14 @@ kmig_scenario() {
 			# its fault latencies).
 			blocked=$(tr -d '\n' <"$run/k.in.json" | sed 's/.*"postcopy": *{//' |
 				json_field vcpu_blocked_ms || true)
+			requests=$(tr -d '\n' <"$run/k.in.json" | sed 's/.*"postcopy": *{//' |
+				json_field requests || true)
 			[ -n "$blocked" ] || [ "$result" != ok ] || result=no-postcopy
 		fi
+		# shellcheck disable=SC2046
 		record kmig "$s" "$i" "${total:-null}" "${down:-null}" "$bytes" "$cpu" \
-			"$result" "$([ "$postcopy" = 0 ] || echo "${blocked:-null}")"
+			"$result" \
+			$([ "$postcopy" = 0 ] || echo "${blocked:-null} ${requests:-null}")
 		if [ "$result" != ok ]; then
 			cat "$run/k.out.err" "$run/k.in.err" "$run/k.dst.log" >&2 || true
 			break
@@ -543,7 +552,7 @@ ratio() {
 fmt() { [ "$1" = null ] && echo "-" || awk -v v="$1" -v f="$2" 'BEGIN { printf f, v }'; }
 
 report() {
-	local s p f t d b c bl ok med=() pc=""
+	local s p f t d b c bl rq ok med=() pc=""
 	printf '\nkmig vs QEMU %s: %s MiB guests, %s channels, median of %s runs, loopback TCP\n' \
 		"$qemu_version" "$mem" "$channels" "$reps"
 	printf 'sandbox memcpy: %s MiB/s (copying the RAM once: %.0f ms)\n\n' \
@@ -562,8 +571,9 @@ report() {
 				"$([ "$b" = null ] && echo - || calc "$b / 1048576" | awk '{ printf "%.1f", $1 }')" \
 				"$(fmt "$c" %.2f)" "$ok" "$reps"
 			bl=$(median "$p" "$s" blocked_ms)
-			eval "${p}_bl=\$bl"
-			med+=("{\"peer\":\"$p\",\"scenario\":\"$s\",\"ok_runs\":$ok,\"total_ms\":$t,\"downtime_ms\":$d,\"bytes\":$b,\"cpu_s\":$c,\"blocked_ms\":$bl}")
+			rq=$(median "$p" "$s" requests)
+			eval "${p}_bl=\$bl ${p}_rq=\$rq"
+			med+=("{\"peer\":\"$p\",\"scenario\":\"$s\",\"ok_runs\":$ok,\"total_ms\":$t,\"downtime_ms\":$d,\"bytes\":$b,\"cpu_s\":$c,\"blocked_ms\":$bl,\"requests\":$rq}")
 		done
 		# shellcheck disable=SC2154
 		printf '%-8s %-5s %9s %9s %9s %7s\n' "$s" k/q \
@@ -571,13 +581,16 @@ report() {
 			"$(ratio "$kmig_b" "$qemu_b")" "$(ratio "$kmig_c" "$qemu_c")"
 		# shellcheck disable=SC2154
 		[ "$s" != postcopy ] ||
-			pc=$(printf '%-8s %9s %9s %9s' "$s" "$(fmt "$qemu_bl" %.0f)" \
-				"$(fmt "$kmig_bl" %.0f)" "$(ratio "$kmig_bl" "$qemu_bl")")
+			pc=$(printf '%-8s %-10s %9s %9s %9s\n%-8s %-10s %9s %9s %9s' \
+				"$s" blocked_ms "$(fmt "$qemu_bl" %.0f)" \
+				"$(fmt "$kmig_bl" %.0f)" "$(ratio "$kmig_bl" "$qemu_bl")" \
+				"$s" requests "$(fmt "$qemu_rq" %.0f)" \
+				"$(fmt "$kmig_rq" %.0f)" "$(ratio "$kmig_rq" "$qemu_rq")")
 	done
 	if [ -n "$pc" ]; then
-		printf '\nvCPU blocked in postcopy (ms; QEMU: the destination'"'"'s postcopy-blocktime%s)\n' \
+		printf '\nIn postcopy: vCPU blocked time (QEMU: the destination'"'"'s postcopy-blocktime%s)\nand pages requested by the destination (QEMU: ram.postcopy-requests)\n' \
 			"$(case " $qemu_pc_caps " in *" postcopy-blocktime "*) ;; *) echo ", not available in this QEMU" ;; esac)"
-		printf '%-8s %9s %9s %9s\n' scenario qemu kmig k/q
+		printf '%-8s %-10s %9s %9s %9s\n' scenario what qemu kmig k/q
 		echo "$pc"
 	fi
 	cat <<EOF
