@@ -27,8 +27,21 @@
 # Results: the table on stdout, $KMIG_OUT/bench-peer.json (every run and
 # the medians, with the exact settings of both peers).
 #
+# Scenario postcopy (opt-in: KMIG_PEER_SCENARIOS=postcopy; not in the
+# default list, which already takes about 16 minutes): a working set
+# rewritten faster than the bandwidth cap, which precopy cannot converge;
+# both peers switch to postcopy after their first pass (QEMU:
+# postcopy-ram, postcopy-preempt and postcopy-blocktime where its
+# query-migrate-capabilities lists them, migrate-start-postcopy once
+# ram.dirty-sync-count reaches 2; kmig: --postcopy, right after the bulk
+# round), and the report adds each peer's vCPU blocked time (QEMU: the
+# destination's postcopy-blocktime; kmig: postcopy.vcpu_blocked_ms).
+#
 # Environment: KMIG_PEER_MEM (MiB, 512), KMIG_PEER_REPS (3),
-# KMIG_PEER_SCENARIOS ("idle zero random text dirty"), KMIG_PEER_PEERS
+# KMIG_PEER_SCENARIOS ("idle zero random text dirty"; also postcopy),
+# KMIG_PEER_PC_RATE and KMIG_PEER_PC_CAP (postcopy's dirty rate, 48, and
+# cap, 8 MiB/s: under TCG the guest may dirty slower than asked, and
+# QEMU then converges before the switch: a lower cap), KMIG_PEER_PEERS
 # ("qemu kmig"), KMIG_PEER_ACCEL (kvm; tcg runs the QEMU half on a host
 # without nested KVM: make check does, as a test of this script),
 # KMIG_PEER_GUEST (bare, or linux).
@@ -67,12 +80,22 @@ dirty_rate=16
 dirty_ws=256
 dirty_cap=64
 uncapped_bytes=$((64 << 30))
+# postcopy: a 128 MiB working set rewritten at 48 MiB/s, both capped at
+# 8 MiB/s (precopy and postcopy alike): precopy cannot converge (at 16
+# MiB/s QEMU's guest, slowed by TCG, once let it converge). kmig's
+# destination checks 40 s after the start there, once postcopy is over
+# (a check during postcopy reads the pages not yet placed as zero).
+pc_rate=${KMIG_PEER_PC_RATE:-48}
+pc_ws=128
+pc_cap=${KMIG_PEER_PC_CAP:-8}
+pc_check=40
 # The fills: 3/4 of RAM, but no more than the QEMU guest leaves (Debian's
 # kernel keeps about 82 MiB of a 512 MiB guest to itself, the bare guest
 # its first 4 MiB).
 fill_mib=$((mem * 3 / 4))
 [ "$fill_mib" -le $((mem - 128)) ] || fill_mib=$((mem - 128))
 [ "$dirty_ws" -le "$fill_mib" ] || dirty_ws=$fill_mib
+[ "$pc_ws" -le "$fill_mib" ] || pc_ws=$fill_mib
 
 # shellcheck source=scripts/lib/procs.sh
 . scripts/lib/procs.sh
@@ -91,17 +114,19 @@ say() { echo "bench-peer: $*" >&2; }
 
 # scenario NAME: sets what the guest does on both sides, and the limits.
 scenario() {
-	wl=$1 mib=0 rate=$fill_rate cap=0 compress=none
+	wl=$1 mib=0 rate=$fill_rate cap=0 compress=none postcopy=0 chans=$channels
 	case $1 in
 	idle) ;;
 	zero | random) mib=$fill_mib ;;
 	text) mib=$fill_mib compress=zstd ;;
 	dirty) mib=$dirty_ws rate=$dirty_rate cap=$dirty_cap ;;
+	postcopy) wl=dirty mib=$pc_ws rate=$pc_rate cap=$pc_cap postcopy=1 chans=1 ;;
 	*) say "unknown scenario $1"; exit 2 ;;
 	esac
 	case $1 in
 	idle) kwl=idle ;;
 	dirty) kwl=dirty:$dirty_rate:$dirty_ws ;;
+	postcopy) kwl=dirty:$pc_rate:$pc_ws ;;
 	*) kwl=$1:$mib ;;
 	esac
 }
@@ -161,12 +186,15 @@ sampled_cpu() {
 
 lo_bytes() { cat /sys/class/net/lo/statistics/tx_bytes; }
 
-# record PEER SCENARIO REP TOTAL_MS DOWN_MS BYTES CPU_S RESULT
+# record PEER SCENARIO REP TOTAL_MS DOWN_MS BYTES CPU_S RESULT [BLOCKED_MS
+# REQUESTS] (a postcopy run's vCPU blocked time and pages requested by the
+# destination)
 record() {
-	printf '{"peer":"%s","scenario":"%s","rep":%s,"total_ms":%s,"downtime_ms":%s,"bytes":%s,"cpu_s":%s,"result":"%s"}\n' \
-		"$@" >>"$json_runs"
-	printf '  %-5s %-7s #%s  total %6s ms  downtime %5s ms  %8.1f MiB  cpu %5s s  %s\n' \
-		"$1" "$2" "$3" "$4" "$5" "$(calc "$6 / 1048576")" "$7" "$8" >&2
+	printf '{"peer":"%s","scenario":"%s","rep":%s,"total_ms":%s,"downtime_ms":%s,"bytes":%s,"cpu_s":%s,"result":"%s","blocked_ms":%s,"requests":%s}\n' \
+		"$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "${9:-null}" "${10:-null}" >>"$json_runs"
+	printf '  %-5s %-7s #%s  total %6s ms  downtime %5s ms  %8.1f MiB  cpu %5s s  %s%s\n' \
+		"$1" "$2" "$3" "$4" "$5" "$(calc "$6 / 1048576")" "$7" "$8" \
+		"$([ -z "${9:-}" ] || echo "  blocked $9 ms, ${10:-?} requests")" >&2
 }
 
 # --- QEMU ------------------------------------------------------------------
@@ -249,15 +277,71 @@ qemu_resume() {
 }
 
 # The migration settings, identical on both QEMUs (printed in the report).
+# postcopy adds postcopy-ram and those of postcopy-preempt and
+# postcopy-blocktime this QEMU has ($qemu_pc_caps, see qemu_pc_probe).
+# postcopy goes without multifd (QEMU 7.2 with multifd and
+# postcopy-preempt stalled after 8 MiB, see Documentation/benchmarks.md):
+# QEMU's main channel and its preempt channel, kmig --channels 1 and its
+# preempt channel.
 qemu_caps() {
-	echo '{"execute":"migrate-set-capabilities","arguments":{"capabilities":[{"capability":"multifd","state":true}]}}'
+	local c='{"capability":"multifd","state":true}' x
+	if [ "$postcopy" = 1 ]; then
+		c='{"capability":"postcopy-ram","state":true}'
+		for x in $qemu_pc_caps; do
+			c+=",{\"capability\":\"$x\",\"state\":true}"
+		done
+	fi
+	echo "{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":[$c]}}"
 }
 
+# postcopy: the cap holds after the switch too (max-postcopy-bandwidth).
 qemu_params() {
-	local bw=$uncapped_bytes
+	local bw=$uncapped_bytes pbw=""
 	[ "$cap" = 0 ] || bw=$((cap << 20))
-	printf '{"execute":"migrate-set-parameters","arguments":{"multifd-channels":%s,"multifd-compression":"%s","max-bandwidth":%s,"downtime-limit":%s}}\n' \
-		"$channels" "$compress" "$bw" "$downtime_ms"
+	[ "$postcopy" = 0 ] || pbw=",\"max-postcopy-bandwidth\":$bw"
+	printf '{"execute":"migrate-set-parameters","arguments":{"multifd-channels":%s,"multifd-compression":"%s","max-bandwidth":%s,"downtime-limit":%s%s}}\n' \
+		"$channels" "$compress" "$bw" "$downtime_ms" "$pbw"
+}
+
+# qemu_pc_probe NAME: which of postcopy-preempt and postcopy-blocktime
+# QEMU NAME lists in query-migrate-capabilities (QEMU 7.1 added preempt),
+# into $qemu_pc_caps; what it lacks into $qemu_pc_missing.
+qemu_pc_caps=""
+qemu_pc_missing=""
+qemu_pc_probe() {
+	local caps x
+	caps=$($qmp "$run/$1.qmp" '{"execute":"query-migrate-capabilities"}')
+	qemu_pc_caps="" qemu_pc_missing=""
+	for x in postcopy-preempt postcopy-blocktime; do
+		if echo "$caps" | grep -q "\"capability\": *\"$x\""; then
+			qemu_pc_caps+=" $x"
+		else
+			qemu_pc_missing+=" $x"
+		fi
+	done
+	[ -z "$qemu_pc_missing" ] || say "QEMU $qemu_version lacks$qemu_pc_missing"
+}
+
+# qemu_start_postcopy NAME SEC: once QEMU NAME's outgoing migration has
+# finished its first pass over RAM (ram.dirty-sync-count 2: the bitmap
+# synced after the bulk pass), migrate-start-postcopy; fails when the
+# migration ends first or SEC seconds pass.
+qemu_start_postcopy() {
+	local start=$SECONDS r st n
+	while [ $((SECONDS - start)) -lt "$2" ]; do
+		r=$($qmp "$run/$1.qmp" '{"execute":"query-migrate"}')
+		st=$(echo "$r" | grep -o '"status": "[a-z-]*"' | head -n 1 | cut -d'"' -f4)
+		case $st in completed | failed | cancelled) return 1 ;; esac
+		n=$(echo "$r" | json_field dirty-sync-count)
+		if [ "${n:-0}" -ge 2 ]; then
+			# Refused when precopy converged first (completing).
+			r=$($qmp "$run/$1.qmp" '{"execute":"migrate-start-postcopy"}') ||
+				{ say "migrate-start-postcopy: $r"; return 1; }
+			return
+		fi
+		sleep 0.1
+	done
+	return 1
 }
 
 # qemu_wait NAME PATTERN SEC: waits up to SEC seconds for PATTERN on QEMU
@@ -302,10 +386,12 @@ json_field() {
 
 qemu_scenario() {
 	local src=q0 dst i r status total down bytes0 bytes cpu result spid dpid sampler
+	local blocked requests switched
 	qemu_resume "$src"
 	spid=$qpid
 	qemu_wait "$src" "peer-guest: alive 1 verify" 600 || return 1
 	say "qemu $s: $(grep filled "$run/$src.serial")"
+	[ "$postcopy" = 0 ] || qemu_pc_probe "$src"
 	for i in $(seq "$reps"); do
 		dst=q$i
 		port=$((port + 1))
@@ -318,10 +404,13 @@ qemu_scenario() {
 		: >"$run/cpu"
 		sample_cpu "$run/cpu" "$spid" "$dpid" &
 		sampler=$!
+		pids+=("$sampler")	# killed by kmig_cleanup if interrupted
 		sleep 0.3
 		bytes0=$(lo_bytes)
 		$qmp "$run/$src.qmp" "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"tcp:127.0.0.1:$port\"}}" >/dev/null
-		qemu_migration_end "$src" 600
+		switched=1
+		[ "$postcopy" = 0 ] || qemu_start_postcopy "$src" 300 || switched=0
+		qemu_migration_end "$src" $((postcopy ? 300 : 600))
 		bytes=$(($(lo_bytes) - bytes0))
 		sleep 0.3
 		kill "$sampler"
@@ -329,11 +418,22 @@ qemu_scenario() {
 		cpu=$(sampled_cpu "$run/cpu")
 		total=$(echo "$r" | json_field total-time)
 		down=$(echo "$r" | json_field downtime)
+		# postcopy: the destination's postcopy-blocktime (ms, all
+		# vCPUs blocked at once; this guest has one), when it has it.
+		# ram.postcopy-requests: the pages the destination asked for.
+		blocked="" requests=""
+		if [ "$postcopy" = 1 ]; then
+			blocked=$($qmp "$run/$dst.qmp" '{"execute":"query-migrate"}' |
+				json_field postcopy-blocktime || true)
+			requests=$(echo "$r" | json_field postcopy-requests || true)
+		fi
 		# The guest must run on the destination with its memory intact:
 		# a verify pass printed there (its serial starts empty).
 		result=ok
 		if [ "$status" != completed ]; then
 			result="migration-$status"
+		elif [ "$switched" = 0 ]; then
+			result=no-postcopy
 		elif ! $qmp "$run/$dst.qmp" '{"execute":"query-status"}' | grep -q '"running": true'; then
 			result=not-running
 		elif ! qemu_wait "$dst" "peer-guest: alive .* verify" 120; then
@@ -341,7 +441,10 @@ qemu_scenario() {
 		elif grep -q FAILED "$run/$dst.serial"; then
 			result=verify-failed
 		fi
-		record qemu "$s" "$i" "${total:-null}" "${down:-null}" "$bytes" "$cpu" "$result"
+		# shellcheck disable=SC2046
+		record qemu "$s" "$i" "${total:-null}" "${down:-null}" "$bytes" "$cpu" \
+			"$result" \
+			$([ "$postcopy" = 0 ] || echo "${blocked:-null} ${requests:-null}")
 		[ "$result" = ok ] || echo "$r" >&2
 		qemu_quit "$src" "$spid"
 		[ "$result" = ok ] || break
@@ -352,14 +455,16 @@ qemu_scenario() {
 
 # --- kmig ------------------------------------------------------------------
 kmig_args() {
-	local a=(--channels "$channels" --downtime-limit "$downtime_ms")
+	local a=(--channels "$chans" --downtime-limit "$downtime_ms")
 	[ "$cap" = 0 ] || a+=(--max-bandwidth "$cap")
 	[ "$compress" = none ] || a+=(--compress "$compress")
+	[ "$postcopy" = 0 ] || a+=(--postcopy)
 	echo "${a[@]}"
 }
 
 kmig_scenario() {
 	local i total down bytes0 bytes cpu ucpu dcpu result rc vrc spid dpid sampler incoming
+	local blocked requests
 	for i in $(seq "$reps"); do
 		port=$((port + 1))
 		rm -f "$run"/k.*
@@ -368,7 +473,8 @@ kmig_scenario() {
 		spid=$!
 		pids+=("$spid")
 		$vmm --control "$run/k.dst.sock" --mem "$mem" --incoming \
-			--check-after 3 >"$run/k.dst.log" 2>&1 &
+			--check-after "$([ "$postcopy" = 0 ] && echo 3 || echo "$pc_check")" \
+			>"$run/k.dst.log" 2>&1 &
 		dpid=$!
 		pids+=("$dpid")
 		kmig_wait_for "$run/k.src.log" "kmig-vmm: ready"
@@ -385,6 +491,7 @@ kmig_scenario() {
 		: >"$run/cpu"
 		sample_cpu "$run/cpu" "$spid" "$dpid" &
 		sampler=$!
+		pids+=("$sampler")	# killed by kmig_cleanup if interrupted
 		sleep 0.5
 		bytes0=$(lo_bytes)
 		rc=0
@@ -408,7 +515,20 @@ kmig_scenario() {
 		result=ok
 		[ "$rc" = 0 ] || result="migration-failed($rc)"
 		[ "$vrc" = 0 ] || result=check-failed
-		record kmig "$s" "$i" "${total:-null}" "${down:-null}" "$bytes" "$cpu" "$result"
+		blocked=""
+		if [ "$postcopy" = 1 ]; then
+			# The destination's postcopy.vcpu_blocked_ms (the sum of
+			# its fault latencies).
+			blocked=$(tr -d '\n' <"$run/k.in.json" | sed 's/.*"postcopy": *{//' |
+				json_field vcpu_blocked_ms || true)
+			requests=$(tr -d '\n' <"$run/k.in.json" | sed 's/.*"postcopy": *{//' |
+				json_field requests || true)
+			[ -n "$blocked" ] || [ "$result" != ok ] || result=no-postcopy
+		fi
+		# shellcheck disable=SC2046
+		record kmig "$s" "$i" "${total:-null}" "${down:-null}" "$bytes" "$cpu" \
+			"$result" \
+			$([ "$postcopy" = 0 ] || echo "${blocked:-null} ${requests:-null}")
 		if [ "$result" != ok ]; then
 			cat "$run/k.out.err" "$run/k.in.err" "$run/k.dst.log" >&2 || true
 			break
@@ -438,7 +558,7 @@ ratio() {
 fmt() { [ "$1" = null ] && echo "-" || awk -v v="$1" -v f="$2" 'BEGIN { printf f, v }'; }
 
 report() {
-	local s p f t d b c ok med=()
+	local s p f t d b c bl rq ok med=() pc=""
 	printf '\nkmig vs QEMU %s: %s MiB guests, %s channels, median of %s runs, loopback TCP\n' \
 		"$qemu_version" "$mem" "$channels" "$reps"
 	printf 'sandbox memcpy: %s MiB/s (copying the RAM once: %.0f ms)\n\n' \
@@ -456,13 +576,29 @@ report() {
 				"$(fmt "$t" %.0f)" "$(fmt "$d" %.0f)" \
 				"$([ "$b" = null ] && echo - || calc "$b / 1048576" | awk '{ printf "%.1f", $1 }')" \
 				"$(fmt "$c" %.2f)" "$ok" "$reps"
-			med+=("{\"peer\":\"$p\",\"scenario\":\"$s\",\"ok_runs\":$ok,\"total_ms\":$t,\"downtime_ms\":$d,\"bytes\":$b,\"cpu_s\":$c}")
+			bl=$(median "$p" "$s" blocked_ms)
+			rq=$(median "$p" "$s" requests)
+			eval "${p}_bl=\$bl ${p}_rq=\$rq"
+			med+=("{\"peer\":\"$p\",\"scenario\":\"$s\",\"ok_runs\":$ok,\"total_ms\":$t,\"downtime_ms\":$d,\"bytes\":$b,\"cpu_s\":$c,\"blocked_ms\":$bl,\"requests\":$rq}")
 		done
 		# shellcheck disable=SC2154
 		printf '%-8s %-5s %9s %9s %9s %7s\n' "$s" k/q \
 			"$(ratio "$kmig_t" "$qemu_t")" "$(ratio "$kmig_d" "$qemu_d")" \
 			"$(ratio "$kmig_b" "$qemu_b")" "$(ratio "$kmig_c" "$qemu_c")"
+		# shellcheck disable=SC2154
+		[ "$s" != postcopy ] ||
+			pc=$(printf '%-8s %-10s %9s %9s %9s\n%-8s %-10s %9s %9s %9s' \
+				"$s" blocked_ms "$(fmt "$qemu_bl" %.0f)" \
+				"$(fmt "$kmig_bl" %.0f)" "$(ratio "$kmig_bl" "$qemu_bl")" \
+				"$s" requests "$(fmt "$qemu_rq" %.0f)" \
+				"$(fmt "$kmig_rq" %.0f)" "$(ratio "$kmig_rq" "$qemu_rq")")
 	done
+	if [ -n "$pc" ]; then
+		printf '\nIn postcopy: vCPU blocked time (QEMU: the destination'"'"'s postcopy-blocktime%s)\nand pages requested by the destination (QEMU: ram.postcopy-requests)\n' \
+			"$(case " $qemu_pc_caps " in *" postcopy-blocktime "*) ;; *) echo ", not available in this QEMU" ;; esac)"
+		printf '%-8s %-10s %9s %9s %9s\n' scenario what qemu kmig k/q
+		echo "$pc"
+	fi
 	cat <<EOF
 
 The QEMU guest booted once ($boots tries, see qemu_snapshot); every scenario starts from that state.
@@ -490,6 +626,23 @@ QEMU: ${qemu_cmd[*]}
 kmig: kmigctl migrate --channels $channels --downtime-limit $downtime_ms
       [--compress zstd in text] [--max-bandwidth $dirty_cap in dirty]
 EOF
+	case " $scenarios " in
+	*" postcopy "*)
+		cat <<EOF
+postcopy = a ${pc_ws} MiB working set rewritten at ${pc_rate} MiB/s, both capped at
+      ${pc_cap} MiB/s before and after the switch, which each peer makes after its
+      first pass. QEMU: capabilities postcopy-ram$qemu_pc_caps (no multifd:
+      7.2 stalled with multifd and postcopy-preempt)$([ -z "$qemu_pc_missing" ] || echo ", lacks$qemu_pc_missing"),
+      max-bandwidth = max-postcopy-bandwidth $((pc_cap << 20)),
+      migrate-start-postcopy once ram.dirty-sync-count reaches 2;
+      kmig: --channels 1 --postcopy --max-bandwidth $pc_cap (switches right
+      after the bulk round). Blocked: QEMU's postcopy-blocktime (time all
+      vCPUs were blocked; one vCPU here), kmig's postcopy.vcpu_blocked_ms
+      (the sum of its fault latencies). Downtime: QEMU's source stop to the
+      postcopy switch; kmig's pause to the destination's ACK.
+EOF
+		;;
+	esac
 	{
 		printf '{"date":"%s","kernel":"%s","qemu":"%s","mem_mib":%s,"reps":%s,"channels":%s,"downtime_limit_ms":%s,"memcpy_mib_s":%s,\n' \
 			"$(date -u +%FT%TZ)" "$kver" "$qemu_version" "$mem" "$reps" \
