@@ -241,6 +241,15 @@ static void check_and_quit(struct server *s)
 {
 	struct vmm_check check;
 
+	/*
+	 * Pages still on the source would read as zero: the check waits for
+	 * the end of postcopy, and --check-after counts again from there.
+	 */
+	if (postcopy_active(&s->vmm->postcopy)) {
+		s->timer_armed = false;
+		return;
+	}
+
 	request_check(s->vmm, &check);
 	printf("kmig-vmm: check %s: %s\n", check.ok ? "PASSED" : "FAILED",
 	       check.verdict);
@@ -294,7 +303,7 @@ int server_run(struct vmm *vmm, int listen_fd)
 	}
 	while (!s.quit) {
 		if (vmm->opt.check_after_ms >= 0 && vmm->started &&
-		    !s.timer_armed)
+		    !s.timer_armed && !postcopy_active(&vmm->postcopy))
 			arm_timer(&s);
 		n = poll(s.pfd, ARRAY_SIZE(s.pfd), -1);
 		if (n < 0) {
