@@ -40,41 +40,23 @@
 
 #include "kmig_vmm.h"
 #include "kselftest_harness.h"
+#include "vmm_ctl.h"
 
-#define VMM_DEFAULT_PATH	"build/vmm/kmig-vmm"
 #define PAGE			4096
 #define MEM_MIB			64
-#define READY_TIMEOUT_MS	20000
-#define MAX_SLOTS		8
-#define SOCKET_BUF		(4 << 20)
 /* Plenty for one fault's round trip under the sandbox's emulation. */
 #define FAULT_TIMEOUT_MS	10000
 /* How long "no fault" is watched for. */
 #define QUIET_MS		1000
 
-struct vmm_proc {
-	pid_t pid;
-	int ctl;
-	FILE *out;
-	char sock[108];
-	int nr_slots;
-	struct kmig_memslot slot[MAX_SLOTS];
-};
-
-static const char *vmm_path(void)
+/* missing_prereq(), and /dev/kmig too: every test finds guest RAM. */
+static const char *pc_missing_prereq(void)
 {
-	const char *p = getenv("KMIG_VMM");
+	const char *why = missing_prereq();
 
-	return p && *p ? p : VMM_DEFAULT_PATH;
-}
-
-static const char *missing_prereq(void)
-{
-	if (access("/dev/kvm", R_OK | W_OK))
-		return "no /dev/kvm";
-	if (access(vmm_path(), X_OK))
-		return "kmig-vmm not built (build/vmm/kmig-vmm, or set KMIG_VMM)";
-	if (access(KMIG_DEVICE_PATH, R_OK | W_OK))
+	if (why)
+		return why;
+	if (!have_kmig())
 		return "no " KMIG_DEVICE_PATH " to find guest RAM (KMIG_GET_MEMSLOTS)";
 	return NULL;
 }
@@ -87,194 +69,15 @@ static uint64_t now_ms(void)
 	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
 }
 
-static int ctl_connect(const char *sock)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd, size = SOCKET_BUF;
-
-	strcpy(addr.sun_path, sock);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
-		close(fd);
-		return -errno;
-	}
-	return fd;
-}
-
-static int vmm_spawn(struct vmm_proc *p, const char *const *args)
-{
-	static int seq;
-	const char *argv[24];
-	struct pollfd pfd;
-	char line[256];
-	int pipefd[2], n = 0, i;
-
-	memset(p, 0, sizeof(*p));
-	p->ctl = -1;
-	snprintf(p->sock, sizeof(p->sock), "/tmp/kmig-vmm-pc-%d-%d.sock",
-		 getpid(), seq++);
-	argv[n++] = vmm_path();
-	argv[n++] = "--control";
-	argv[n++] = p->sock;
-	for (i = 0; args[i] && n < 23; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	if (pipe2(pipefd, O_CLOEXEC))
-		return -errno;
-	p->pid = fork();
-	if (p->pid < 0)
-		return -errno;
-	if (!p->pid) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(pipefd[1], STDOUT_FILENO);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	p->out = fdopen(pipefd[0], "r");
-	if (!p->out)
-		return -EIO;
-	pfd = (struct pollfd) { .fd = pipefd[0], .events = POLLIN };
-	for (;;) {
-		if (poll(&pfd, 1, READY_TIMEOUT_MS) <= 0 ||
-		    !fgets(line, sizeof(line), p->out))
-			return -EIO;
-		if (!strncmp(line, "kmig-vmm: ready", 15))
-			break;
-	}
-	p->ctl = ctl_connect(p->sock);
-	return p->ctl < 0 ? p->ctl : 0;
-}
-
-/*
- * One request on connection @fd. The reply's status, or -EPROTO. Its
- * payload goes to @reply (malloc'ed, NUL-terminated), a passed fd to @fd_out.
- */
-static int call(int fd, uint32_t type, const void *in, size_t len,
-		void **reply, size_t *reply_len, int *fd_out)
-{
-	struct vmm_msg req = { .type = type, .len = len }, *rep;
-	struct iovec iov[2] = {
-		{ .iov_base = &req, .iov_len = sizeof(req) },
-		{ .iov_base = (void *)in, .iov_len = len },
-	};
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} control;
-	struct cmsghdr *cmsg;
-	struct iovec riov;
-	uint8_t *buf;
-	ssize_t n;
-	int status;
-
-	if (reply)
-		*reply = NULL;
-	if (fd_out)
-		*fd_out = -1;
-	if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0)
-		return -EPROTO;
-	n = recv(fd, &req, sizeof(req), MSG_PEEK | MSG_TRUNC);
-	if (n < (ssize_t)sizeof(req))
-		return -EPROTO;
-	buf = calloc(1, n + 1);
-	if (!buf)
-		return -EPROTO;
-	riov = (struct iovec) { .iov_base = buf, .iov_len = n };
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &riov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = control.buf;
-	mh.msg_controllen = sizeof(control.buf);
-	n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	rep = (struct vmm_msg *)buf;
-	if (n < (ssize_t)sizeof(*rep) || rep->type != type ||
-	    rep->len != n - sizeof(*rep)) {
-		free(buf);
-		return -EPROTO;
-	}
-	for (cmsg = CMSG_FIRSTHDR(&mh); cmsg; cmsg = CMSG_NXTHDR(&mh, cmsg))
-		if (cmsg->cmsg_level == SOL_SOCKET &&
-		    cmsg->cmsg_type == SCM_RIGHTS) {
-			int got;
-
-			memcpy(&got, CMSG_DATA(cmsg), sizeof(int));
-			if (fd_out)
-				*fd_out = got;
-			else
-				close(got);
-		}
-	status = rep->status;
-	if (reply) {
-		size_t plen = rep->len;
-
-		memmove(buf, buf + sizeof(*rep), plen + 1);
-		*reply = buf;
-		if (reply_len)
-			*reply_len = plen;
-	} else {
-		free(buf);
-	}
-	return status;
-}
-
-static int simple(int fd, uint32_t type)
-{
-	return call(fd, type, NULL, 0, NULL, NULL, NULL);
-}
-
-/* A request whose error message goes to @msg. */
-static int call_msg(int fd, uint32_t type, const void *in, size_t len,
-		    char *msg, size_t n)
-{
-	void *reply;
-	int ret;
-
-	msg[0] = 0;
-	ret = call(fd, type, in, len, &reply, NULL, NULL);
-	if (ret < 0 && reply)
-		snprintf(msg, n, "%s", (char *)reply);
-	free(reply);
-	return ret;
-}
-
-static int hold(int fd, uint32_t phase)
-{
-	struct vmm_hold h = { .phase = phase };
-
-	return call(fd, VMM_HOLD, &h, sizeof(h), NULL, NULL, NULL);
-}
-
-static int status(int fd, struct vmm_status *st)
-{
-	size_t len;
-	void *reply;
-	int ret;
-
-	memset(st, 0, sizeof(*st));
-	ret = call(fd, VMM_STATUS, NULL, 0, &reply, &len, NULL);
-	if (!ret && len == sizeof(*st))
-		memcpy(st, reply, sizeof(*st));
-	else if (!ret)
-		ret = -EPROTO;
-	free(reply);
-	return ret;
-}
-
 /* VMM_POSTCOPY_BEGIN: the reply's status; the userfaultfd in *@uffd. */
-static int begin(int fd, int *uffd, uint64_t *ram_size)
+static int begin(struct vmm_proc *p, int *uffd, uint64_t *ram_size)
 {
 	struct vmm_postcopy pc;
 	size_t len;
 	void *reply;
 	int ret;
 
-	ret = call(fd, VMM_POSTCOPY_BEGIN, NULL, 0, &reply, &len, uffd);
+	ret = ctl_call(p, VMM_POSTCOPY_BEGIN, NULL, 0, &reply, &len, uffd);
 	if (!ret && (len != sizeof(pc) || *uffd < 0))
 		ret = -EPROTO;
 	if (!ret) {
@@ -286,17 +89,22 @@ static int begin(int fd, int *uffd, uint64_t *ram_size)
 	return ret;
 }
 
-/* HELLO (the VM fd) and the memslots through kmig, as kmigctl finds them. */
-static int find_ram(struct vmm_proc *p)
+/*
+ * HELLO (the VM fd) and the memslots through kmig, as kmigctl finds them,
+ * into @g; neither a kmig session nor /proc/PID/mem is kept open.
+ */
+static int find_ram(struct vmm_proc *p, struct guest_mem *g)
 {
 	struct kmig_attach_vm attach = { .size = sizeof(attach) };
 	struct kmig_get_memslots get = {
-		.size = sizeof(get), .nr_slots = MAX_SLOTS,
-		.slots_uptr = (uintptr_t)p->slot,
+		.size = sizeof(get), .nr_slots = VMM_MAX_SLOTS,
+		.slots_uptr = (uintptr_t)g->slot,
 	};
 	int vm_fd, kmig, ret = 0;
 
-	ret = call(p->ctl, VMM_HELLO, NULL, 0, NULL, NULL, &vm_fd);
+	g->kmig = g->mem = -1;
+	g->nr = 0;
+	ret = ctl_call(p, VMM_HELLO, NULL, 0, NULL, NULL, &vm_fd);
 	if (ret)
 		return ret;
 	if (vm_fd < 0)
@@ -307,49 +115,11 @@ static int find_ram(struct vmm_proc *p)
 	    ioctl(kmig, KMIG_GET_MEMSLOTS, &get))
 		ret = -errno;
 	else
-		p->nr_slots = get.nr_slots;
+		g->nr = get.nr_slots;
 	if (kmig >= 0)
 		close(kmig);
 	close(vm_fd);
 	return ret;
-}
-
-static uint64_t hva(const struct vmm_proc *p, uint64_t gpa)
-{
-	int i;
-
-	for (i = 0; i < p->nr_slots; i++)
-		if (!p->slot[i].as_id && gpa >= p->slot[i].gpa &&
-		    gpa - p->slot[i].gpa < p->slot[i].size)
-			return p->slot[i].hva + gpa - p->slot[i].gpa;
-	return 0;
-}
-
-static int vmm_stop(struct vmm_proc *p)
-{
-	int st = -1, i;
-
-	if (p->pid <= 0)
-		return -1;
-	if (p->ctl >= 0)
-		simple(p->ctl, VMM_QUIT);
-	for (i = 0; i < 200; i++) {
-		if (waitpid(p->pid, &st, WNOHANG) == p->pid)
-			break;
-		usleep(50000);
-	}
-	if (i == 200) {
-		kill(p->pid, SIGKILL);
-		waitpid(p->pid, &st, 0);
-	}
-	if (p->ctl >= 0)
-		close(p->ctl);
-	if (p->out)
-		fclose(p->out);
-	unlink(p->sock);
-	p->pid = 0;
-	p->ctl = -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 /* ---- the VMM's mm, read and written from here --------------------- */
@@ -457,6 +227,7 @@ static void fill(uint8_t *page, uint8_t seed)
 
 FIXTURE(pc) {
 	struct vmm_proc vmm;
+	struct guest_mem ram;
 	int uffd;
 	uint64_t base;		/* HVA of gpa 0 */
 };
@@ -479,17 +250,17 @@ FIXTURE_SETUP(pc)
 		"--mem", "64", "--incoming", variant->memfd ? "--memfd" : NULL,
 		NULL,
 	};
-	const char *why = missing_prereq();
+	const char *why = pc_missing_prereq();
 
 	self->uffd = -1;
 	self->vmm.pid = 0;
 	if (why)
 		SKIP(_exit(255), "%s", why);
 	ASSERT_EQ(0, vmm_spawn(&self->vmm, args));
-	ASSERT_EQ(0, find_ram(&self->vmm));
-	self->base = hva(&self->vmm, 0);
+	ASSERT_EQ(0, find_ram(&self->vmm, &self->ram));
+	self->base = guest_hva(&self->ram, 0);
 	ASSERT_NE((uint64_t)0, self->base);
-	ASSERT_EQ(MEM_MIB << 20, (int)self->vmm.slot[0].size);
+	ASSERT_EQ(MEM_MIB << 20, (int)self->ram.slot[0].size);
 }
 
 FIXTURE_TEARDOWN(pc)
@@ -515,19 +286,19 @@ TEST_F_TIMEOUT(pc, fault_resolved, 120)
 	int again;
 
 	/* Only the holder of the VM may begin. */
-	EXPECT_EQ(-EPERM, begin(self->vmm.ctl, &again, NULL));
-	ASSERT_EQ(0, hold(self->vmm.ctl, VMM_PHASE_MIGRATING));
-	ASSERT_EQ(0, begin(self->vmm.ctl, &self->uffd, &ram_size));
+	EXPECT_EQ(-EPERM, begin(&self->vmm, &again, NULL));
+	ASSERT_EQ(0, ctl_hold_phase(&self->vmm, VMM_PHASE_MIGRATING));
+	ASSERT_EQ(0, begin(&self->vmm, &self->uffd, &ram_size));
 	EXPECT_EQ((uint64_t)MEM_MIB << 20, ram_size);
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", self->uffd);
 	memset(target, 0, sizeof(target));
 	ASSERT_LT(0, readlink(link, target, sizeof(target) - 1));
 	EXPECT_STREQ("anon_inode:[userfaultfd]", target);
 	EXPECT_TRUE(fcntl(self->uffd, F_GETFL) & O_NONBLOCK);
-	ASSERT_EQ(0, status(self->vmm.ctl, &st));
+	ASSERT_EQ(0, ctl_status(&self->vmm, &st));
 	EXPECT_EQ(VMM_ST_INCOMING | VMM_ST_POSTCOPY, st.flags);
 	/* Postcopy keeps the hold: its holder answers for the faults. */
-	EXPECT_EQ(-EBUSY, hold(self->vmm.ctl, VMM_PHASE_NONE));
+	EXPECT_EQ(-EBUSY, ctl_hold_phase(&self->vmm, VMM_PHASE_NONE));
 
 	fill(page, 0x5a);
 	ASSERT_EQ(0, reader_start(&r, self->vmm.pid, addr, got, PAGE));
@@ -546,11 +317,11 @@ TEST_F_TIMEOUT(pc, fault_resolved, 120)
 	EXPECT_EQ(0, memcmp(page, got, PAGE));
 
 	/* BEGIN again: the same userfaultfd, and postcopy stays. */
-	ASSERT_EQ(0, begin(self->vmm.ctl, &again, NULL));
+	ASSERT_EQ(0, begin(&self->vmm, &again, NULL));
 	EXPECT_LE(0, again);
 	close(again);
 	/* Postcopy changes nothing else: START still wants a state. */
-	EXPECT_EQ(-EINVAL, simple(self->vmm.ctl, VMM_START));
+	EXPECT_EQ(-EINVAL, ctl_simple(&self->vmm, VMM_START));
 }
 
 /* Discarded pages fault again; a hostile list discards nothing. */
@@ -573,8 +344,8 @@ TEST_F_TIMEOUT(pc, discard, 120)
 	struct uffd_msg msg;
 	struct reader r;
 	char err[256];
+	struct vmm_proc c2;
 	unsigned int i;
-	int fd2;
 
 	/* Three pages with data before postcopy: the precopy's part. */
 	for (i = 0; i < 3; i++) {
@@ -583,31 +354,30 @@ TEST_F_TIMEOUT(pc, discard, 120)
 					  self->base + gpa + i * PAGE, a[i],
 					  PAGE));
 	}
-	ASSERT_EQ(0, hold(self->vmm.ctl, VMM_PHASE_MIGRATING));
-	EXPECT_EQ(-EINVAL, call_msg(self->vmm.ctl, VMM_DISCARD, &good,
+	ASSERT_EQ(0, ctl_hold_phase(&self->vmm, VMM_PHASE_MIGRATING));
+	EXPECT_EQ(-EINVAL, ctl_call_msg(&self->vmm, VMM_DISCARD, &good,
 				    sizeof(good), err, sizeof(err)));
 	TH_LOG("before BEGIN: %s", err);
-	ASSERT_EQ(0, begin(self->vmm.ctl, &self->uffd, NULL));
+	ASSERT_EQ(0, begin(&self->vmm, &self->uffd, NULL));
 	/* Only the holder. */
-	fd2 = ctl_connect(self->vmm.sock);
-	ASSERT_LE(0, fd2);
-	EXPECT_EQ(-EPERM, call_msg(fd2, VMM_DISCARD, &good, sizeof(good), err,
-				   sizeof(err)));
-	close(fd2);
+	ASSERT_EQ(0, vmm_client(&self->vmm, &c2));
+	EXPECT_EQ(-EPERM, ctl_call_msg(&c2, VMM_DISCARD, &good, sizeof(good),
+				       err, sizeof(err)));
+	vmm_client_close(&c2);
 
 	/* A good entry first, then a bad one: all refused. */
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		list[0] = good;
 		list[1] = bad[i].d;
-		EXPECT_EQ(-EINVAL, call_msg(self->vmm.ctl, VMM_DISCARD, list,
+		EXPECT_EQ(-EINVAL, ctl_call_msg(&self->vmm, VMM_DISCARD, list,
 					    sizeof(list), err, sizeof(err)));
 		TH_LOG("%s: %s", bad[i].what, err);
 		EXPECT_NE(NULL, strstr(err, "entry 1"));
 	}
-	EXPECT_EQ(-EINVAL, call_msg(self->vmm.ctl, VMM_DISCARD, list,
+	EXPECT_EQ(-EINVAL, ctl_call_msg(&self->vmm, VMM_DISCARD, list,
 				    sizeof(list) - 8, err, sizeof(err)));
 	TH_LOG("truncated: %s", err);
-	EXPECT_EQ(-EINVAL, call_msg(self->vmm.ctl, VMM_DISCARD, NULL, 0, err,
+	EXPECT_EQ(-EINVAL, ctl_call_msg(&self->vmm, VMM_DISCARD, NULL, 0, err,
 				    sizeof(err)));
 	TH_LOG("empty: %s", err);
 
@@ -625,7 +395,7 @@ TEST_F_TIMEOUT(pc, discard, 120)
 	}
 
 	/* The good list alone: its two pages fault, the third does not. */
-	ASSERT_EQ(0, call_msg(self->vmm.ctl, VMM_DISCARD, &good, sizeof(good),
+	ASSERT_EQ(0, ctl_call_msg(&self->vmm, VMM_DISCARD, &good, sizeof(good),
 			      err, sizeof(err)));
 	for (i = 0; i < 2; i++) {
 		uint64_t addr = self->base + gpa + i * PAGE;
@@ -649,12 +419,12 @@ TEST_F_TIMEOUT(pc, discard, 120)
 }
 
 /* Waits for the holder's departure to show in VMM_STATUS. */
-static int wait_orphaned(int fd, struct vmm_status *st)
+static int wait_orphaned(struct vmm_proc *p, struct vmm_status *st)
 {
 	int i, ret;
 
 	for (i = 0; i < 100; i++) {
-		ret = status(fd, st);
+		ret = ctl_status(p, st);
 		if (ret || (st->flags & VMM_ST_ORPHANED))
 			return ret;
 		usleep(50000);
@@ -675,27 +445,27 @@ TEST_F_TIMEOUT(pc, orphaned_recovery, 120)
 	struct uffd_msg msg;
 	struct reader r;
 	char err[256];
-	int mig, uffd;
+	struct vmm_proc mig;
+	int uffd;
 
-	mig = ctl_connect(self->vmm.sock);
-	ASSERT_LE(0, mig);
-	ASSERT_EQ(0, hold(mig, VMM_PHASE_MIGRATING));
-	ASSERT_EQ(0, begin(mig, &uffd, NULL));
+	ASSERT_EQ(0, vmm_client(&self->vmm, &mig));
+	ASSERT_EQ(0, ctl_hold_phase(&mig, VMM_PHASE_MIGRATING));
+	ASSERT_EQ(0, begin(&mig, &uffd, NULL));
 	/* kmigctl dies: its connection and its userfaultfd close. */
 	close(uffd);
-	close(mig);
-	ASSERT_EQ(0, wait_orphaned(self->vmm.ctl, &st));
+	vmm_client_close(&mig);
+	ASSERT_EQ(0, wait_orphaned(&self->vmm, &st));
 	EXPECT_EQ(VMM_ST_INCOMING | VMM_ST_POSTCOPY | VMM_ST_ORPHANED,
 		  st.flags);
 	EXPECT_EQ(0, st.holder_pid);
-	EXPECT_EQ(-EPERM, call_msg(self->vmm.ctl, VMM_RESUME, NULL, 0, err,
+	EXPECT_EQ(-EPERM, ctl_call_msg(&self->vmm, VMM_RESUME, NULL, 0, err,
 				   sizeof(err)));
 	TH_LOG("resume: %s", err);
 	EXPECT_NE(NULL, strstr(err, "incomplete"));
-	EXPECT_EQ(-EPERM, call_msg(self->vmm.ctl, VMM_START, NULL, 0, err,
+	EXPECT_EQ(-EPERM, ctl_call_msg(&self->vmm, VMM_START, NULL, 0, err,
 				   sizeof(err)));
 	EXPECT_NE(NULL, strstr(err, "incomplete"));
-	EXPECT_EQ(-EPERM, call_msg(self->vmm.ctl, VMM_CHECK, NULL, 0, err,
+	EXPECT_EQ(-EPERM, ctl_call_msg(&self->vmm, VMM_CHECK, NULL, 0, err,
 				   sizeof(err)));
 
 	/* A missing page waits: not filled with zeros behind our back. */
@@ -705,9 +475,9 @@ TEST_F_TIMEOUT(pc, orphaned_recovery, 120)
 	EXPECT_FALSE(reader_done(&r));
 
 	/* A recovering kmigctl reattaches: the same userfaultfd. */
-	ASSERT_EQ(0, hold(self->vmm.ctl, VMM_PHASE_MIGRATING));
-	ASSERT_EQ(0, begin(self->vmm.ctl, &self->uffd, NULL));
-	ASSERT_EQ(0, status(self->vmm.ctl, &st));
+	ASSERT_EQ(0, ctl_hold_phase(&self->vmm, VMM_PHASE_MIGRATING));
+	ASSERT_EQ(0, begin(&self->vmm, &self->uffd, NULL));
+	ASSERT_EQ(0, ctl_status(&self->vmm, &st));
 	EXPECT_EQ(VMM_ST_INCOMING | VMM_ST_POSTCOPY, st.flags);
 	EXPECT_EQ(getpid(), st.holder_pid);
 	/* The fault raised while nobody listened is there to read. */
@@ -733,20 +503,20 @@ TEST_F_TIMEOUT(pc, orphaned_quit, 120)
 	static uint8_t got[PAGE];
 	struct vmm_status st;
 	struct reader r;
-	int mig, uffd, wst;
+	struct vmm_proc mig;
+	int uffd, wst;
 	uint64_t t0;
 
-	mig = ctl_connect(self->vmm.sock);
-	ASSERT_LE(0, mig);
-	ASSERT_EQ(0, hold(mig, VMM_PHASE_MIGRATING));
-	ASSERT_EQ(0, begin(mig, &uffd, NULL));
+	ASSERT_EQ(0, vmm_client(&self->vmm, &mig));
+	ASSERT_EQ(0, ctl_hold_phase(&mig, VMM_PHASE_MIGRATING));
+	ASSERT_EQ(0, begin(&mig, &uffd, NULL));
 	close(uffd);
-	close(mig);
-	ASSERT_EQ(0, wait_orphaned(self->vmm.ctl, &st));
+	vmm_client_close(&mig);
+	ASSERT_EQ(0, wait_orphaned(&self->vmm, &st));
 	ASSERT_EQ(0, reader_start(&r, self->vmm.pid, self->base + PAGE, got,
 				  PAGE));
 	t0 = now_ms();
-	ASSERT_EQ(0, simple(self->vmm.ctl, VMM_QUIT));
+	ASSERT_EQ(0, ctl_simple(&self->vmm, VMM_QUIT));
 	ASSERT_EQ(self->vmm.pid, waitpid(self->vmm.pid, &wst, 0));
 	TH_LOG("exited %llu ms after VMM_QUIT",
 	       (unsigned long long)(now_ms() - t0));
@@ -769,12 +539,12 @@ TEST_F_TIMEOUT(pc, end, 120)
 	struct uffd_msg msg;
 	struct reader r;
 
-	EXPECT_EQ(-EPERM, simple(self->vmm.ctl, VMM_POSTCOPY_END));
-	ASSERT_EQ(0, hold(self->vmm.ctl, VMM_PHASE_MIGRATING));
-	EXPECT_EQ(-EINVAL, simple(self->vmm.ctl, VMM_POSTCOPY_END));
-	ASSERT_EQ(0, begin(self->vmm.ctl, &self->uffd, NULL));
-	ASSERT_EQ(0, simple(self->vmm.ctl, VMM_POSTCOPY_END));
-	ASSERT_EQ(0, status(self->vmm.ctl, &st));
+	EXPECT_EQ(-EPERM, ctl_simple(&self->vmm, VMM_POSTCOPY_END));
+	ASSERT_EQ(0, ctl_hold_phase(&self->vmm, VMM_PHASE_MIGRATING));
+	EXPECT_EQ(-EINVAL, ctl_simple(&self->vmm, VMM_POSTCOPY_END));
+	ASSERT_EQ(0, begin(&self->vmm, &self->uffd, NULL));
+	ASSERT_EQ(0, ctl_simple(&self->vmm, VMM_POSTCOPY_END));
+	ASSERT_EQ(0, ctl_status(&self->vmm, &st));
 	EXPECT_EQ(VMM_ST_INCOMING, st.flags);
 	/* Our copy of the fd is still open; it hears nothing now. */
 	memset(got, 0xff, sizeof(got));
@@ -784,15 +554,16 @@ TEST_F_TIMEOUT(pc, end, 120)
 		place(self->uffd, addr, zero);
 	ASSERT_EQ(PAGE, reader_join(&r));
 	EXPECT_EQ(0, memcmp(zero, got, PAGE));
-	EXPECT_EQ(-EINVAL, simple(self->vmm.ctl, VMM_POSTCOPY_END));
+	EXPECT_EQ(-EINVAL, ctl_simple(&self->vmm, VMM_POSTCOPY_END));
 	/* The migration is over: the hold can go. */
-	EXPECT_EQ(0, hold(self->vmm.ctl, VMM_PHASE_NONE));
+	EXPECT_EQ(0, ctl_hold_phase(&self->vmm, VMM_PHASE_NONE));
 }
 
 /* ---- a real guest on the destination: the pause bound ------------- */
 
 struct pair {
 	struct vmm_proc src, dst;
+	struct guest_mem src_ram, dst_ram;
 	int src_mem;		/* /proc/SRC/mem */
 	int uffd;
 };
@@ -801,13 +572,15 @@ struct pair {
 static int src_page(struct pair *m, uint64_t dst_hva, uint8_t *page)
 {
 	uint64_t gpa = 0, src;
-	int i;
+	uint32_t i;
 
-	for (i = 0; i < m->dst.nr_slots; i++)
-		if (!m->dst.slot[i].as_id && dst_hva >= m->dst.slot[i].hva &&
-		    dst_hva - m->dst.slot[i].hva < m->dst.slot[i].size)
-			gpa = m->dst.slot[i].gpa + dst_hva - m->dst.slot[i].hva;
-	src = hva(&m->src, gpa);
+	for (i = 0; i < m->dst_ram.nr; i++)
+		if (!m->dst_ram.slot[i].as_id &&
+		    dst_hva >= m->dst_ram.slot[i].hva &&
+		    dst_hva - m->dst_ram.slot[i].hva < m->dst_ram.slot[i].size)
+			gpa = m->dst_ram.slot[i].gpa + dst_hva -
+			      m->dst_ram.slot[i].hva;
+	src = guest_hva(&m->src_ram, gpa);
 	if (!src || pread(m->src_mem, page, PAGE, src) != PAGE)
 		return -EIO;
 	return 0;
@@ -858,7 +631,7 @@ TEST_F_TIMEOUT(guest, pause_blocked_vcpu, 300)
 	static const char * const dst_args[] = {
 		"--mem", "64", "--incoming", NULL,
 	};
-	const char *why = missing_prereq();
+	const char *why = pc_missing_prereq();
 	uint64_t t0, ms, addr, off, placed = 0;
 	struct vmm_check check;
 	struct vmm_status st;
@@ -873,41 +646,41 @@ TEST_F_TIMEOUT(guest, pause_blocked_vcpu, 300)
 		SKIP(return, "%s", why);
 	ASSERT_EQ(0, vmm_spawn(&m.src, src_args));
 	usleep(1000 * 1000);
-	ASSERT_EQ(0, find_ram(&m.src));
-	ASSERT_EQ(0, simple(m.src.ctl, VMM_PAUSE));
-	ASSERT_EQ(0, call(m.src.ctl, VMM_GET_STATE, NULL, 0, &blob, &len,
+	ASSERT_EQ(0, find_ram(&m.src, &m.src_ram));
+	ASSERT_EQ(0, ctl_simple(&m.src, VMM_PAUSE));
+	ASSERT_EQ(0, ctl_call(&m.src, VMM_GET_STATE, NULL, 0, &blob, &len,
 			  NULL));
 	snprintf(path, sizeof(path), "/proc/%d/mem", m.src.pid);
 	m.src_mem = open(path, O_RDONLY | O_CLOEXEC);
 	ASSERT_LE(0, m.src_mem);
 
 	ASSERT_EQ(0, vmm_spawn(&m.dst, dst_args));
-	ASSERT_EQ(0, find_ram(&m.dst));
-	ASSERT_EQ(0, hold(m.dst.ctl, VMM_PHASE_MIGRATING));
-	ASSERT_EQ(0, begin(m.dst.ctl, &m.uffd, NULL));
-	ASSERT_EQ(0, call(m.dst.ctl, VMM_SET_STATE, blob, len, NULL, NULL,
+	ASSERT_EQ(0, find_ram(&m.dst, &m.dst_ram));
+	ASSERT_EQ(0, ctl_hold_phase(&m.dst, VMM_PHASE_MIGRATING));
+	ASSERT_EQ(0, begin(&m.dst, &m.uffd, NULL));
+	ASSERT_EQ(0, ctl_call(&m.dst, VMM_SET_STATE, blob, len, NULL, NULL,
 			  NULL));
 	free(blob);
-	ASSERT_EQ(0, simple(m.dst.ctl, VMM_START));
+	ASSERT_EQ(0, ctl_simple(&m.dst, VMM_START));
 	/* The vCPU's first touch of RAM: it waits in KVM for the page. */
 	ASSERT_EQ(1, wait_fault(m.uffd, FAULT_TIMEOUT_MS, &msg));
 	addr = msg.arg.pagefault.address & ~(uint64_t)(PAGE - 1);
 	TH_LOG("first fault at hva 0x%llx (RAM offset 0x%llx)",
 	       (unsigned long long)addr,
-	       (unsigned long long)(addr - hva(&m.dst, 0)));
+	       (unsigned long long)(addr - guest_hva(&m.dst_ram, 0)));
 
 	t0 = now_ms();
-	ASSERT_EQ(0, simple(m.dst.ctl, VMM_PAUSE));
+	ASSERT_EQ(0, ctl_simple(&m.dst, VMM_PAUSE));
 	ms = now_ms() - t0;
 	TH_LOG("VMM_PAUSE with the vCPU blocked took %llu ms (bound %d ms)",
 	       (unsigned long long)ms, VMM_POSTCOPY_PARK_MS);
 	EXPECT_LE(ms, (uint64_t)VMM_POSTCOPY_PARK_MS * 10);
 	/* VMM_STATUS does not wait for the guest's missing pages either. */
-	ASSERT_EQ(0, status(m.dst.ctl, &st));
+	ASSERT_EQ(0, ctl_status(&m.dst, &st));
 	EXPECT_EQ(VMM_ST_STARTED | VMM_ST_PAUSED | VMM_ST_INCOMING |
 		  VMM_ST_POSTCOPY, st.flags);
 	/* A state saved here would go with a partial image. */
-	EXPECT_EQ(-EBUSY, simple(m.dst.ctl, VMM_GET_STATE));
+	EXPECT_EQ(-EBUSY, ctl_simple(&m.dst, VMM_GET_STATE));
 
 	/* Its page arrives while paused: it must not run (fault again). */
 	ASSERT_EQ(0, place_from_src(&m, addr));
@@ -915,7 +688,7 @@ TEST_F_TIMEOUT(guest, pause_blocked_vcpu, 300)
 	EXPECT_EQ(0, wait_fault(m.uffd, 2 * QUIET_MS, &msg));
 
 	/* Resumed, it runs: more pages wanted. */
-	ASSERT_EQ(0, simple(m.dst.ctl, VMM_RESUME));
+	ASSERT_EQ(0, ctl_simple(&m.dst, VMM_RESUME));
 	ASSERT_EQ(1, wait_fault(m.uffd, FAULT_TIMEOUT_MS, &msg));
 	/* Serve the faults a while, as kmigctl would. */
 	t0 = now_ms();
@@ -932,15 +705,15 @@ TEST_F_TIMEOUT(guest, pause_blocked_vcpu, 300)
 	EXPECT_LT((uint64_t)2, placed);
 
 	/* The rest in the background, as a postcopy's bulk copy does. */
-	for (off = 0; off < m.dst.slot[0].size; off += PAGE) {
-		ret = place_from_src(&m, m.dst.slot[0].hva + off);
+	for (off = 0; off < m.dst_ram.slot[0].size; off += PAGE) {
+		ret = place_from_src(&m, m.dst_ram.slot[0].hva + off);
 		if (ret && ret != -EEXIST)
 			break;
 	}
 	EXPECT_TRUE(!ret || ret == -EEXIST);
-	ASSERT_EQ(0, simple(m.dst.ctl, VMM_POSTCOPY_END));
+	ASSERT_EQ(0, ctl_simple(&m.dst, VMM_POSTCOPY_END));
 	usleep(1000 * 1000);
-	ASSERT_EQ(0, call(m.dst.ctl, VMM_CHECK, NULL, 0, &blob, &len, NULL));
+	ASSERT_EQ(0, ctl_call(&m.dst, VMM_CHECK, NULL, 0, &blob, &len, NULL));
 	ASSERT_EQ(sizeof(check), len);
 	memcpy(&check, blob, sizeof(check));
 	free(blob);
