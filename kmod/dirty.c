@@ -218,6 +218,7 @@ int kmig_dirty_start(struct kmig_session *s, struct kmig_dirty_start *arg)
 	/* Every page is dirty now: earlier marks are moot. */
 	kmig_vm_track(s->vm, true);
 	WRITE_ONCE(s->cancelled, false);
+	WRITE_ONCE(s->postcopy_requested, false);
 	s->dirty_mode = kmig_vm_dirty_mode(s->vm);
 	s->dirty_pages = kmig_slots_dirty(slots);
 	memset(&s->stats, 0, sizeof(s->stats));

@@ -130,6 +130,7 @@ struct kmig_session {
 	u32 dirty_mode;			/* enum kmig_dirty_mode */
 	u64 dirty_pages;		/* sum of slot[].dirty */
 	bool cancelled;			/* by netlink, until DIRTY_START */
+	bool postcopy_requested;	/* by netlink, until DIRTY_START */
 	bool round_active;		/* KMIG_SEND_ROUND waits for workers */
 	struct kmig_stats stats;
 	spinlock_t report_lock;		/* protects @report */

@@ -8,7 +8,8 @@
  * namespace, and only as its owner (the opener's euid) or with
  * CAP_NET_ADMIN over the namespace. Cancelling needs the namespace and
  * CAP_NET_ADMIN over it (GENL_UNS_ADMIN_PERM), so a container's admin can
- * cancel its own migrations and no one else's.
+ * cancel its own migrations and no one else's. A postcopy request has the
+ * same rules; the module only records it for the dump.
  */
 #include <linux/cred.h>
 #include <net/genetlink.h>
@@ -57,6 +58,9 @@ static int kmig_nl_put_session(struct sk_buff *skb, struct kmig_session *s)
 	kmig_session_report(s, &r);
 	if (nla_put_u32(skb, KMIG_A_SESSION_ID, s->id) ||
 	    nla_put_u32(skb, KMIG_A_SESSION_STATE, kmig_session_state(s, &r)))
+		return -EMSGSIZE;
+	if (READ_ONCE(s->postcopy_requested) &&
+	    nla_put_u32(skb, KMIG_A_SESSION_POSTCOPY_REQUESTED, 1))
 		return -EMSGSIZE;
 	if (!vm)
 		return 0;
@@ -142,7 +146,9 @@ static int kmig_nl_session_dump(struct sk_buff *skb, struct netlink_callback *cb
 	return ret ?: skb->len;
 }
 
-static int kmig_nl_session_cancel(struct sk_buff *skb, struct genl_info *info)
+/* Finds session @id of the requester's netns and applies @act to it. */
+static int kmig_nl_session_act(struct genl_info *info,
+			       void (*act)(struct kmig_session *s))
 {
 	struct kmig_session *s;
 	int ret = -ENOENT;
@@ -156,7 +162,7 @@ static int kmig_nl_session_cancel(struct sk_buff *skb, struct genl_info *info)
 	list_for_each_entry(s, &kmig_sessions, node) {
 		/* Another namespace's session does not exist here. */
 		if (s->id == id && net_eq(genl_info_net(info), s->net)) {
-			kmig_session_cancel(s);
+			act(s);
 			ret = 0;
 			break;
 		}
@@ -168,6 +174,22 @@ static int kmig_nl_session_cancel(struct sk_buff *skb, struct genl_info *info)
 	return ret;
 }
 
+static int kmig_nl_session_cancel(struct sk_buff *skb, struct genl_info *info)
+{
+	return kmig_nl_session_act(info, kmig_session_cancel);
+}
+
+/* Lockless, as kmig_session_cancel(): a round may hold s->lock. */
+static void kmig_session_request_postcopy(struct kmig_session *s)
+{
+	WRITE_ONCE(s->postcopy_requested, true);
+}
+
+static int kmig_nl_session_postcopy(struct sk_buff *skb, struct genl_info *info)
+{
+	return kmig_nl_session_act(info, kmig_session_request_postcopy);
+}
+
 static const struct genl_small_ops kmig_genl_ops[] = {
 	{
 		.cmd = KMIG_NL_CMD_SESSION_GET,
@@ -177,6 +199,11 @@ static const struct genl_small_ops kmig_genl_ops[] = {
 		.cmd = KMIG_NL_CMD_SESSION_CANCEL,
 		.doit = kmig_nl_session_cancel,
 		/* CAP_NET_ADMIN over the session's (and requester's) netns */
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = KMIG_NL_CMD_SESSION_POSTCOPY,
+		.doit = kmig_nl_session_postcopy,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 };

@@ -236,6 +236,68 @@ TEST_F_TIMEOUT(postcopy_auto, finishes_what_precopy_cannot, 300)
 	EXPECT_LT(mh_json_num(mj, "downtime_ms"), 300);
 }
 
+/* `kmigctl postcopy-start`, one migration pair, without variants. */
+FIXTURE(postcopy_manual) {
+	struct mh_mig m;
+};
+
+FIXTURE_SETUP(postcopy_manual)
+{
+	const char *why = mh_unavailable();
+
+	if (why)
+		SETUP_SKIP("%s", why);
+	ASSERT_EQ(0, mh_setup(&self->m));
+}
+
+FIXTURE_TEARDOWN(postcopy_manual)
+{
+	mh_teardown(&self->m);
+}
+
+/*
+ * --postcopy=manual is precopy until `kmigctl postcopy-start N` for the
+ * session the source announced; then the source switches to postcopy at
+ * the end of its round, says why, and the migration completes whole. A
+ * zero --downtime-limit keeps precopy from converging first.
+ */
+TEST_F_TIMEOUT(postcopy_manual, switches_on_postcopy_start, 300)
+{
+	const char *args[] = { "--channels", "1", "--max-bandwidth", "4",
+			       "--postcopy=manual", "--downtime-limit", "0",
+			       NULL };
+	char id[16], res[256], *out = NULL;
+	const char *start[] = { "postcopy-start", "--json", id, NULL };
+	unsigned int n;
+	int ret;
+
+	ASSERT_EQ(0, start_vmms(&self->m, "dirty:16:16", "1", false));
+	mh_set_addr(&self->m, false);
+	ASSERT_EQ(0, mh_start_incoming(&self->m, NULL));
+	ASSERT_EQ(0, mh_start_migrate(&self->m, args, NULL));
+	n = mh_announced_session(self->m.mig.err, 30000);
+	ASSERT_NE(0U, n) TH_LOG("the source announced no kmig session");
+	/* Precopy for a while first: manual means not before asked. */
+	mh_sleep_ms(3000);
+	ASSERT_TRUE(mh_running(&self->m.mig)) TH_LOG("the source ended early");
+	snprintf(id, sizeof(id), "%u", n);
+	ret = mh_kmigctl(self->m.dir, "postcopy-start", start, &out, 30000);
+	EXPECT_EQ(0, ret) TH_LOG("kmigctl postcopy-start %s: %s", id,
+				 out ? out : "");
+	EXPECT_EQ(1, mh_json_bool(out, "requested")) TH_LOG("%s", out);
+	free(out);
+
+	mh_wait_both(&self->m, 200000);
+	check_completed(_metadata, &self->m, true);
+	EXPECT_STREQ("postcopy", mh_json_str(self->m.mig_json, "switchover",
+					     res, sizeof(res)));
+	EXPECT_TRUE(mh_json_has(self->m.mig_json, "postcopy.why",
+				"postcopy-start"))
+		TH_LOG("postcopy.why: %s", mh_json_str(self->m.mig_json,
+						       "postcopy.why", res,
+						       sizeof(res)));
+}
+
 FIXTURE(postcopy_fail) {
 	struct mh_mig m;
 	char hold[128];

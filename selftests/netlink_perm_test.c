@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Who sees and cancels a session over the "kmig" generic netlink family.
+ * Who sees, cancels and asks postcopy of a session over the "kmig" generic
+ * netlink family.
  * A session shows its VMM's pid and migration state, so KMIG_NL_CMD_SESSION_GET
  * lists it only to a requester in the network namespace it was opened in
  * that owns it (same euid) or has CAP_NET_ADMIN over that namespace; and
- * KMIG_NL_CMD_SESSION_CANCEL finds it only from that namespace.
+ * KMIG_NL_CMD_SESSION_CANCEL and KMIG_NL_CMD_SESSION_POSTCOPY find it only
+ * from that namespace, and only with CAP_NET_ADMIN there.
  *
  * Root opens a session and attaches a KVM VM; children then look at it as
  * uid 65534 (setresuid after fork), from a new netns (unshare), and as its
@@ -53,6 +55,7 @@ struct seen {
 	bool found;		/* the session asked about was listed */
 	__u32 vm_pid;		/* its KMIG_A_SESSION_VM_PID, 0 if none */
 	__u32 state;		/* its KMIG_A_SESSION_STATE */
+	__u32 postcopy;		/* its KMIG_A_SESSION_POSTCOPY_REQUESTED, 0 if none */
 };
 
 struct nl {
@@ -185,7 +188,7 @@ struct dump_arg {
 static void session_cb(struct nlmsghdr *nlh, void *arg)
 {
 	struct dump_arg *d = arg;
-	__u32 id = 0, pid = 0, state = 0;
+	__u32 id = 0, pid = 0, state = 0, postcopy = 0;
 	struct nlattr *a;
 	int rem;
 
@@ -201,12 +204,16 @@ static void session_cb(struct nlmsghdr *nlh, void *arg)
 		case KMIG_A_SESSION_STATE:
 			state = attr_u32(a);
 			break;
+		case KMIG_A_SESSION_POSTCOPY_REQUESTED:
+			postcopy = attr_u32(a);
+			break;
 		}
 	}
 	if (id && id == d->id) {
 		d->seen->found = true;
 		d->seen->vm_pid = pid;
 		d->seen->state = state;
+		d->seen->postcopy = postcopy;
 	}
 }
 
@@ -230,8 +237,8 @@ static struct seen dump(__u32 id)
 	return seen;
 }
 
-/* SESSION_CANCEL of @id from the caller's netns: the kernel's 0 or -errno. */
-static int cancel(__u32 id)
+/* Request @cmd on session @id from the caller's netns: 0 or -errno. */
+static int session_do(__u8 cmd, __u32 id)
 {
 	char buf[256];
 	struct nlmsghdr *nlh = nl_new(buf);
@@ -242,11 +249,21 @@ static int cancel(__u32 id)
 	if (r)
 		return r;
 	nl_put(nlh, KMIG_A_SESSION_ID, &id, sizeof(id));
-	r = nl_send(&nl, nlh, nl.family, NLM_F_ACK, KMIG_NL_CMD_SESSION_CANCEL);
+	r = nl_send(&nl, nlh, nl.family, NLM_F_ACK, cmd);
 	if (!r)
 		r = nl_recv(&nl, NULL, NULL);
 	close(nl.fd);
 	return r;
+}
+
+static int cancel(__u32 id)
+{
+	return session_do(KMIG_NL_CMD_SESSION_CANCEL, id);
+}
+
+static int request_postcopy(__u32 id)
+{
+	return session_do(KMIG_NL_CMD_SESSION_POSTCOPY, id);
 }
 
 /* The child's part: what it saw and what its cancel returned. */
@@ -255,6 +272,7 @@ struct child_out {
 	char step[48];
 	struct seen seen;	/* the root session, as the child sees it */
 	int cancel_err;		/* cancel of the root session, if tried */
+	int postcopy_err;	/* postcopy request of it, tried with cancel */
 	struct seen own;	/* the child's own session, if it opened one */
 };
 
@@ -296,8 +314,10 @@ static void child_body(const struct child_in *in, struct child_out *o)
 		return;
 
 	o->seen = dump(in->id);
-	if (in->try_cancel)
+	if (in->try_cancel) {
+		o->postcopy_err = request_postcopy(in->id);
 		o->cancel_err = cancel(in->id);
+	}
 	if (in->how != NOBODY_OWN_SESSION)
 		return;
 
@@ -422,6 +442,9 @@ TEST_F(perm, unprivileged_sees_nothing)
 		TH_LOG("uid %d sees %d sessions", NOBODY, o.seen.sessions);
 	EXPECT_EQ(-EPERM, o.cancel_err) TH_LOG("cancel as uid %d: %s", NOBODY,
 					       kmig_errname(o.cancel_err));
+	EXPECT_EQ(-EPERM, o.postcopy_err)
+		TH_LOG("postcopy request as uid %d: %s", NOBODY,
+		       kmig_errname(o.postcopy_err));
 }
 
 /* From another netns, even root finds nothing, and cancels nothing. */
@@ -443,12 +466,69 @@ TEST_F(perm, other_netns_sees_nothing)
 	EXPECT_EQ(-ENOENT, o.cancel_err)
 		TH_LOG("cancel from a new netns: %s",
 		       kmig_errname(o.cancel_err));
+	EXPECT_EQ(-ENOENT, o.postcopy_err)
+		TH_LOG("postcopy request from a new netns: %s",
+		       kmig_errname(o.postcopy_err));
 
-	/* Nothing was cancelled: root still sees it attached. */
+	/* Nothing was cancelled nor requested: root sees it attached. */
 	s = dump(self->id);
 	ASSERT_EQ(0, s.err);
 	ASSERT_TRUE(s.found);
 	EXPECT_EQ((__u32)KMIG_SESSION_ATTACHED, s.state)
+		TH_LOG("state %s", kmig_session_state_name(s.state));
+	EXPECT_EQ(0U, s.postcopy) TH_LOG("another netns's request was recorded");
+}
+
+/* Also uid 65534's refused request left no trace. */
+TEST_F(perm, unprivileged_request_not_recorded)
+{
+	struct child_in in = { .how = AS_NOBODY, .id = self->id,
+			       .try_cancel = true };
+	struct child_out o;
+	struct seen s;
+	int status;
+
+	status = run_child(&in, &o);
+	CHECK_CHILD(status, o);
+	ASSERT_EQ(-EPERM, o.postcopy_err);
+	s = dump(self->id);
+	ASSERT_EQ(0, s.err);
+	ASSERT_TRUE(s.found);
+	EXPECT_EQ(0U, s.postcopy);
+	EXPECT_EQ((__u32)KMIG_SESSION_ATTACHED, s.state);
+}
+
+/*
+ * Root in the session's netns asks for postcopy: the dump shows the
+ * request (and nothing else changes) until the next KMIG_DIRTY_START.
+ * An unknown session is ENOENT.
+ */
+TEST_F(perm, same_netns_admin_requests_postcopy)
+{
+	struct seen s;
+
+	s = dump(self->id);
+	ASSERT_EQ(0, s.err);
+	ASSERT_TRUE(s.found);
+	ASSERT_EQ(0U, s.postcopy) TH_LOG("requested before anyone asked");
+
+	ASSERT_EQ(0, request_postcopy(self->id));
+	s = dump(self->id);
+	ASSERT_EQ(0, s.err);
+	ASSERT_TRUE(s.found);
+	EXPECT_EQ(1U, s.postcopy) TH_LOG("the request is not in the dump");
+	EXPECT_EQ((__u32)KMIG_SESSION_ATTACHED, s.state)
+		TH_LOG("state %s", kmig_session_state_name(s.state));
+
+	EXPECT_EQ(-ENOENT, request_postcopy(0xfffffff0U));
+
+	/* A restart of the migration forgets it. */
+	ASSERT_EQ(0, __kmig_start(self->kmig_fd, NULL));
+	s = dump(self->id);
+	ASSERT_EQ(0, s.err);
+	ASSERT_TRUE(s.found);
+	EXPECT_EQ(0U, s.postcopy) TH_LOG("KMIG_DIRTY_START kept the request");
+	EXPECT_EQ((__u32)KMIG_SESSION_TRACKING, s.state)
 		TH_LOG("state %s", kmig_session_state_name(s.state));
 }
 

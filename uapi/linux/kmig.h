@@ -704,9 +704,14 @@ struct kmig_fetch {
  * A session belongs to the network namespace it was opened in. The
  * KMIG_NL_CMD_SESSION_GET dump lists it only to requesters in that
  * namespace that own it (same euid as its opener) or have CAP_NET_ADMIN
- * over the namespace; KMIG_NL_CMD_SESSION_CANCEL needs CAP_NET_ADMIN over
- * the requester's namespace (-EPERM) and finds only that namespace's
- * sessions (-ENOENT).
+ * over the namespace; KMIG_NL_CMD_SESSION_CANCEL and
+ * KMIG_NL_CMD_SESSION_POSTCOPY need CAP_NET_ADMIN over the requester's
+ * namespace (-EPERM) and find only that namespace's sessions (-ENOENT).
+ *
+ * KMIG_NL_CMD_SESSION_POSTCOPY only records the request: the dump shows
+ * KMIG_A_SESSION_POSTCOPY_REQUESTED 1 until the next KMIG_DIRTY_START.
+ * The module does nothing else with it; whoever drives the migration
+ * polls it and switches to postcopy if it can.
  *
  * Cancelling a session makes KMIG_DIRTY_SYNC, KMIG_SEND_ROUND,
  * KMIG_RING_WAIT, KMIG_LOAD and KMIG_FETCH fail with -ECANCELED (a blocked
@@ -722,6 +727,8 @@ enum kmig_nl_cmd {
 	KMIG_NL_CMD_SESSION_GET,
 	/* netns admin: cancel the migration of session KMIG_A_SESSION_ID */
 	KMIG_NL_CMD_SESSION_CANCEL,
+	/* netns admin: ask session KMIG_A_SESSION_ID's migration for postcopy */
+	KMIG_NL_CMD_SESSION_POSTCOPY,
 
 	__KMIG_NL_CMD_MAX,
 };
@@ -761,6 +768,7 @@ enum kmig_a_session {
 	KMIG_A_SESSION_LOADED_PAGES,	/* u64: pages KMIG_LOAD wrote */
 	KMIG_A_SESSION_FETCHED_PAGES,	/* u64: pages KMIG_FETCH returned */
 	KMIG_A_SESSION_FETCHED_BYTES,	/* u64: data bytes they carried */
+	KMIG_A_SESSION_POSTCOPY_REQUESTED, /* u32: 1 once requested */
 
 	__KMIG_A_SESSION_MAX,
 };

@@ -28,6 +28,7 @@ int cmd_migrate(int argc, char **argv);
 int cmd_incoming(int argc, char **argv);
 int cmd_postcopy_recover(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
+int cmd_postcopy_start(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 

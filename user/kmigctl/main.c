@@ -20,6 +20,8 @@ static const struct kmigctl_cmd kmigctl_cmds[] = {
 	  "recover a postcopy that broke off (destination)",
 	  cmd_postcopy_recover },
 	{ "cancel",   "[SESSION_ID]", "cancel a running migration", cmd_cancel },
+	{ "postcopy-start", "SESSION_ID",
+	  "switch a running migration to postcopy now", cmd_postcopy_start },
 	{ "resume",   "--vmm SOCK", "resume a source VM left paused", cmd_resume },
 	{ "version",  "",	  "show kmigctl and kmig.ko versions", cmd_version },
 };

@@ -66,7 +66,8 @@ int kmig_genl_dump(struct kmig_genl *g, __u8 cmd,
 	return nl_recvmsgs_default(g->sk);
 }
 
-int kmig_genl_cancel(struct kmig_genl *g, __u32 id)
+/* A doit request @cmd for session @id; waits for the kernel's ack. */
+static int kmig_genl_session_do(struct kmig_genl *g, __u8 cmd, __u32 id)
 {
 	struct nl_msg *msg;
 	int err;
@@ -75,8 +76,7 @@ int kmig_genl_cancel(struct kmig_genl *g, __u32 id)
 	if (!msg)
 		return -NLE_NOMEM;
 	if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, g->family, 0,
-			 NLM_F_ACK, KMIG_NL_CMD_SESSION_CANCEL,
-			 KMIG_GENL_VERSION) ||
+			 NLM_F_ACK, cmd, KMIG_GENL_VERSION) ||
 	    nla_put_u32(msg, KMIG_A_SESSION_ID, id) < 0) {
 		nlmsg_free(msg);
 		return -NLE_NOMEM;
@@ -89,4 +89,14 @@ int kmig_genl_cancel(struct kmig_genl *g, __u32 id)
 	if (err < 0)
 		return err;
 	return nl_wait_for_ack(g->sk);
+}
+
+int kmig_genl_cancel(struct kmig_genl *g, __u32 id)
+{
+	return kmig_genl_session_do(g, KMIG_NL_CMD_SESSION_CANCEL, id);
+}
+
+int kmig_genl_postcopy(struct kmig_genl *g, __u32 id)
+{
+	return kmig_genl_session_do(g, KMIG_NL_CMD_SESSION_POSTCOPY, id);
 }

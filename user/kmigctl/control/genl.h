@@ -35,4 +35,10 @@ int kmig_genl_dump(struct kmig_genl *g, __u8 cmd,
  */
 int kmig_genl_cancel(struct kmig_genl *g, __u32 id);
 
+/*
+ * KMIG_NL_CMD_SESSION_POSTCOPY for session @id (the kernel records the
+ * request); errors as kmig_genl_cancel().
+ */
+int kmig_genl_postcopy(struct kmig_genl *g, __u32 id);
+
 #endif /* KMIGCTL_GENL_H */

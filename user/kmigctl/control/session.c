@@ -35,6 +35,7 @@ static struct nla_policy session_policy[KMIG_A_SESSION_MAX + 1] = {
 	[KMIG_A_SESSION_LOADED_PAGES]	= { .type = NLA_U64 },
 	[KMIG_A_SESSION_FETCHED_PAGES]	= { .type = NLA_U64 },
 	[KMIG_A_SESSION_FETCHED_BYTES]	= { .type = NLA_U64 },
+	[KMIG_A_SESSION_POSTCOPY_REQUESTED] = { .type = NLA_U32 },
 };
 
 static void get_u32(struct nlattr **tb, int attr, __u32 *dst, __u32 *present)
@@ -89,6 +90,8 @@ int session_parse(struct nlmsghdr *nlh, struct kmig_session_stats *s)
 	get_u64(tb, KMIG_A_SESSION_FETCHED_PAGES, &s->fetched_pages,
 		&s->present);
 	get_u64(tb, KMIG_A_SESSION_FETCHED_BYTES, &s->fetched_bytes,
+		&s->present);
+	get_u32(tb, KMIG_A_SESSION_POSTCOPY_REQUESTED, &s->postcopy_requested,
 		&s->present);
 
 	/* Without its id a session cannot be told apart from the others. */
@@ -160,4 +163,48 @@ int session_dump_all(struct kmig_genl *g, struct kmig_session_stats **out,
 err_free:
 	free(l.v);
 	return -1;
+}
+
+struct session_one {
+	struct kmig_session_stats *s;
+	int found;		/* 1 listed, -EINVAL malformed */
+};
+
+static int session_one_cb(struct nl_msg *msg, void *arg)
+{
+	struct session_one *o = arg;
+
+	o->found = session_parse(nlmsg_hdr(msg), o->s) ? -EINVAL : 1;
+	return NL_OK;
+}
+
+int session_dump_one(struct kmig_genl *g, __u32 id,
+		     struct kmig_session_stats *s)
+{
+	struct session_one o = { .s = s };
+	struct nl_msg *msg;
+	int err;
+
+	msg = nlmsg_alloc();
+	if (!msg)
+		return -NLE_NOMEM;
+	if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, g->family, 0,
+			 NLM_F_DUMP, KMIG_NL_CMD_SESSION_GET,
+			 KMIG_GENL_VERSION) ||
+	    nla_put_u32(msg, KMIG_A_SESSION_ID, id) < 0) {
+		nlmsg_free(msg);
+		return -NLE_NOMEM;
+	}
+	err = nl_socket_modify_cb(g->sk, NL_CB_VALID, NL_CB_CUSTOM,
+				  session_one_cb, &o);
+	if (err >= 0)
+		err = nl_send_auto(g->sk, msg);
+	nlmsg_free(msg);
+	if (err >= 0)
+		err = nl_recvmsgs_default(g->sk);
+	if (err < 0)
+		return err;
+	if (o.found < 0)
+		return -NLE_PARSE_ERR;
+	return o.found;
 }

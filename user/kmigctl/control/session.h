@@ -40,6 +40,7 @@ struct kmig_session_stats {
 	__u64 loaded_pages;
 	__u64 fetched_pages;	/* postcopy: read at once for the destination */
 	__u64 fetched_bytes;
+	__u32 postcopy_requested; /* 1: `kmigctl postcopy-start` asked */
 };
 
 #define SESSION_HAS(s, attr)	(((s)->present & (1U << (attr))) != 0)
@@ -53,5 +54,13 @@ int session_parse(struct nlmsghdr *nlh, struct kmig_session_stats *s);
  */
 int session_dump_all(struct kmig_genl *g, struct kmig_session_stats **out,
 		     size_t *nr);
+
+/*
+ * Dumps session @id alone (the kernel filters) into *@s, quietly: for a
+ * migration that polls its own session after every round. Returns 1 if
+ * listed, 0 if not (gone, or not visible to us), or a negative libnl error.
+ */
+int session_dump_one(struct kmig_genl *g, __u32 id,
+		     struct kmig_session_stats *s);
 
 #endif /* KMIGCTL_SESSION_H */

@@ -60,6 +60,8 @@ static void migrate_usage(FILE *fp)
 		"                           still lacks; right after the bulk round,\n"
 		"                           or with 'auto' when precopy cannot\n"
 		"                           converge (and at --max-rounds/--timeout)\n"
+		"      --postcopy=manual    only at `kmigctl postcopy-start` (which\n"
+		"                           every --postcopy mode honours)\n"
 		"      --postcopy-after N   switch to postcopy after N dirty rounds\n"
 		"      --resume             resume a postcopy that broke off (exit 5):\n"
 		"                           serve the pages the destination, run by\n"
@@ -186,16 +188,20 @@ static int migrate_parse(struct migrate_opts *o, int argc, char **argv)
 			o->quiet = true;
 			break;
 		case MIGRATE_OPT_POSTCOPY:
-			/* "--postcopy auto" as two words, too. */
-			if (!optarg && optind < argc && !strcmp(argv[optind], "auto"))
+			/* "--postcopy auto" (or manual) as two words, too. */
+			if (!optarg && optind < argc &&
+			    (!strcmp(argv[optind], "auto") ||
+			     !strcmp(argv[optind], "manual")))
 				optarg = argv[optind++];
-			if (optarg && strcmp(optarg, "auto")) {
-				fprintf(stderr, "kmig: migrate: --postcopy takes no value but 'auto', not '%s'\n",
+			if (optarg && strcmp(optarg, "auto") &&
+			    strcmp(optarg, "manual")) {
+				fprintf(stderr, "kmig: migrate: --postcopy takes no value but 'auto' or 'manual', not '%s'\n",
 					optarg);
 				return -1;
 			}
-			o->policy.postcopy = optarg ? POSTCOPY_AUTO :
-					     POSTCOPY_AFTER_BULK;
+			o->policy.postcopy = !optarg ? POSTCOPY_AFTER_BULK :
+					     !strcmp(optarg, "auto") ? POSTCOPY_AUTO :
+					     POSTCOPY_MANUAL;
 			break;
 		case MIGRATE_OPT_POSTCOPY_AFTER:
 			if (opt_u64("migrate", "--postcopy-after", optarg, 1,

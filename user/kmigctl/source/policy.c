@@ -49,8 +49,13 @@ enum switchover_reason postcopy_decide(const struct precopy_policy *p,
 				       enum switchover_reason r, char *why,
 				       size_t n)
 {
+	if (p->postcopy != POSTCOPY_OFF && s->postcopy_requested) {
+		snprintf(why, n, "kmigctl postcopy-start");
+		return SWITCHOVER_POSTCOPY;
+	}
 	switch (p->postcopy) {
 	case POSTCOPY_OFF:
+	case POSTCOPY_MANUAL:
 		return r;
 	case POSTCOPY_AFTER_BULK:
 		snprintf(why, n, "--postcopy: after the bulk round");

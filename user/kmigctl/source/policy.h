@@ -7,6 +7,7 @@
 #ifndef KMIGCTL_POLICY_H
 #define KMIGCTL_POLICY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,7 @@ enum postcopy_mode {
 	POSTCOPY_AFTER_BULK,	/* --postcopy: right after the bulk round */
 	POSTCOPY_AFTER_N,	/* --postcopy-after N dirty rounds */
 	POSTCOPY_AUTO,		/* --postcopy auto: when precopy cannot converge */
+	POSTCOPY_MANUAL,	/* --postcopy manual: at `kmigctl postcopy-start` */
 };
 
 /*
@@ -53,6 +55,7 @@ struct precopy_state {
 	double dirty_rate;	/* bytes/s dirtied during the last round */
 	uint32_t slow_rounds;	/* dirty rounds in a row that dirtied at
 				 * least POLICY_SLOW_SHARE of @bandwidth */
+	bool postcopy_requested; /* `kmigctl postcopy-start` asked for it */
 };
 
 /*
@@ -68,7 +71,9 @@ enum switchover_reason precopy_decide(const struct precopy_policy *p,
  * into a postcopy switch at this point: SWITCHOVER_POSTCOPY or
  * SWITCHOVER_NOT_CONVERGING with the reason in @why, else @r unchanged.
  * A precopy that converged switches over as precopy, except at
- * --postcopy's point, which is asked for explicitly.
+ * --postcopy's point and at `kmigctl postcopy-start` (in any postcopy
+ * mode), which are asked for explicitly. --postcopy manual is precopy
+ * alone until then.
  */
 enum switchover_reason postcopy_decide(const struct precopy_policy *p,
 				       const struct precopy_state *s,

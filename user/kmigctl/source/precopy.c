@@ -3,6 +3,10 @@
  * Precopy: the bulk round, then dirty rounds until the policy (policy.c)
  * says switch over. Also the pieces the switchover shares: a sync, a
  * round, and a look at the main channel for the destination's ABORT.
+ *
+ * After every round precopy also reads its own session's
+ * KMIG_A_SESSION_POSTCOPY_REQUESTED (one netlink dump of that session):
+ * `kmigctl postcopy-start` switches any --postcopy mode to postcopy.
  */
 #include <errno.h>
 #include <math.h>
@@ -11,8 +15,10 @@
 #include <string.h>
 
 #include "clock.h"
+#include "genl.h"
 #include "handshake.h"
 #include "migrate.h"
+#include "session.h"
 #include "signals.h"
 
 struct round_stat *migration_add_round(struct migration *m)
@@ -185,7 +191,37 @@ int migration_round(struct migration *m, enum progress_phase phase,
 			      kmig_strerror(ret));
 }
 
-int precopy_run(struct migration *m, enum switchover_reason *why)
+/* The netlink socket precopy polls its session's postcopy request on. */
+struct postcopy_poll {
+	struct kmig_genl g;
+	bool open;		/* false: could not open, poll no more */
+	bool warned;		/* the request could not be honoured */
+};
+
+/*
+ * Whether `kmigctl postcopy-start` asked this session for postcopy. Quiet
+ * on errors (the request is then missed, precopy goes on); without any
+ * --postcopy option warns once that it cannot be honoured.
+ */
+static bool postcopy_poll(struct migration *m, struct postcopy_poll *pp)
+{
+	struct kmig_session_stats s;
+
+	if (!pp->open || pp->warned)
+		return false;
+	if (session_dump_one(&pp->g, m->rep.kmig_session, &s) != 1 ||
+	    !SESSION_HAS(&s, KMIG_A_SESSION_POSTCOPY_REQUESTED) ||
+	    !s.postcopy_requested)
+		return false;
+	if (m->o.policy.postcopy != POSTCOPY_OFF)
+		return true;
+	fprintf(stderr, "kmig: migrate: postcopy-start requested, but this migration has no postcopy channels (no --postcopy option): going on with precopy\n");
+	pp->warned = true;
+	return false;
+}
+
+static int precopy_loop(struct migration *m, struct postcopy_poll *pp,
+			enum switchover_reason *why)
 {
 	struct precopy_state st = { 0 };
 	struct kmig_dirty_sync sy;
@@ -232,6 +268,7 @@ int precopy_run(struct migration *m, enum switchover_reason *why)
 			st.slow_rounds++;
 		else
 			st.slow_rounds = 0;
+		st.postcopy_requested = postcopy_poll(m, pp);
 		*why = precopy_decide(&m->o.policy, &st, &m->rep.est_downtime_ms);
 		*why = postcopy_decide(&m->o.policy, &st, *why,
 				       m->rep.postcopy.why,
@@ -239,4 +276,17 @@ int precopy_run(struct migration *m, enum switchover_reason *why)
 		if (*why != SWITCHOVER_NOT_YET)
 			return 0;
 	}
+}
+
+int precopy_run(struct migration *m, enum switchover_reason *why)
+{
+	struct postcopy_poll pp = { 0 };
+	int ret;
+
+	/* kmig_genl_open() says why on stderr; precopy goes on without. */
+	pp.open = !kmig_genl_open(&pp.g);
+	ret = precopy_loop(m, &pp, why);
+	if (pp.open)
+		kmig_genl_close(&pp.g);
+	return ret;
 }
