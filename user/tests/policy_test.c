@@ -145,6 +145,26 @@ TEST(postcopy_auto_needs_rounds_that_cannot_converge)
 	EXPECT_STREQ("postcopy", switchover_reason_name(SWITCHOVER_POSTCOPY));
 }
 
+TEST(postcopy_start_request)
+{
+	struct precopy_policy p = limit_300;
+	struct precopy_state s = { .remaining_bytes = 1000 * MIB,
+				   .bandwidth = 10.0 * MIB };
+	char why[200];
+
+	/* --postcopy=manual: precopy as if postcopy were off, until asked. */
+	p.postcopy = POSTCOPY_MANUAL;
+	EXPECT_EQ(SWITCHOVER_NOT_YET, pc_decide(&p, &s, SWITCHOVER_NOT_YET, why));
+	s.postcopy_requested = true;
+	EXPECT_EQ(SWITCHOVER_POSTCOPY, pc_decide(&p, &s, SWITCHOVER_NOT_YET, why));
+	EXPECT_NE(NULL, strstr(why, "postcopy-start")) TH_LOG("%s", why);
+	/* Any postcopy mode takes the request; without one there is no channel. */
+	p.postcopy = POSTCOPY_AUTO;
+	EXPECT_EQ(SWITCHOVER_POSTCOPY, pc_decide(&p, &s, SWITCHOVER_NOT_YET, why));
+	p.postcopy = POSTCOPY_OFF;
+	EXPECT_EQ(SWITCHOVER_NOT_YET, pc_decide(&p, &s, SWITCHOVER_NOT_YET, why));
+}
+
 TEST(bandwidth_needs_a_real_measurement)
 {
 	/* 64 MiB in 0.5 s. */
