@@ -63,8 +63,12 @@ static void check_hello(const struct kms_hello *h)
 	FUZZ_ASSERT(h->page_size == KMS_PAGE_SIZE);
 	FUZZ_ASSERT(h->session_id != 0);
 	FUZZ_ASSERT(h->nr_channels >= 1 && h->nr_channels <= KMS_MAX_CHANNELS);
-	FUZZ_ASSERT(h->channel <= h->nr_channels);
+	/* Postcopy's preempt channel is the one past the data channels. */
+	FUZZ_ASSERT(h->channel <= h->nr_channels +
+		    !!(h->features & KMS_F_POSTCOPY));
 	FUZZ_ASSERT(!(h->features & ~KMS_F_KNOWN));
+	FUZZ_ASSERT(!(h->features & KMS_F_RESUME) ||
+		    (h->features & KMS_F_POSTCOPY));
 	FUZZ_ASSERT(kms_layout_check(&h->layout, &e) == 0);
 	FUZZ_ASSERT(h->ram_bytes == kms_layout_bytes(&h->layout));
 	for (i = 0; i < h->layout.nr; i++)
