@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <netlink/errno.h>
 
 #include "genl.h"
 #include "kmigctl.h"
@@ -27,19 +26,6 @@ static void cancel_usage(FILE *fp)
 		    "  -j, --json   one JSON array of {id, cancelled, error}\n");
 }
 
-static const char *cancel_strerror(int err)
-{
-	switch (err) {
-	case -NLE_OBJ_NOTFOUND:
-		return "no such session";
-	case -NLE_PERM:
-	case -NLE_NOACCESS:
-		return "permission denied (needs CAP_NET_ADMIN)";
-	default:
-		return nl_geterror(err);
-	}
-}
-
 /* Cancels one session and prints the outcome; 0 or -1. */
 static int cancel_one(struct kmig_genl *g, struct printer *p, __u32 id)
 {
@@ -49,9 +35,10 @@ static int cancel_one(struct kmig_genl *g, struct printer *p, __u32 id)
 	print_uint(p, PRINT_ANY, "id", "session %u: ", id);
 	print_bool(p, PRINT_JSON, "cancelled", NULL, !err);
 	if (err) {
-		print_string(p, PRINT_ANY, "error", "%s\n", cancel_strerror(err));
+		print_string(p, PRINT_ANY, "error", "%s\n",
+			     kmig_genl_admin_strerror(err));
 		fprintf(stderr, "kmig: cancel: session %u: %s\n", id,
-			cancel_strerror(err));
+			kmig_genl_admin_strerror(err));
 	} else {
 		print_text(p, "cancelled\n");
 	}

@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 
+#include <netlink/errno.h>
 #include <netlink/genl/ctrl.h>
 #include <netlink/genl/genl.h>
 #include <linux/kmig.h>
@@ -99,4 +100,17 @@ int kmig_genl_cancel(struct kmig_genl *g, __u32 id)
 int kmig_genl_postcopy(struct kmig_genl *g, __u32 id)
 {
 	return kmig_genl_session_do(g, KMIG_NL_CMD_SESSION_POSTCOPY, id);
+}
+
+const char *kmig_genl_admin_strerror(int err)
+{
+	switch (err) {
+	case -NLE_OBJ_NOTFOUND:
+		return "no such session";
+	case -NLE_PERM:
+	case -NLE_NOACCESS:
+		return "permission denied (needs CAP_NET_ADMIN)";
+	default:
+		return nl_geterror(err);
+	}
 }

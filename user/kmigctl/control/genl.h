@@ -41,4 +41,11 @@ int kmig_genl_cancel(struct kmig_genl *g, __u32 id);
  */
 int kmig_genl_postcopy(struct kmig_genl *g, __u32 id);
 
+/*
+ * What an error of a netns-admin command (cancel, postcopy request) means
+ * for the user: "no such session", "permission denied (needs
+ * CAP_NET_ADMIN)", else libnl's words.
+ */
+const char *kmig_genl_admin_strerror(int err);
+
 #endif /* KMIGCTL_GENL_H */

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <netlink/errno.h>
 
 #include "genl.h"
 #include "kmigctl.h"
@@ -25,19 +24,6 @@ static void postcopy_start_usage(FILE *fp)
 		    "Only a migration started with a --postcopy option can.\n"
 		    "Needs CAP_NET_ADMIN.\n"
 		    "  -j, --json   one JSON object {id, requested, error}\n");
-}
-
-static const char *postcopy_start_strerror(int err)
-{
-	switch (err) {
-	case -NLE_OBJ_NOTFOUND:
-		return "no such session";
-	case -NLE_PERM:
-	case -NLE_NOACCESS:
-		return "permission denied (needs CAP_NET_ADMIN)";
-	default:
-		return nl_geterror(err);
-	}
 }
 
 int cmd_postcopy_start(int argc, char **argv)
@@ -95,9 +81,9 @@ int cmd_postcopy_start(int argc, char **argv)
 	print_bool(&p, PRINT_JSON, "requested", NULL, !err);
 	if (err) {
 		print_string(&p, PRINT_ANY, "error", "%s\n",
-			     postcopy_start_strerror(err));
+			     kmig_genl_admin_strerror(err));
 		fprintf(stderr, "kmig: postcopy-start: session %u: %s\n",
-			(unsigned int)id, postcopy_start_strerror(err));
+			(unsigned int)id, kmig_genl_admin_strerror(err));
 	} else {
 		print_text(&p, "postcopy requested\n");
 	}
