@@ -27,6 +27,7 @@
 
 #include "kselftest_harness.h"
 #include "postcopy.h"
+#include "test_util.h"
 
 #define NPAGES		16
 #define GPA		0x100000ULL
@@ -107,7 +108,7 @@ FIXTURE_SETUP(place)
 	ASSERT_NE(MAP_FAILED, self->mem);
 	self->uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
 	if (self->uffd < 0)
-		SKIP(return, "userfaultfd: %s", strerror(errno));
+		SETUP_SKIP("userfaultfd: %s", strerror(errno));
 	ASSERT_EQ(0, ioctl(self->uffd, UFFDIO_API, &api));
 	reg.range.start = (uintptr_t)self->mem;
 	reg.range.len = NPAGES * KMS_PAGE_SIZE;
