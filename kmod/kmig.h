@@ -230,6 +230,9 @@ int kmig_harvest(struct kmig_vm *vm, struct kmig_slots *slots, u32 mode,
 
 /* page.c */
 int kmig_read_page(unsigned long hva, void *buf);
+long kmig_pin_pages_remote(struct mm_struct *mm, unsigned long hva,
+			   unsigned long n, struct page **pages);
+int kmig_pinned_page_kind(struct page *page, void *buf);
 
 /* compress.c */
 struct kmig_zcomp *kmig_zcomp_create(u32 level);

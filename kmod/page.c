@@ -62,21 +62,40 @@ static bool kmig_file_populated(struct vm_area_struct *vma, unsigned long addr)
 	return !!entry;
 }
 
-static bool kmig_populated(struct mm_struct *mm, unsigned long addr)
+static bool kmig_populated_locked(struct mm_struct *mm, unsigned long addr)
 {
 	struct vm_area_struct *vma;
-	bool ret = true;
 
-	mmap_read_lock(mm);
+	mmap_assert_locked(mm);
 	vma = find_vma(mm, addr);
 	if (vma && vma->vm_start <= addr) {
 		if (vma_is_anonymous(vma))
-			ret = kmig_anon_populated(mm, addr);
-		else if (vma->vm_file && (vma->vm_flags & VM_SHARED))
-			ret = kmig_file_populated(vma, addr);
+			return kmig_anon_populated(mm, addr);
+		if (vma->vm_file && (vma->vm_flags & VM_SHARED))
+			return kmig_file_populated(vma, addr);
 	}
+	return true;
+}
+
+static bool kmig_populated(struct mm_struct *mm, unsigned long addr)
+{
+	bool ret;
+
+	mmap_read_lock(mm);
+	ret = kmig_populated_locked(mm, addr);
 	mmap_read_unlock(mm);
 	return ret;
+}
+
+/* The page's kind, and its bytes in @buf when it has data. */
+static int kmig_copy_page(struct page *page, void *buf)
+{
+	void *src = kmap_local_page(page);
+
+	memcpy(buf, src, KMIG_PAGE_SIZE);
+	kunmap_local(src);
+	return memchr_inv(buf, 0, KMIG_PAGE_SIZE) ? KMIG_REC_PAGE :
+						    KMIG_REC_ZERO;
 }
 
 /*
@@ -86,20 +105,82 @@ static bool kmig_populated(struct mm_struct *mm, unsigned long addr)
 int kmig_read_page(unsigned long hva, void *buf)
 {
 	struct page *page;
+	int kind;
 
 	/* Fast path: mapped and present; no mmap lock, no fault. */
 	if (get_user_pages_fast_only(hva, 1, 0, &page) == 1) {
-		void *src = kmap_local_page(page);
-
-		memcpy(buf, src, KMIG_PAGE_SIZE);
-		kunmap_local(src);
+		kind = kmig_copy_page(page, buf);
 		put_page(page);
-	} else {
-		if (!kmig_populated(current->mm, hva))
-			return KMIG_REC_HOLE;
-		if (copy_from_user(buf, (void __user *)hva, KMIG_PAGE_SIZE))
-			return -EFAULT;
+		return kind;
 	}
+	if (!kmig_populated(current->mm, hva))
+		return KMIG_REC_HOLE;
+	if (copy_from_user(buf, (void __user *)hva, KMIG_PAGE_SIZE))
+		return -EFAULT;
 	return memchr_inv(buf, 0, KMIG_PAGE_SIZE) ? KMIG_REC_PAGE :
 						    KMIG_REC_ZERO;
+}
+
+/*
+ * kmig_read_page() from any thread, on @mm, which the caller holds with
+ * mmget(), in two steps: pin the pages, then read them with the lock let
+ * go. The same kinds, told apart the same way, and nothing faulted in that
+ * a round would not fault in. KMIG_FETCH reads so in the caller's own
+ * thread instead of handing the pages to the VM's worker: a postcopy fault
+ * waits for every hop, and on a loaded host the worker's wake-up was the
+ * slowest part of a fetch (bench-postcopy's breakdown).
+ *
+ * Present pages come from get_user_pages_remote() with FOLL_NOFAULT, a run
+ * of them in one call. The shared zero page (anonymous memory the guest
+ * only read) is a hole, as kmig_anon_populated() says, since GUP hands it
+ * back as a page. A page that is not mapped is a hole unless
+ * kmig_populated_locked() finds it (swapped out, or a memfd page in the
+ * page cache that this mm has not mapped): then it is pinned with a fault,
+ * as copy_from_user() would read it.
+ */
+
+/*
+ * Pins up to @n pages from @hva on, under @mm's lock (held for reading):
+ * the present ones, and when the run stops at one that is not present,
+ * that one too, or NULL for a hole. Returns how many entries of @pages
+ * it filled (at least one), or -errno.
+ */
+long kmig_pin_pages_remote(struct mm_struct *mm, unsigned long hva,
+			   unsigned long n, struct page **pages)
+{
+	long got;
+
+	mmap_assert_locked(mm);
+	got = get_user_pages_remote(mm, hva, n, FOLL_NOFAULT, pages, NULL,
+				    NULL);
+	if (got < 0)
+		got = 0;
+	if (got == n)
+		return got;
+	hva += got << PAGE_SHIFT;
+	if (!kmig_populated_locked(mm, hva)) {
+		pages[got] = NULL;
+		return got + 1;
+	}
+	if (get_user_pages_remote(mm, hva, 1, 0, &pages[got], NULL, NULL) != 1) {
+		while (got--)
+			put_page(pages[got]);
+		return -EFAULT;
+	}
+	return got + 1;
+}
+
+/*
+ * The kind of a page kmig_pin_pages_remote() returned (NULL: a hole), its
+ * bytes in @buf when it has data; drops the pin.
+ */
+int kmig_pinned_page_kind(struct page *page, void *buf)
+{
+	int kind;
+
+	if (!page)
+		return KMIG_REC_HOLE;
+	kind = is_zero_page(page) ? KMIG_REC_HOLE : kmig_copy_page(page, buf);
+	put_page(page);
+	return kind;
 }

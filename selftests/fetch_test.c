@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KMIG_FETCH, postcopy's urgent read on the source, against real guests:
- * the bytes, kinds and order of what it returns (data, zero pages, holes
- * that stay unpopulated), that it takes the pages from the dirty bitmaps
+ * KMIG_FETCH, postcopy's urgent read on the source, against real guests
+ * with anonymous and memfd RAM: the bytes, kinds and order of what it
+ * returns (data, zero pages, holes that stay unpopulated), that it takes the pages from the dirty bitmaps
  * (and says how many in @taken), that it works while a KMIG_SEND_ROUND
  * runs on another thread with no page lost between the two, every
  * documented error, a VMM in another process (fetched across processes,
@@ -158,9 +158,24 @@ FIXTURE(fetch) {
 	struct fetched *f;
 };
 
+/* Anonymous guest RAM and memfd RAM: their holes are found differently. */
+FIXTURE_VARIANT(fetch) {
+	bool memfd;
+};
+
+FIXTURE_VARIANT_ADD(fetch, anon) {
+	.memfd = false,
+};
+
+FIXTURE_VARIANT_ADD(fetch, memfd) {
+	.memfd = true,
+};
+
 FIXTURE_SETUP(fetch)
 {
-	struct guest_vm_opts opts = { .data_pages = DATA_PAGES, .nr_vcpus = 1 };
+	struct guest_vm_opts opts = {
+		.data_pages = DATA_PAGES, .nr_vcpus = 1, .memfd = variant->memfd,
+	};
 	struct kmig_info info = KMIG_ARG(kmig_info);
 	const char *why;
 
