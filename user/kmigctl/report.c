@@ -86,6 +86,12 @@ static void print_round(struct printer *p, const struct round_stat *s)
 	print_close_object(p);
 }
 
+/* @ns / @n in µs; 0 without any. */
+static double per_us(uint64_t ns, uint64_t n)
+{
+	return n ? (double)ns / n / 1000.0 : 0;
+}
+
 static void print_src_postcopy(struct printer *p, const struct migrate_report *r)
 {
 	print_open_object(p, "postcopy");
@@ -109,6 +115,11 @@ static void print_src_postcopy(struct printer *p, const struct migrate_report *r
 			  r->postcopy.bg_pages);
 	print_float(p, PRINT_ANY, "fetch_ms", "    KMIG_FETCH %.3f ms",
 		    ms(r->postcopy.fetch_ns));
+	/* Per REQUEST, to set beside the destination's fault latency. */
+	print_float(p, PRINT_ANY, "fetch_mean_us", " (%.1f us",
+		    per_us(r->postcopy.fetch_ns, r->postcopy.requests));
+	print_float(p, PRINT_ANY, "serve_mean_us", " of %.1f us serving a request)",
+		    per_us(r->postcopy.serve_ns, r->postcopy.requests));
 	print_float(p, PRINT_ANY, "precopy_ms", ", precopy %.3f ms",
 		    ms(r->postcopy.precopy_ns));
 	print_float(p, PRINT_ANY, "postcopy_ms", ", postcopy %.3f ms\n",
@@ -150,6 +161,17 @@ static void print_dst_postcopy(struct printer *p, const struct incoming_report *
 	print_uint(p, PRINT_ANY, "latency_max_us", ", max %u us", r->postcopy.max_us);
 	print_float(p, PRINT_ANY, "vcpu_blocked_ms", "; vCPUs blocked %.3f ms\n",
 		    ms(r->postcopy.blocked_ns));
+	/*
+	 * Where a requested page's wait went, means: here until the REQUEST
+	 * is out, the page placed once its frame is in; the rest is the
+	 * source (its serve_mean_us) and the wire both ways.
+	 */
+	print_float(p, PRINT_ANY, "requested_mean_us", "    requested page: mean %.1f us",
+		    per_us(r->postcopy.urgent_lat_ns, r->postcopy.urgent_lat_n));
+	print_float(p, PRINT_ANY, "request_mean_us", ", %.1f us to send its REQUEST",
+		    per_us(r->postcopy.request_ns, r->postcopy.request_frames));
+	print_float(p, PRINT_ANY, "place_mean_us", ", %.1f us to place its frame\n",
+		    per_us(r->postcopy.place_ns, r->postcopy.place_frames));
 	/* log2 µs buckets up to the last non-empty one, as QEMU's. */
 	for (i = 0; i < 32; i++)
 		if (r->postcopy.hist[i])

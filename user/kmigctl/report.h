@@ -85,6 +85,7 @@ struct migrate_report {
 		uint64_t taken;		/* of them, not yet sent by the round */
 		uint64_t bg_pages;	/* --resume: pages the destination pulled */
 		uint64_t fetch_ns;	/* time in KMIG_FETCH */
+		uint64_t serve_ns;	/* REQUEST read -> its pages sent */
 		uint64_t precopy_ns;	/* start -> the postcopy switch */
 		uint64_t postcopy_ns;	/* postcopy's ACK -> DONE */
 	} postcopy;
@@ -121,6 +122,9 @@ struct incoming_report {
 		uint64_t blocked_ns;
 		uint32_t p50_us, p99_us, max_us;
 		uint64_t hist[32];	/* faults per latency bucket [2^i, 2^(i+1)) µs */
+		/* The breakdown of a requested page's wait (place.h). */
+		uint64_t request_ns, request_frames, place_ns, place_frames;
+		uint64_t urgent_lat_ns, urgent_lat_n;
 		uint64_t precopy_ns, postcopy_ns;
 	} postcopy;
 };

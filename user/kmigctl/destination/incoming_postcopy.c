@@ -205,6 +205,12 @@ void incoming_postcopy_report(struct incoming *in)
 	r->p99_us = placer_latency(pl, 99);
 	for (i = 0; i < PLACE_LAT_BUCKETS; i++)
 		r->hist[i] = atomic_load(&pl->lat_hist[i]);
+	r->request_ns = atomic_load(&pl->request_ns);
+	r->request_frames = atomic_load(&pl->request_frames);
+	r->place_ns = atomic_load(&pl->place_ns);
+	r->place_frames = atomic_load(&pl->place_frames);
+	r->urgent_lat_ns = atomic_load(&pl->urgent_lat_ns);
+	r->urgent_lat_n = atomic_load(&pl->urgent_lat_n);
 	r->precopy_ns = in->t_postcopy > in->start_ns ?
 			in->t_postcopy - in->start_ns : 0;
 }

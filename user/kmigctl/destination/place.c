@@ -220,8 +220,14 @@ static int place_page(struct placer *pl, uint64_t gpa, const void *data,
 		atomic_fetch_add(&pl->bg_pages, 1);
 	}
 	t = atomic_exchange(&pl->t_fault[i], 0);
-	if (t)
-		placer_latency_add(pl, now_ns() - t);
+	if (t) {
+		t = now_ns() - t;
+		placer_latency_add(pl, t);
+		if (placer_test(pl->requested, i)) {
+			atomic_fetch_add(&pl->urgent_lat_ns, t);
+			atomic_fetch_add(&pl->urgent_lat_n, 1);
+		}
+	}
 	return 0;
 }
 

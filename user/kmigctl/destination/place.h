@@ -49,6 +49,15 @@ struct placer {
 	atomic_uint_fast64_t blocked_ns;	/* sum of fault latencies */
 	atomic_uint_fast64_t max_ns;
 	atomic_uint_fast64_t lat_hist[PLACE_LAT_BUCKETS];
+	/*
+	 * Where a requested page's latency goes (means, for the benchmark's
+	 * breakdown): the fault read until its REQUEST is sent, and its RAM
+	 * frame received until placed; the rest is the source's serving
+	 * (its report) and the wire both ways with the wake-ups.
+	 */
+	atomic_uint_fast64_t request_ns, request_frames;
+	atomic_uint_fast64_t place_ns, place_frames;	/* urgent frames */
+	atomic_uint_fast64_t urgent_lat_ns, urgent_lat_n;	/* requested pages */
 
 	pthread_mutex_t lat_lock;		/* protects @lat */
 	uint32_t *lat;				/* each fault's latency, µs */

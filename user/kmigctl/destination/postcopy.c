@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "postcopy.h"
 #include "testhook.h"
+#include "urgent.h"
 
 /* Fault events read at once. */
 #define FAULT_BATCH	64
@@ -90,7 +91,12 @@ static int dpc_faults(struct dst_postcopy *d, const struct uffd_msg *msg,
 			want[nr++] = gpa;
 	}
 	/* FAULT_BATCH is below KMS_MAX_REQUEST: one frame. */
-	return nr ? dpc_send_requests(d, want, nr) : 0;
+	if (!nr)
+		return 0;
+	ret = dpc_send_requests(d, want, nr);
+	atomic_fetch_add(&d->pl.request_ns, now_ns() - t);
+	atomic_fetch_add(&d->pl.request_frames, 1);
+	return ret;
 }
 
 /* Tests: requests a source must refuse (testhook.h). */
@@ -116,6 +122,7 @@ static void *dpc_fault_main(void *arg)
 	ssize_t n;
 
 	_Static_assert(FAULT_BATCH <= KMS_MAX_REQUEST, "one REQUEST per read");
+	urgent_thread();
 	dpc_misbehave(d);
 	while (!atomic_load(&d->stop)) {
 		if (poll(&pfd, 1, CHAN_TICK_MS) <= 0)
@@ -143,8 +150,10 @@ static void *dpc_pre_main(void *arg)
 	struct kms_ram *ram;
 	struct kms_error e;
 	uint8_t *buf;
+	uint64_t t;
 	int ret;
 
+	urgent_thread();
 	buf = malloc(KMS_RAM_MAX_LEN);
 	ram = malloc(sizeof(*ram));
 	pc = malloc(sizeof(*pc));
@@ -171,6 +180,7 @@ static void *dpc_pre_main(void *arg)
 				 kms_frame_name(h.type));
 			break;
 		}
+		t = now_ns();
 		ret = kms_ram_decode(buf, h.len, d->pl.layout, d->features, ram, &e);
 		if (!ret)
 			ret = place_frame(&d->pl, pc, ram, true, &e);
@@ -178,6 +188,8 @@ static void *dpc_pre_main(void *arg)
 			dpc_fail(d, ret, "preempt channel: %s", e.msg);
 			break;
 		}
+		atomic_fetch_add(&d->pl.place_ns, now_ns() - t);
+		atomic_fetch_add(&d->pl.place_frames, 1);
 	}
 out:
 	if (pc && pc->dctx)

@@ -530,6 +530,7 @@ static int migrate_cleanup(struct migration *m)
 		m->rep.postcopy.urgent_bytes = atomic_load(&m->ps.bytes);
 		m->rep.postcopy.taken = atomic_load(&m->ps.taken);
 		m->rep.postcopy.fetch_ns = atomic_load(&m->ps.fetch_ns);
+		m->rep.postcopy.serve_ns = atomic_load(&m->ps.serve_ns);
 		page_server_stop(&m->ps);
 	}
 	for (i = 0; i < m->nr_ps_data; i++) {

@@ -37,6 +37,7 @@ struct page_server {
 	uint64_t *served;		/* bit per page: sent on this connection */
 	pthread_t thread;
 	bool up;
+	bool urgent;			/* the preempt channel's */
 	atomic_int stop;
 	/*
 	 * It stopped for a reason of its own (a bad or repeated request, a
@@ -53,14 +54,18 @@ struct page_server {
 	atomic_uint_fast64_t bytes;	/* RAM frame bytes sent */
 	atomic_uint_fast64_t taken;	/* of @pages, not yet sent by a round */
 	atomic_uint_fast64_t fetch_ns;	/* time in KMIG_FETCH */
+	atomic_uint_fast64_t serve_ns;	/* REQUEST read -> its RAM frame sent */
 };
 
 /*
- * Serves @pre from a thread of its own. A failure stops the background
- * round of @s too: a destination that is refused gets nothing more.
+ * Serves @pre from a thread of its own, an urgent one (urgent.h) when
+ * @urgent: @pre is the preempt channel, where faulting vCPUs wait. A
+ * failure stops the background round of @s too: a destination that is
+ * refused gets nothing more.
  */
 int page_server_start(struct page_server *ps, int kfd, struct chan *pre,
-		      const struct kms_layout *l, struct sender *s);
+		      const struct kms_layout *l, struct sender *s,
+		      bool urgent);
 /* The first failure (-errno; 0 none) and its message. */
 int page_server_error(struct page_server *ps, char *msg, size_t n);
 void page_server_stop(struct page_server *ps);

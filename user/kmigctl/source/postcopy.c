@@ -190,7 +190,8 @@ int postcopy_run(struct migration *m)
 	t_pc = now_ns();
 	testhook_hold("postcopy", NULL, NULL);
 
-	ret = page_server_start(&m->ps, m->kfd, &m->pre, &m->hello.layout, &m->s);
+	ret = page_server_start(&m->ps, m->kfd, &m->pre, &m->hello.layout, &m->s,
+				true);
 	if (ret)
 		return migration_fail(m, "failed", "starting the page server: %s",
 				      strerror(-ret));
@@ -225,13 +226,14 @@ int postcopy_resume_run(struct migration *m)
 	m->ps_data = calloc(m->o.channels, sizeof(*m->ps_data));
 	if (!m->ps_data)
 		return migration_fail(m, "failed", "out of memory");
-	ret = page_server_start(&m->ps, m->kfd, &m->pre, &m->hello.layout, NULL);
+	ret = page_server_start(&m->ps, m->kfd, &m->pre, &m->hello.layout, NULL,
+				true);
 	if (!ret)
 		m->ps_up = true;
 	for (i = 0; !ret && i < m->o.channels; i++) {
 		/* The destination pulls the rest on the data channels. */
 		ret = page_server_start(&m->ps_data[i], m->kfd, &m->data[i],
-					&m->hello.layout, NULL);
+					&m->hello.layout, NULL, false);
 		if (!ret)
 			m->nr_ps_data++;
 	}
