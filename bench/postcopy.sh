@@ -11,8 +11,11 @@
 #     (--postcopy), the bandwidth capped so that the background round lasts
 #     seconds: once with requested pages on the preempt channel (kmig's
 #     default, "preempt") and once behind the background stream on data
-#     channel 1 (KMIG_BENCH_URGENT_ON_DATA=1, "on-data"), KMIG_BENCH_REPS
-#     times each, alternating, so that drift spreads over both;
+#     channel 1 (KMIG_BENCH_URGENT_ON_DATA=1, "on-data"), and once on
+#     the preempt channel with the urgent threads left at normal priority
+#     (KMIG_URGENT_SCHED=normal, "normal-sched", see user/kmigctl/urgent.c),
+#     KMIG_BENCH_REPS times each, alternating, so that drift spreads over
+#     all of them;
 # and prints the medians of the destination's fault latency (p50, p99,
 # max), the vCPU blocked time, the faults, the migration's total time and
 # downtime, and the ratios against the goals:
@@ -34,7 +37,7 @@
 # Environment: KMIG_BENCH_MEM (MiB, 256), KMIG_BENCH_WORKLOAD
 # (dirty:64:64), KMIG_BENCH_BW (--max-bandwidth MiB/s, 8; 0: none),
 # KMIG_BENCH_CHANNELS (2), KMIG_BENCH_REPS (3), KMIG_BENCH_MODES
-# ("preempt on-data"), KMIG_BENCH_CHECK_AFTER (s, 30: the destination's
+# ("preempt normal-sched on-data"), KMIG_BENCH_CHECK_AFTER (s, 30: the destination's
 # check, which must come after postcopy ended).
 
 set -euo pipefail
@@ -44,7 +47,7 @@ workload=${KMIG_BENCH_WORKLOAD:-dirty:64:64}
 bw=${KMIG_BENCH_BW:-8}
 channels=${KMIG_BENCH_CHANNELS:-2}
 reps=${KMIG_BENCH_REPS:-3}
-modes=${KMIG_BENCH_MODES:-"preempt on-data"}
+modes=${KMIG_BENCH_MODES:-"preempt normal-sched on-data"}
 # The destination checks the guest this long after it starts there: after
 # postcopy has ended (a check during postcopy reads the pages not yet
 # placed as zero, see user/include/kmig_vmm.h, and fails).
@@ -88,11 +91,16 @@ pc_array() {
 migrate() {
 	local mode=$1 rep=$2 rc=0 vrc=0 incoming dst result env=()
 	local p50 p99 max blocked faults requests urgent bg dups pc_ms
-	local total down why fetch hist
+	local total down why fetch hist loaded lrtt mean req place serve fmean
 
 	port=$((port + 1))
 	rm -f "$run"/*.sock "$run"/*.log "$run"/*.err "$run"/in.json "$run"/out.json
-	[ "$mode" = preempt ] || env=(KMIG_BENCH_URGENT_ON_DATA=1)
+	case $mode in
+	preempt) ;;
+	normal-sched) env=(KMIG_URGENT_SCHED=normal) ;;
+	on-data) env=(KMIG_BENCH_URGENT_ON_DATA=1) ;;
+	*) echo "bench-postcopy: unknown mode $mode" >&2; exit 2 ;;
+	esac
 	$vmm --control "$run/src.sock" --mem "$mem" --workload "$workload" \
 		>"$run/src.log" 2>&1 &
 	pids+=($!)
@@ -108,6 +116,9 @@ migrate() {
 		--json --quiet --insecure >"$run/in.json" 2>"$run/in.err" &
 	incoming=$!
 	sleep 0.5
+	# The round trip beside the migration, in the same load.
+	build/bench/wire_rtt --during >"$run/loaded.json" &
+	loaded=$!
 	# shellcheck disable=SC2046
 	env "${env[@]}" $kmigctl migrate --vmm "$run/src.sock" \
 		--to "tcp:127.0.0.1:$port" --channels "$channels" --postcopy \
@@ -115,6 +126,8 @@ migrate() {
 		--json --quiet --insecure >"$run/out.json" 2>"$run/out.err" ||
 		rc=$?
 	wait "$incoming" || rc=1
+	kill -TERM "$loaded" 2>/dev/null || true
+	wait "$loaded" || true
 	wait "$dst" || vrc=$?
 
 	p50=$(pc_num latency_p50_us "$run/in.json")
@@ -132,19 +145,29 @@ migrate() {
 	down=$(json_num downtime_ms "$run/out.json")
 	fetch=$(pc_num fetch_ms "$run/out.json")
 	why=$(pc_str why "$run/out.json")
+	lrtt=$(grep -o '"loaded_rtt_us":[0-9.]*' "$run/loaded.json" | cut -d: -f2)
+	mean=$(pc_num requested_mean_us "$run/in.json")
+	req=$(pc_num request_mean_us "$run/in.json")
+	place=$(pc_num place_mean_us "$run/in.json")
+	serve=$(pc_num serve_mean_us "$run/out.json")
+	fmean=$(pc_num fetch_mean_us "$run/out.json")
 	result=ok
 	[ "$rc" = 0 ] || result="migration-failed($rc)"
 	[ "$vrc" = 0 ] || [ "$rc" != 0 ] || result=check-failed
 	[ -n "$p50" ] || [ "$result" != ok ] || result=no-postcopy
-	printf '  %-7s #%s  p50 %6s us  p99 %6s us  max %7s us  blocked %8s ms  faults %6s  total %6.0f ms  down %4.0f ms  %s\n' \
+	printf '  %-12s #%s  p50 %6s us  p99 %6s us  max %7s us  blocked %8s ms  faults %6s  total %6.0f ms  down %4.0f ms  %s\n' \
 		"$mode" "$rep" "${p50:--}" "${p99:--}" "${max:--}" "${blocked:--}" \
 		"${faults:--}" "${total:-0}" "${down:-0}" "$result" >&2
-	printf '{"mode":"%s","rep":%s,"latency_p50_us":%s,"latency_p99_us":%s,"latency_max_us":%s,"vcpu_blocked_ms":%s,"faults":%s,"requests":%s,"urgent_pages":%s,"background_pages":%s,"duplicates":%s,"postcopy_ms":%s,"latency_log2_us":%s,"total_ms":%s,"downtime_ms":%s,"fetch_ms":%s,"why":"%s","result":"%s"}\n' \
+	printf '%-12s   loaded RTT %6s us; a requested page waits %7s us: REQUEST out %5s, source serves %5s (KMIG_FETCH %5s), placing %5s us\n' \
+		'' "${lrtt:--}" "${mean:--}" "${req:--}" "${serve:--}" \
+		"${fmean:--}" "${place:--}" >&2
+	printf '{"mode":"%s","rep":%s,"latency_p50_us":%s,"latency_p99_us":%s,"latency_max_us":%s,"vcpu_blocked_ms":%s,"faults":%s,"requests":%s,"urgent_pages":%s,"background_pages":%s,"duplicates":%s,"postcopy_ms":%s,"latency_log2_us":%s,"total_ms":%s,"downtime_ms":%s,"fetch_ms":%s,"loaded_rtt_us":%s,"requested_mean_us":%s,"request_mean_us":%s,"serve_mean_us":%s,"fetch_mean_us":%s,"place_mean_us":%s,"why":"%s","result":"%s"}\n' \
 		"$mode" "$rep" "${p50:-null}" "${p99:-null}" "${max:-null}" \
 		"${blocked:-null}" "${faults:-null}" "${requests:-null}" \
 		"${urgent:-null}" "${bg:-null}" "${dups:-null}" "${pc_ms:-null}" \
 		"${hist:-null}" "${total:-null}" "${down:-null}" "${fetch:-null}" \
-		"$why" "$result" >>"$runs"
+		"${lrtt:-null}" "${mean:-null}" "${req:-null}" "${serve:-null}" \
+		"${fmean:-null}" "${place:-null}" "$why" "$result" >>"$runs"
 	if [ "$result" != ok ]; then
 		cat "$run/out.err" "$run/in.err" "$run/dst.log" >&2 || true
 		failed=1
@@ -195,9 +218,9 @@ for rep in $(seq "$reps"); do
 	done
 done
 
-printf '\n%-8s %8s %8s %9s %11s %7s %8s %7s %14s %12s %4s\n' mode p50_us p99_us \
+printf '\n%-12s %8s %8s %9s %11s %7s %8s %7s %14s %12s %4s\n' mode p50_us p99_us \
 	max_us blocked_ms faults total_ms down_ms p50/floor p99/p50 ok
-med=()
+med=() brk=()
 for mode in $modes; do
 	p50=$(median "$mode" latency_p50_us)
 	p99=$(median "$mode" latency_p99_us)
@@ -208,14 +231,43 @@ for mode in $modes; do
 	down=$(median "$mode" downtime_ms)
 	ok=$({ grep "\"mode\":\"$mode\"," "$runs" || true; } | grep -c '"result":"ok"' || true)
 	eval "p50_${mode//-/_}=\$p50 blocked_${mode//-/_}=\$blocked"
-	printf '%-8s %8s %8s %9s %11s %7s %8s %7s %14s %12s %2s/%s\n' "$mode" \
+	printf '%-12s %8s %8s %9s %11s %7s %8s %7s %14s %12s %2s/%s\n' "$mode" \
 		"$(fmt "$p50" %.0f)" "$(fmt "$p99" %.0f)" "$(fmt "$max" %.0f)" \
 		"$(fmt "$blocked" %.1f)" "$(fmt "$faults" %.0f)" \
 		"$(fmt "$total" %.0f)" "$(fmt "$down" %.0f)" \
 		"$(ratio "$p50" "$floor" 1)" "$(ratio "$p99" "$p50" 10)" "$ok" "$reps"
 	med+=("{\"mode\":\"$mode\",\"ok_runs\":$ok,\"latency_p50_us\":$p50,\"latency_p99_us\":$p99,\"latency_max_us\":$max,\"vcpu_blocked_ms\":$blocked,\"faults\":$faults,\"total_ms\":$total,\"downtime_ms\":$down,\"p50_over_floor\":$(ratio "$p50" "$floor" | sed 's/^-$/null/'),\"p99_over_p50\":$(ratio "$p99" "$p50" | sed 's/^-$/null/')}")
 done
+printf '\nwhere a requested page waits (means over the run, us; medians of the runs):\n'
+printf '%-12s %10s %11s %13s %8s %10s %7s %7s %7s %10s\n' mode loaded_rtt \
+	loaded_floor p50/l.floor mean request serve fetch place wire+wake
+for mode in $modes; do
+	lrtt=$(median "$mode" loaded_rtt_us)
+	mean=$(median "$mode" requested_mean_us)
+	req=$(median "$mode" request_mean_us)
+	serve=$(median "$mode" serve_mean_us)
+	fmean=$(median "$mode" fetch_mean_us)
+	place=$(median "$mode" place_mean_us)
+	p50=$(median "$mode" latency_p50_us)
+	lfloor=null rest=null
+	[ "$lrtt" = null ] || lfloor=$(calc "2 * $lrtt + $copy")
+	if [ "$mean" != null ] && [ "$req" != null ] && [ "$serve" != null ] &&
+	   [ "$place" != null ]; then
+		rest=$(calc "$mean - $req - $serve - $place")
+	fi
+	printf '%-12s %10s %11s %13s %8s %10s %7s %7s %7s %10s\n' "$mode" \
+		"$(fmt "$lrtt" %.0f)" "$(fmt "$lfloor" %.0f)" \
+		"$(ratio "$p50" "$lfloor" 1)" "$(fmt "$mean" %.0f)" \
+		"$(fmt "$req" %.0f)" "$(fmt "$serve" %.0f)" "$(fmt "$fmean" %.0f)" \
+		"$(fmt "$place" %.0f)" "$(fmt "$rest" %.0f)"
+	brk+=("{\"mode\":\"$mode\",\"loaded_rtt_us\":$lrtt,\"loaded_floor_us\":$lfloor,\"requested_mean_us\":$mean,\"request_mean_us\":$req,\"serve_mean_us\":$serve,\"fetch_mean_us\":$fmean,\"place_mean_us\":$place,\"wire_and_wakeups_us\":$rest}")
+done
 # shellcheck disable=SC2154
+if [ -n "${p50_normal_sched:-}" ] && [ -n "${p50_preempt:-}" ]; then
+	printf '\npreempt / normal-sched: p50 %s, vCPU blocked %s (below 1: the real-time priority saves that much)\n' \
+		"$(ratio "$p50_preempt" "$p50_normal_sched")" \
+		"$(ratio "$blocked_preempt" "$blocked_normal_sched")"
+fi
 if [ -n "${p50_on_data:-}" ] && [ -n "${p50_preempt:-}" ]; then
 	printf '\npreempt / on-data: p50 %s, vCPU blocked %s (below 1: the preempt channel saves that much)\n' \
 		"$(ratio "$p50_preempt" "$p50_on_data")" \
@@ -225,9 +277,18 @@ cat <<EOF
 
 floor = 2 x RTT + copy: the goal for p50 (a fault's REQUEST out, the page
 back, the page placed); goal p99/p50 <= 10. "missed" marks a goal not met.
-preempt: requested pages on the preempt channel (default); on-data:
-KMIG_BENCH_URGENT_ON_DATA=1, requested pages on data channel 1 behind the
-background stream. Latencies and blocked time are the destination's report
+loaded_rtt: the same 16-byte ping-pong, one every 2 ms while the
+migration runs (bench/wire_rtt.c --during), loaded_floor 2 x it + copy.
+The breakdown: mean wait of a requested page (fault read to placed);
+request: the destination's fault thread until the REQUEST is sent;
+serve: the source's page server from the REQUEST read until its RAM frame
+is sent (fetch: of it, KMIG_FETCH); place: the destination from the RAM
+frame read until placed; wire+wake: the rest (the network both ways and
+the threads' wake-ups).
+preempt: requested pages on the preempt channel, the urgent threads at
+SCHED_FIFO 1 (kmig's default); normal-sched: the same at normal priority
+(KMIG_URGENT_SCHED=normal); on-data: KMIG_BENCH_URGENT_ON_DATA=1,
+requested pages on data channel 1 behind the background stream. Latencies and blocked time are the destination's report
 (postcopy.latency_*_us, postcopy.vcpu_blocked_ms: the sum of the faults'
 latencies); total and downtime the source's.
 EOF
@@ -237,6 +298,7 @@ EOF
 		"$channels" "$reps" "$memcpy"
 	printf '"wire":%s,"floor_us":%s,\n' "$wire" "$floor"
 	printf '"medians":[%s],\n' "$(IFS=,; echo "${med[*]}")"
+	printf '"breakdown":[%s],\n' "$(IFS=,; echo "${brk[*]}")"
 	printf '"runs":[%s]}\n' "$(paste -sd, "$runs")"
 } >"$json"
 echo

@@ -12,6 +12,12 @@
  *     touched for 16 MiB, the clock's own cost taken off).
  *
  * Prints one JSON object: {"rtt_us":..., "copy4k_us":..., ...}.
+ *
+ * wire_rtt --during: the round trip under load, while a migration runs
+ * beside it: one exchange every 2 ms until SIGTERM, then the median, p99
+ * and the number of samples as {"loaded_rtt_us":..., ...}. A fault waits
+ * in a sandbox whose CPUs also run the guest, the background stream and
+ * both kmigctls; this is the wire's floor in those same conditions.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,6 +37,11 @@
 #define WARMUP		100
 #define PAGE		4096
 #define SPAN		(16 << 20)
+/* --during: at most this many exchanges, one every GAP_US. */
+#define LOADED_MAX	(1 << 17)
+#define GAP_US		2000
+
+static volatile sig_atomic_t stop;
 
 static double now_us(void)
 {
@@ -85,49 +96,111 @@ static void nodelay(int fd)
 		die("TCP_NODELAY");
 }
 
-/* The echo side: sends every 16-byte message back. */
+/* The echo side: sends every 16-byte message back until the peer closes. */
 static void echo(int lfd)
 {
 	char buf[MSG];
-	int fd, i;
+	ssize_t r;
+	int fd;
 
 	fd = accept(lfd, NULL, NULL);
 	if (fd < 0)
 		die("accept");
 	nodelay(fd);
-	for (i = 0; i < WARMUP + SAMPLES; i++) {
-		xfer(fd, buf, 0);
+	for (;;) {
+		r = recv(fd, buf, MSG, MSG_WAITALL);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != MSG)
+			break;
 		xfer(fd, buf, 1);
 	}
 	close(fd);
 	_exit(0);
 }
 
-static double rtt_us(double *min_us)
+/* A connected pair over loopback: returns our end, the echo's in @pid. */
+static int pair(pid_t *pid)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t alen = sizeof(a);
-	static double t[SAMPLES];
-	char buf[MSG] = "kmig-ping-pong!";
-	int lfd, fd, i, status;
-	double t0;
-	pid_t pid;
+	int lfd, fd;
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) ||
 	    listen(lfd, 1) || getsockname(lfd, (struct sockaddr *)&a, &alen))
 		die("listen on 127.0.0.1");
-	pid = fork();
-	if (pid < 0)
+	*pid = fork();
+	if (*pid < 0)
 		die("fork");
-	if (!pid)
+	if (!*pid)
 		echo(lfd);
 	close(lfd);
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)))
 		die("connect");
 	nodelay(fd);
+	return fd;
+}
+
+static void reap(int fd, pid_t pid)
+{
+	int status;
+
+	close(fd);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status))
+		die("echo process");
+}
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* --during: exchanges every GAP_US until SIGTERM. */
+static int loaded(void)
+{
+	static double t[LOADED_MAX];
+	char buf[MSG] = "kmig-ping-pong!";
+	struct sigaction sa = { .sa_handler = on_term };
+	double t0, p99;
+	int fd, n = 0;
+	pid_t pid;
+
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	fd = pair(&pid);
+	while (!stop && n < LOADED_MAX) {
+		t0 = now_us();
+		xfer(fd, buf, 1);
+		xfer(fd, buf, 0);
+		t[n++] = now_us() - t0;
+		usleep(GAP_US);
+	}
+	reap(fd, pid);
+	if (!n) {
+		printf("{\"loaded_rtt_us\":null,\"loaded_samples\":0}\n");
+		return 0;
+	}
+	qsort(t, n, sizeof(*t), cmp_double);
+	p99 = t[(int)(0.99 * (n - 1) + 0.5)];
+	printf("{\"loaded_rtt_us\":%.1f,\"loaded_rtt_p99_us\":%.1f,\"loaded_samples\":%d}\n",
+	       median(t, n), p99, n);
+	return 0;
+}
+
+static double rtt_us(double *min_us)
+{
+	static double t[SAMPLES];
+	char buf[MSG] = "kmig-ping-pong!";
+	double t0;
+	pid_t pid;
+	int fd, i;
+
+	fd = pair(&pid);
 	for (i = 0; i < WARMUP + SAMPLES; i++) {
 		t0 = now_us();
 		xfer(fd, buf, 1);
@@ -135,10 +208,7 @@ static double rtt_us(double *min_us)
 		if (i >= WARMUP)
 			t[i - WARMUP] = now_us() - t0;
 	}
-	close(fd);
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-	    WEXITSTATUS(status))
-		die("echo process");
+	reap(fd, pid);
 	*min_us = t[0];
 	for (i = 1; i < SAMPLES; i++)
 		if (t[i] < *min_us)
@@ -179,11 +249,17 @@ static double copy4k_us(double *clock_us)
 	return t0 > 0 ? t0 : 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	double rtt, rtt_min, copy, clk;
 
 	signal(SIGPIPE, SIG_IGN);
+	if (argc == 2 && !strcmp(argv[1], "--during"))
+		return loaded();
+	if (argc != 1) {
+		fprintf(stderr, "usage: wire_rtt [--during]\n");
+		return 2;
+	}
 	rtt = rtt_us(&rtt_min);
 	copy = copy4k_us(&clk);
 	printf("{\"rtt_us\":%.1f,\"rtt_min_us\":%.1f,\"copy4k_us\":%.2f,\"clock_us\":%.2f,\"msg_bytes\":%d,\"samples\":%d}\n",
