@@ -619,7 +619,7 @@ kmig_scenario() {
 median() {
 	grep "\"peer\":\"$1\",\"scenario\":\"$2\"," "$json_runs" |
 		grep '"result":"ok"' |
-		grep -o "\"$3\":[0-9.]*" | cut -d: -f2 | sort -g |
+		grep -o "\"$3\":[0-9][0-9.]*" | cut -d: -f2 | sort -g |
 		awk '{ v[NR] = $1 } END { if (!NR) print "null";
 			else if (NR % 2) print v[(NR + 1) / 2];
 			else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }' || true
@@ -726,6 +726,19 @@ report() {
 				"$(ratio "$kt" "$bt")" "$(ratio "$kd" "$d_")" \
 				"$(ratio "$kb" "$b_")" "" "" "$(ratio "$kc" "$c_")"
 			best+=("{\"qemu\":\"${qver[$qi]}\",\"scenario\":\"$s\",\"mode\":\"$bm\"}")
+			# text: when the uncompressed plain mode was the faster,
+			# also kmig against QEMU's compressed (multifd zstd) one.
+			if [ "$compress" != none ] && [ "$bm" != multifd ]; then
+				lbl=qemu-${qver[$qi]}-multifd
+				t=$(median "$lbl" "$s" total_ms)
+				[ "$t" = null ] ||
+					printf '%-8s %-20s %9s %8s %9s %7s %5s %7s\n' "$s" \
+						"k/q ${qver[$qi]} $compress" \
+						"$(ratio "$kt" "$t")" \
+						"$(ratio "$kd" "$(median "$lbl" "$s" downtime_ms)")" \
+						"$(ratio "$kb" "$(median "$lbl" "$s" bytes)")" "" "" \
+						"$(ratio "$kc" "$(median "$lbl" "$s" cpu_s)")"
+			fi
 			[ "$s" != postcopy ] ||
 				pc+=$(printf '%-8s %-10s %-8s %9s %9s %9s\n%-8s %-10s %-8s %9s %9s %9s' \
 					"$s" blocked_ms "${qver[$qi]}" "$(fmt "$bl_" %.0f)" \
@@ -742,7 +755,8 @@ report() {
 	cat <<EOF
 
 k/q V MODE = kmig / QEMU V in MODE, the faster of QEMU's two modes there
-by median total time (below 1: kmig is ahead). total and downtime are each
+by median total time (below 1: kmig is ahead); in text, where that is the
+uncompressed plain mode, k/q V zstd is kmig against the multifd zstd mode. total and downtime are each
 peer's own report: QEMU's query-migrate (downtime ends when the source has
 sent the last page), kmig's report (downtime ends at the destination's ACK,
 after the guest was started there). MiB_sent: bytes through the loopback
