@@ -749,7 +749,7 @@ report() {
 	done
 	if [ -n "$pc" ]; then
 		printf '\nIn postcopy: vCPU blocked time (QEMU: the destination'"'"'s postcopy-blocktime)\nand pages requested by the destination (QEMU: ram.postcopy-requests)\n'
-		printf '%-8s %-10s %-8s %9s %9s %9s\n' scenario what qemu qemu kmig k/q
+		printf '%-8s %-10s %-8s %9s %9s %9s\n' scenario what version qemu kmig k/q
 		printf '%s' "$pc"
 	fi
 	cat <<EOF
