@@ -139,29 +139,39 @@ bench-postcopy: all
 
 # kmig against QEMU's own migration, side by side in one sandbox run
 # (bench/peer/run.sh): the table on stdout, the runs in build/bench/peer.json.
+# The peers: QEMU 10.0 from bookworm-backports (unpacked into
+# build/qemu-10 by scripts/install-qemu-peer.sh, beside the system's 7.2),
+# then the system's 7.2, each in its multifd and its plain mode
+# (KMIG_PEER_QEMUS, KMIG_PEER_QEMU, KMIG_PEER_QEMU_MODES: see run.sh).
+# bench/wire_bw.c measures the loopback TCP limit in the same run.
 bench-tools: vmm
 	mkdir -p $(BUILD)/bench
 	$(CC) -O2 -Wall -Wextra -Werror -o $(BUILD)/bench/memcpy_bw bench/memcpy_bw.c
+	$(CC) -O2 -Wall -Wextra -Werror -pthread -o $(BUILD)/bench/wire_bw bench/wire_bw.c
 	$(MAKE) -C bench/peer O=$(BUILD)/bench/peer VMM_OBJ=$(BUILD)/vmm/obj
+	scripts/install-qemu-peer.sh $(BUILD)/qemu-10 >/dev/null
 
 bench-peer: all bench-tools
-	scripts/sandbox/run.sh --mem 3072 --timeout 3600 -- bench/peer/run.sh
+	scripts/sandbox/run.sh --mem 3072 --timeout 5400 -- bench/peer/run.sh
 	cp $(BUILD)/sandbox/out/bench-peer.json $(BUILD)/bench/peer.json
 
 # The QEMU half of bench-peer on the host under TCG with 256 MiB guests:
 # a test that the guest workload, the QMP driver and the save/restore/
-# migrate/verify sequence work, for the bare guest (every scenario, twice)
-# and the Linux one (idle and random, once: under TCG, QEMU 7.2 has
+# migrate/verify sequence work, for the bare guest (every scenario, twice,
+# with QEMU 10.0 in both modes) and the Linux one (idle and random, once,
+# with the system's 7.2 in the multifd mode: under TCG, QEMU 7.2 has
 # corrupted the rewriting Linux guest's memory in dirty, see
 # Documentation/benchmarks.md).
 bench-peer-test: bench-tools
 	mkdir -p $(BUILD)/bench/peer-test
 	KVER=$(KVER) KMIG_OUT=$(BUILD)/bench/peer-test KMIG_PEER_ACCEL=tcg \
 		KMIG_PEER_PEERS=qemu KMIG_PEER_MEM=256 KMIG_PEER_REPS=2 \
+		KMIG_PEER_QEMUS=10 KMIG_PEER_WIRE_S=0.5 \
 		KMIG_PEER_SCENARIOS="idle zero random text dirty" \
 		timeout 900 bench/peer/run.sh
 	KVER=$(KVER) KMIG_OUT=$(BUILD)/bench/peer-test KMIG_PEER_ACCEL=tcg \
 		KMIG_PEER_PEERS=qemu KMIG_PEER_MEM=256 KMIG_PEER_REPS=1 \
+		KMIG_PEER_QEMUS=7.2 KMIG_PEER_QEMU_MODES=multifd KMIG_PEER_WIRE_S=0.5 \
 		KMIG_PEER_GUEST=linux KMIG_PEER_SCENARIOS="idle random" \
 		timeout 900 bench/peer/run.sh
 

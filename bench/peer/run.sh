@@ -6,33 +6,43 @@
 # project root, with the host's root filesystem (so the host's QEMU).
 #
 # For each scenario it migrates, KMIG_PEER_REPS times each,
-#   - a QEMU guest: qemu-system-x86_64 -accel kvm (nested in the sandbox)
+#   - a QEMU guest, with each QEMU of KMIG_PEER_QEMUS ("10 7.2": QEMU 10.0
+#     from bookworm-backports, unpacked into build/qemu-10 by
+#     scripts/install-qemu-peer.sh, the main peer; then the system's 7.2)
+#     and in each of QEMU's modes of KMIG_PEER_QEMU_MODES ("multifd
+#     plain": multifd channels, or the main channel alone):
+#     qemu-system-x86_64 -accel kvm (nested in the sandbox)
 #     running bench/peer/workload.c, by default as a bare multiboot kernel
 #     (guest_bare.c; KMIG_PEER_GUEST=linux: Debian's kernel with
 #     guest_init.c as its whole initramfs, see "Known limit" in
 #     Documentation/benchmarks.md), driven over QMP, source to an
 #     -incoming destination on 127.0.0.1;
 #     every repetition migrates the guest on (the last destination is the
-#     next source), so it boots once per scenario;
+#     next source), so it boots once per scenario and mode;
 #   - a kmig-vmm guest of the same RAM size with the same amount of
 #     untouched, zero, text-like, random or rewritten memory, by kmigctl
 #     over TCP on 127.0.0.1;
-# and prints the medians: total time, downtime, bytes on the wire, CPU
-# time of the migration, and kmig/QEMU ratios, with the sandbox's memcpy
-# bandwidth for scale. Every migration is verified: QEMU's guest must run
-# on the destination and print a verify pass of its memory there; kmig's
-# destination must pass its checker. A benchmark: nothing here asserts a
-# time.
+# and prints the medians: total time, downtime, bytes on the wire, the
+# throughput (bytes / total time) and its fraction of the loopback TCP
+# limit measured in the same run with as many connections as the
+# scenario's data channels (bench/wire_bw.c), CPU time of the migration,
+# and kmig/QEMU ratios against the faster of each QEMU's two modes, with
+# the sandbox's memcpy bandwidth for scale. Every migration is verified:
+# QEMU's guest must run on the destination and print a verify pass of its
+# memory there; kmig's destination must pass its checker. A benchmark:
+# nothing here asserts a time.
 #
 # Results: the table on stdout, $KMIG_OUT/bench-peer.json (every run and
 # the medians, with the exact settings of both peers).
 #
 # Scenario postcopy (opt-in: KMIG_PEER_SCENARIOS=postcopy; not in the
-# default list, which already takes about 16 minutes): a working set
-# rewritten faster than the bandwidth cap, which precopy cannot converge;
-# both peers switch to postcopy after their first pass (QEMU:
-# postcopy-ram, postcopy-preempt and postcopy-blocktime where its
-# query-migrate-capabilities lists them, migrate-start-postcopy once
+# default list, which already takes about 16 minutes per QEMU mode): a
+# working set rewritten faster than the bandwidth cap, which precopy
+# cannot converge; both peers switch to postcopy after their first pass
+# (QEMU: postcopy-ram, postcopy-preempt and postcopy-blocktime where its
+# query-migrate-capabilities lists them, in the plain mode only: QEMU
+# 10.0 refuses multifd with postcopy-ram, "Postcopy is not yet compatible
+# with multifd", and 7.2 stalled with both; migrate-start-postcopy once
 # ram.dirty-sync-count reaches 2; kmig: --postcopy, right after the bulk
 # round), and the report adds each peer's vCPU blocked time (QEMU: the
 # destination's postcopy-blocktime; kmig: postcopy.vcpu_blocked_ms).
@@ -42,12 +52,18 @@
 # KMIG_PEER_PC_RATE and KMIG_PEER_PC_CAP (postcopy's dirty rate, 48, and
 # cap, 8 MiB/s: under TCG the guest may dirty slower than asked, and
 # QEMU then converges before the switch: a lower cap), KMIG_PEER_PEERS
-# ("qemu kmig"), KMIG_PEER_ACCEL (kvm; tcg runs the QEMU half on a host
+# ("qemu kmig"), KMIG_PEER_QEMUS ("10 7.2"; each word "10" for
+# build/qemu-10, "7.2" or "system" for qemu-system-x86_64 on PATH, or
+# the path of a qemu-system-x86_64), KMIG_PEER_QEMU (one path: that QEMU
+# alone, overrides KMIG_PEER_QEMUS), KMIG_PEER_QEMU_MODES ("multifd
+# plain"), KMIG_PEER_ACCEL (kvm; tcg runs the QEMU half on a host
 # without nested KVM: make check does, as a test of this script),
-# KMIG_PEER_GUEST (bare, or linux).
+# KMIG_PEER_GUEST (bare, or linux), KMIG_PEER_WIRE_S (seconds per
+# wire_bw measurement, 2; three measurements, the median counts).
 #
-# Exit status: 0 when every scenario has a verified run of each peer,
-# 1 otherwise (the table is printed either way).
+# Exit status: 0 when every scenario has a verified run of each peer
+# (each QEMU in each mode it runs), 1 otherwise (the table is printed
+# either way), 2 when something it needs is missing.
 
 set -euo pipefail
 
@@ -192,7 +208,7 @@ lo_bytes() { cat /sys/class/net/lo/statistics/tx_bytes; }
 record() {
 	printf '{"peer":"%s","scenario":"%s","rep":%s,"total_ms":%s,"downtime_ms":%s,"bytes":%s,"cpu_s":%s,"result":"%s","blocked_ms":%s,"requests":%s}\n' \
 		"$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "${9:-null}" "${10:-null}" >>"$json_runs"
-	printf '  %-5s %-7s #%s  total %6s ms  downtime %5s ms  %8.1f MiB  cpu %5s s  %s%s\n' \
+	printf '  %-20s %-7s #%s  total %6s ms  downtime %5s ms  %8.1f MiB  cpu %5s s  %s%s\n' \
 		"$1" "$2" "$3" "$4" "$5" "$(calc "$6 / 1048576")" "$7" "$8" \
 		"$([ -z "${9:-}" ] || echo "  blocked $9 ms, ${10:-?} requests")" >&2
 }
@@ -210,8 +226,41 @@ bare) guest_files=(-kernel "$peer/peer-bare.bin") ;;
 linux) guest_files=(-kernel "/boot/vmlinuz-$kver" -initrd "$peer/peer.cpio") ;;
 *) say "KMIG_PEER_GUEST must be bare or linux"; exit 2 ;;
 esac
-qemu_cmd=(qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -m "$mem" -smp 1
+qemu_args=(-accel "$accel" -cpu "$cpu" -m "$mem" -smp 1
 	-nodefaults -display none -no-reboot -nic none "${guest_files[@]}")
+
+# The QEMUs, in order: KMIG_PEER_QEMU alone, else KMIG_PEER_QEMUS. Each
+# word resolves (qemu_resolve WORD) to $qemu_bin, $qemu_env (QEMU 10's
+# own module directory: it must not load the system 7.2's modules),
+# $qemu_dirs (-L: its own firmware directory, then bookworm's seabios,
+# whose bios-256k.bin it lacks) and $qemu_version (10.0.2, 7.2.22).
+qemus=${KMIG_PEER_QEMU:-${KMIG_PEER_QEMUS:-"10 7.2"}}
+qemu_modes=${KMIG_PEER_QEMU_MODES:-"multifd plain"}
+qemu10=build/qemu-10
+qemu_resolve() {
+	local d
+	qemu_env=() qemu_dirs=()
+	case $1 in
+	10) qemu_bin=$qemu10/usr/bin/qemu-system-x86_64 ;;
+	7.2 | system) qemu_bin=$(command -v qemu-system-x86_64 || echo qemu-system-x86_64) ;;
+	*) qemu_bin=$1 ;;
+	esac
+	[ -x "$qemu_bin" ] || {
+		say "no QEMU at $qemu_bin$([ "$1" != 10 ] || echo ": run scripts/install-qemu-peer.sh")"
+		return 1
+	}
+	# An unpacked QEMU (usr/bin/qemu-system-x86_64 not under /usr):
+	# its own data and modules.
+	d=$(cd "$(dirname "$qemu_bin")/../.." && pwd -P)
+	if [ "$d" != / ] && [ -d "$d/usr/share/qemu" ]; then
+		qemu_dirs=(-L "$d/usr/share/qemu" -L /usr/share/qemu -L /usr/share/seabios)
+		qemu_env=(env "QEMU_MODULE_DIR=$d/usr/lib/x86_64-linux-gnu/qemu")
+	fi
+	qemu_version=$("${qemu_env[@]}" "$qemu_bin" "${qemu_dirs[@]}" --version |
+		head -n 1 | grep -o 'version [0-9.]*' | cut -d' ' -f2)
+	[ -n "$qemu_version" ] || { say "$qemu_bin --version failed"; return 1; }
+	qemu_cmd=("${qemu_env[@]}" "$qemu_bin" "${qemu_dirs[@]}" "${qemu_args[@]}")
+}
 
 # qemu_start NAME EXTRA...: a QEMU whose QMP socket is $run/NAME.qmp and
 # whose serial console goes to $run/NAME.serial; sets $qpid (and
@@ -239,7 +288,9 @@ qemu_quit() {
 
 # qemu_snapshot: boots the QEMU guest once, up to the point where it waits
 # for its workload, and saves it there ($run/base.state, QEMU's migration
-# stream to a file); every scenario starts from that state. A boot that
+# stream to a file; one per QEMU, $run/base-VERSION.state, as an older
+# QEMU cannot load a newer one's stream); every scenario starts from that
+# state. A boot that
 # shows nothing in 60 s is retried, 10 times: Debian's kernel, nested
 # under KVM in a TCG sandbox, deadlocks early in its boot about two times
 # in three (a timer interrupt delivered twice, see guest_bare.c); the bare
@@ -256,15 +307,19 @@ qemu_snapshot() {
 		wait "$qpid" 2>/dev/null || true
 		[ "$try" != 10 ] || return 1
 	done
-	say "QEMU guest booted (try $try): $(grep waiting "$run/base.serial")"
-	$qmp "$run/base.qmp" "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"exec:cat >$run/base.state\"}}" >/dev/null
+	say "QEMU $qemu_version guest booted (try $try): $(grep waiting "$run/base.serial")"
+	# zero-page-detection (QEMU 9.0): multifd's threads find zero pages.
+	qemu_zpd=0
+	! $qmp "$run/base.qmp" '{"execute":"query-migrate-parameters"}' |
+		grep -q '"zero-page-detection"' || qemu_zpd=1
+	$qmp "$run/base.qmp" "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"exec:cat >$base\"}}" >/dev/null
 	# A wedged guest vCPU (see above) never lets QEMU stop the VM: give
 	# the save 120 s, and kill a QEMU that does not quit.
 	qemu_migration_end base 120
 	qemu_quit base "$qpid"
 	case $status in
-	completed) say "QEMU guest saved: $(du -m "$run/base.state" | cut -f1) MiB" ;;
-	*) say "saving the booted QEMU guest failed: $r"; rm -f "$run/base.state"; return 1 ;;
+	completed) say "QEMU $qemu_version guest saved: $(du -m "$base" | cut -f1) MiB" ;;
+	*) say "saving the booted QEMU guest failed: $r"; rm -f "$base"; return 1 ;;
 	esac
 }
 
@@ -273,20 +328,32 @@ qemu_snapshot() {
 qemu_resume() {
 	qemu_start "$1" -fw_cfg "name=opt/kmig/workload,string=$wl $mib $rate" \
 		-incoming defer
-	$qmp "$run/$1.qmp" "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"exec:cat $run/base.state\"}}" >/dev/null
+	$qmp "$run/$1.qmp" "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"exec:cat $base\"}}" >/dev/null
 }
 
-# The migration settings, identical on both QEMUs (printed in the report).
+# The migration settings, identical on source and destination (printed
+# in the report), as a user would tune them, in two modes ($qmode):
+#   multifd: capability multifd, multifd-channels = kmig's data channels,
+#     multifd-compression zstd in text, and zero-page-detection=multifd
+#     where QEMU has it (9.0 and later: the channels' threads find zero
+#     pages; 7.2 finds them in its migration thread);
+#   plain: multifd off, QEMU's one migration channel, zero pages found in
+#     the migration thread; no compression in text (QEMU 10 has none
+#     without multifd; 7.2's old compress threads are deprecated).
+# Both: max-bandwidth raised from QEMU's 128 MiB/s default (the cap in
+# dirty and postcopy), downtime-limit as kmig's.
 # postcopy adds postcopy-ram and those of postcopy-preempt and
-# postcopy-blocktime this QEMU has ($qemu_pc_caps, see qemu_pc_probe).
-# postcopy goes without multifd (QEMU 7.2 with multifd and
-# postcopy-preempt stalled after 8 MiB, see Documentation/benchmarks.md):
-# QEMU's main channel and its preempt channel, kmig --channels 1 and its
-# preempt channel.
+# postcopy-blocktime this QEMU has ($qemu_pc_caps, see qemu_pc_probe),
+# in the plain mode only (QEMU 10.0 refuses multifd with postcopy-ram,
+# "Postcopy is not yet compatible with multifd"; QEMU 7.2 with multifd
+# and postcopy-preempt stalled after 8 MiB, see
+# Documentation/benchmarks.md): QEMU's main channel and its preempt
+# channel, kmig --channels 1 and its preempt channel.
 qemu_caps() {
-	local c='{"capability":"multifd","state":true}' x
+	local c x
+	c="{\"capability\":\"multifd\",\"state\":$([ "$qmode" = multifd ] && echo true || echo false)}"
 	if [ "$postcopy" = 1 ]; then
-		c='{"capability":"postcopy-ram","state":true}'
+		c+=',{"capability":"postcopy-ram","state":true}'
 		for x in $qemu_pc_caps; do
 			c+=",{\"capability\":\"$x\",\"state\":true}"
 		done
@@ -296,11 +363,15 @@ qemu_caps() {
 
 # postcopy: the cap holds after the switch too (max-postcopy-bandwidth).
 qemu_params() {
-	local bw=$uncapped_bytes pbw=""
+	local bw=$uncapped_bytes p=""
 	[ "$cap" = 0 ] || bw=$((cap << 20))
-	[ "$postcopy" = 0 ] || pbw=",\"max-postcopy-bandwidth\":$bw"
-	printf '{"execute":"migrate-set-parameters","arguments":{"multifd-channels":%s,"multifd-compression":"%s","max-bandwidth":%s,"downtime-limit":%s%s}}\n' \
-		"$channels" "$compress" "$bw" "$downtime_ms" "$pbw"
+	[ "$postcopy" = 0 ] || p+=",\"max-postcopy-bandwidth\":$bw"
+	if [ "$qmode" = multifd ]; then
+		p+=",\"multifd-channels\":$channels,\"multifd-compression\":\"$compress\""
+		[ "$qemu_zpd" = 0 ] || p+=',"zero-page-detection":"multifd"'
+	fi
+	printf '{"execute":"migrate-set-parameters","arguments":{"max-bandwidth":%s,"downtime-limit":%s%s}}\n' \
+		"$bw" "$downtime_ms" "$p"
 }
 
 # qemu_pc_probe NAME: which of postcopy-preempt and postcopy-blocktime
@@ -398,9 +469,16 @@ qemu_scenario() {
 		qemu_start "$dst" -incoming defer \
 			-fw_cfg "name=opt/kmig/workload,string=$wl $mib $rate"
 		dpid=$qpid
+		# A setting QEMU refuses fails the scenario (the reply shown).
 		$qmp "$run/$dst.qmp" "$(qemu_caps)" "$(qemu_params)" \
-			"{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"tcp:127.0.0.1:$port\"}}" >/dev/null
-		$qmp "$run/$src.qmp" "$(qemu_caps)" "$(qemu_params)" >/dev/null
+			"{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"tcp:127.0.0.1:$port\"}}" \
+			>"$run/qmp.out" &&
+			$qmp "$run/$src.qmp" "$(qemu_caps)" "$(qemu_params)" >>"$run/qmp.out" || {
+			say "QEMU $qemu_version refused the settings: $(grep error "$run/qmp.out")"
+			record "$qlabel" "$s" "$i" null null 0 0 qmp-error
+			qemu_quit "$dst" "$dpid"
+			break
+		}
 		: >"$run/cpu"
 		sample_cpu "$run/cpu" "$spid" "$dpid" &
 		sampler=$!
@@ -442,7 +520,7 @@ qemu_scenario() {
 			result=verify-failed
 		fi
 		# shellcheck disable=SC2046
-		record qemu "$s" "$i" "${total:-null}" "${down:-null}" "$bytes" "$cpu" \
+		record "$qlabel" "$s" "$i" "${total:-null}" "${down:-null}" "$bytes" "$cpu" \
 			"$result" \
 			$([ "$postcopy" = 0 ] || echo "${blocked:-null} ${requests:-null}")
 		[ "$result" = ok ] || echo "$r" >&2
@@ -541,7 +619,7 @@ kmig_scenario() {
 median() {
 	grep "\"peer\":\"$1\",\"scenario\":\"$2\"," "$json_runs" |
 		grep '"result":"ok"' |
-		grep -o "\"$3\":[0-9.]*" | cut -d: -f2 | sort -g |
+		grep -o "\"$3\":[0-9][0-9.]*" | cut -d: -f2 | sort -g |
 		awk '{ v[NR] = $1 } END { if (!NR) print "null";
 			else if (NR % 2) print v[(NR + 1) / 2];
 			else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }' || true
@@ -557,72 +635,157 @@ ratio() {
 
 fmt() { [ "$1" = null ] && echo "-" || awk -v v="$1" -v f="$2" 'BEGIN { printf f, v }'; }
 
+# rate BYTES MS: MiB/s on the wire; wire_pct BYTES MS CHANNELS: that as a
+# percentage of the loopback limit measured with CHANNELS connections.
+rate() {
+	if [ "$1" = null ] || [ "$2" = null ] || [ "$(calc "$2 == 0")" = 1 ]; then
+		echo null
+	else
+		calc "$1 / 1048576 * 1000 / $2"
+	fi
+}
+
+wire_pct() {
+	local r w
+	r=$(rate "$1" "$2")
+	eval "w=\${wire_$3:-null}"
+	if [ "$r" = null ] || [ "$w" = null ]; then echo null; else calc "100 * $r / $w"; fi
+}
+
+# row SCENARIO PEER LABEL: one line of the table, the medians of PEER's ok
+# runs; sets $t $d $b $c $bl $rq (null when none) and appends to med[].
+row() {
+	local ok mibs pct
+	t=$(median "$2" "$1" total_ms)
+	d=$(median "$2" "$1" downtime_ms)
+	b=$(median "$2" "$1" bytes)
+	c=$(median "$2" "$1" cpu_s)
+	bl=$(median "$2" "$1" blocked_ms)
+	rq=$(median "$2" "$1" requests)
+	ok=$(grep "\"peer\":\"$2\",\"scenario\":\"$1\"," "$json_runs" | grep -c '"result":"ok"' || true)
+	mibs=$(rate "$b" "$t")
+	pct=$(wire_pct "$b" "$t" "$chans")
+	printf '%-8s %-20s %9s %8s %9s %7s %5s %7s %2s/%s\n' "$1" "$3" \
+		"$(fmt "$t" %.0f)" "$(fmt "$d" %.0f)" \
+		"$([ "$b" = null ] && echo - || calc "$b / 1048576" | awk '{ printf "%.1f", $1 }')" \
+		"$(fmt "$mibs" %.1f)" "$(fmt "$pct" %.0f%%)" "$(fmt "$c" %.2f)" "$ok" "$reps"
+	med+=("{\"peer\":\"$2\",\"scenario\":\"$1\",\"ok_runs\":$ok,\"total_ms\":$t,\"downtime_ms\":$d,\"bytes\":$b,\"mib_s\":$mibs,\"wire_pct\":$pct,\"cpu_s\":$c,\"blocked_ms\":$bl,\"requests\":$rq}")
+}
+
+# qemus_list WHAT: per QEMU, "; " between them, its version and WHAT:
+# zpd (whether it has zero-page-detection), pc (its postcopy extras).
+qemus_list() {
+	local qi
+	for qi in "${!qwords[@]}"; do
+		case $1 in
+		zpd) printf '%s: %s; ' "${qver[$qi]}" "$([ "${qzpd[$qi]}" = 1 ] && echo yes || echo no)" ;;
+		pc) printf '%s:%s; ' "${qver[$qi]}" "${qpc[$qi]:- none}" ;;
+		*) printf '%s; ' "${qver[$qi]}" ;;
+		esac
+	done | sed 's/; $//'
+}
+
 report() {
-	local s p f t d b c bl rq ok med=() pc=""
+	local s qi m lbl bt bm kt kd kb kc kbl krq med=() best=() pc="" wires="" n v
+	local b_ d_ c_ bl_ rq_
 	printf '\nkmig vs QEMU %s: %s MiB guests, %s channels, median of %s runs, loopback TCP\n' \
-		"$qemu_version" "$mem" "$channels" "$reps"
-	printf 'sandbox memcpy: %s MiB/s (copying the RAM once: %.0f ms)\n\n' \
+		"$(qemus_list version | sed 's/; / and /g')" "$mem" "$channels" "$reps"
+	printf 'sandbox memcpy: %s MiB/s (copying the RAM once: %.0f ms)\n' \
 		"$memcpy" "$(calc "$mem * 1000 / $memcpy")"
-	printf '%-8s %-5s %9s %9s %9s %7s %5s\n' scenario peer total_ms down_ms MiB_sent cpu_s ok
+	for n in $wire_conns; do
+		eval "v=\$wire_$n"
+		printf 'loopback TCP (bench/wire_bw, %s connection%s, median of 3): %s MiB/s\n' \
+			"$n" "$([ "$n" = 1 ] || echo s)" "$v"
+		wires+="${wires:+,}\"$n\":$v"
+	done
+	printf '\n%-8s %-20s %9s %8s %9s %7s %5s %7s %5s\n' scenario peer total_ms down_ms \
+		MiB_sent MiB/s wire cpu_s ok
 	for s in $scenarios; do
-		for p in qemu kmig; do
-			t=$(median "$p" "$s" total_ms)
-			d=$(median "$p" "$s" downtime_ms)
-			b=$(median "$p" "$s" bytes)
-			c=$(median "$p" "$s" cpu_s)
-			ok=$(grep "\"peer\":\"$p\",\"scenario\":\"$s\"," "$json_runs" | grep -c '"result":"ok"' || true)
-			eval "${p}_t=\$t ${p}_d=\$d ${p}_b=\$b ${p}_c=\$c"
-			printf '%-8s %-5s %9s %9s %9s %7s %2s/%s\n' "$s" "$p" \
-				"$(fmt "$t" %.0f)" "$(fmt "$d" %.0f)" \
-				"$([ "$b" = null ] && echo - || calc "$b / 1048576" | awk '{ printf "%.1f", $1 }')" \
-				"$(fmt "$c" %.2f)" "$ok" "$reps"
-			bl=$(median "$p" "$s" blocked_ms)
-			rq=$(median "$p" "$s" requests)
-			eval "${p}_bl=\$bl ${p}_rq=\$rq"
-			med+=("{\"peer\":\"$p\",\"scenario\":\"$s\",\"ok_runs\":$ok,\"total_ms\":$t,\"downtime_ms\":$d,\"bytes\":$b,\"cpu_s\":$c,\"blocked_ms\":$bl,\"requests\":$rq}")
+		scenario "$s"
+		kt=null kd=null kb=null kc=null kbl=null krq=null
+		if has_peer kmig; then
+			row "$s" kmig kmig
+			kt=$t kd=$d kb=$b kc=$c kbl=$bl krq=$rq
+		fi
+		for qi in "${!qwords[@]}"; do
+			bt=null bm=""
+			for m in $qemu_modes; do
+				[ "$postcopy" = 0 ] || [ "$m" = plain ] || continue
+				lbl=qemu-${qver[$qi]}-$m
+				row "$s" "$lbl" "qemu ${qver[$qi]} $m"
+				if [ "$t" != null ] && { [ "$bt" = null ] || [ "$(calc "$t < $bt")" = 1 ]; }; then
+					bt=$t bm=$m b_=$b d_=$d c_=$c bl_=$bl rq_=$rq
+				fi
+			done
+			if [ -z "$bm" ]; then
+				printf '%-8s %-20s %9s\n' "$s" "k/q ${qver[$qi]}" "-"
+				continue
+			fi
+			printf '%-8s %-20s %9s %8s %9s %7s %5s %7s\n' "$s" \
+				"k/q ${qver[$qi]} $bm" \
+				"$(ratio "$kt" "$bt")" "$(ratio "$kd" "$d_")" \
+				"$(ratio "$kb" "$b_")" "" "" "$(ratio "$kc" "$c_")"
+			best+=("{\"qemu\":\"${qver[$qi]}\",\"scenario\":\"$s\",\"mode\":\"$bm\"}")
+			# text: when the uncompressed plain mode was the faster,
+			# also kmig against QEMU's compressed (multifd zstd) one.
+			if [ "$compress" != none ] && [ "$bm" != multifd ]; then
+				lbl=qemu-${qver[$qi]}-multifd
+				t=$(median "$lbl" "$s" total_ms)
+				[ "$t" = null ] ||
+					printf '%-8s %-20s %9s %8s %9s %7s %5s %7s\n' "$s" \
+						"k/q ${qver[$qi]} $compress" \
+						"$(ratio "$kt" "$t")" \
+						"$(ratio "$kd" "$(median "$lbl" "$s" downtime_ms)")" \
+						"$(ratio "$kb" "$(median "$lbl" "$s" bytes)")" "" "" \
+						"$(ratio "$kc" "$(median "$lbl" "$s" cpu_s)")"
+			fi
+			[ "$s" != postcopy ] ||
+				pc+=$(printf '%-8s %-10s %-8s %9s %9s %9s\n%-8s %-10s %-8s %9s %9s %9s' \
+					"$s" blocked_ms "${qver[$qi]}" "$(fmt "$bl_" %.0f)" \
+					"$(fmt "$kbl" %.0f)" "$(ratio "$kbl" "$bl_")" \
+					"$s" requests "${qver[$qi]}" "$(fmt "$rq_" %.0f)" \
+					"$(fmt "$krq" %.0f)" "$(ratio "$krq" "$rq_")")$'\n'
 		done
-		# shellcheck disable=SC2154
-		printf '%-8s %-5s %9s %9s %9s %7s\n' "$s" k/q \
-			"$(ratio "$kmig_t" "$qemu_t")" "$(ratio "$kmig_d" "$qemu_d")" \
-			"$(ratio "$kmig_b" "$qemu_b")" "$(ratio "$kmig_c" "$qemu_c")"
-		# shellcheck disable=SC2154
-		[ "$s" != postcopy ] ||
-			pc=$(printf '%-8s %-10s %9s %9s %9s\n%-8s %-10s %9s %9s %9s' \
-				"$s" blocked_ms "$(fmt "$qemu_bl" %.0f)" \
-				"$(fmt "$kmig_bl" %.0f)" "$(ratio "$kmig_bl" "$qemu_bl")" \
-				"$s" requests "$(fmt "$qemu_rq" %.0f)" \
-				"$(fmt "$kmig_rq" %.0f)" "$(ratio "$kmig_rq" "$qemu_rq")")
 	done
 	if [ -n "$pc" ]; then
-		printf '\nIn postcopy: vCPU blocked time (QEMU: the destination'"'"'s postcopy-blocktime%s)\nand pages requested by the destination (QEMU: ram.postcopy-requests)\n' \
-			"$(case " $qemu_pc_caps " in *" postcopy-blocktime "*) ;; *) echo ", not available in this QEMU" ;; esac)"
-		printf '%-8s %-10s %9s %9s %9s\n' scenario what qemu kmig k/q
-		echo "$pc"
+		printf '\nIn postcopy: vCPU blocked time (QEMU: the destination'"'"'s postcopy-blocktime)\nand pages requested by the destination (QEMU: ram.postcopy-requests)\n'
+		printf '%-8s %-10s %-8s %9s %9s %9s\n' scenario what version qemu kmig k/q
+		printf '%s' "$pc"
 	fi
 	cat <<EOF
 
-The QEMU guest booted once ($boots tries, see qemu_snapshot); every scenario starts from that state.
-k/q = kmig / QEMU (below 1: kmig is ahead). total and downtime are each
+k/q V MODE = kmig / QEMU V in MODE, the faster of QEMU's two modes there
+by median total time (below 1: kmig is ahead); in text, where that is the
+uncompressed plain mode, k/q V zstd is kmig against the multifd zstd mode. total and downtime are each
 peer's own report: QEMU's query-migrate (downtime ends when the source has
 sent the last page), kmig's report (downtime ends at the destination's ACK,
 after the guest was started there). MiB_sent: bytes through the loopback
-device during the migration, both peers measured the same way. cpu_s: CPU
-time of the migration, QEMU: both QEMU processes outside their vCPU threads;
-kmig: both kmigctl, kmig's kernel workers and both kmig-vmm outside their
-vCPU threads.
+device during the migration, both peers measured the same way. MiB/s:
+MiB_sent / total; wire: that as a share of the loopback TCP limit with as
+many connections as the scenario's data channels ($channels; 1 in
+postcopy). cpu_s: CPU time of the migration, QEMU: both QEMU processes
+outside their vCPU threads; kmig: both kmigctl, kmig's kernel workers and
+both kmig-vmm outside their vCPU threads.
 Scenarios: idle = nothing touched by the workload; zero = $fill_mib MiB
 touched, all zero; random = $fill_mib MiB random; text = $fill_mib MiB
-text-like, compressed on both sides (QEMU multifd zstd, kmig zstd); dirty =
-a ${dirty_ws} MiB working set rewritten at ${dirty_rate} MiB/s, both capped at ${dirty_cap} MiB/s.
+text-like (QEMU: multifd zstd in the multifd mode, uncompressed in plain;
+kmig zstd); dirty = a ${dirty_ws} MiB working set rewritten at ${dirty_rate} MiB/s,
+both capped at ${dirty_cap} MiB/s.
 The QEMU guest ($guest) runs the same workload code (bench/peer/workload.c);
 the Linux guest also holds its kernel (idle shows what that costs).
-QEMU: ${qemu_cmd[*]}
-      -append "$kernel_args kmig_wl=wait", saved once booted, restored per
-      scenario (-incoming defer, migrate-incoming exec:cat FILE)
-      QMP: $(qemu_caps)
-           migrate-set-parameters multifd-channels $channels, multifd-compression
-           zstd for text else none, max-bandwidth $uncapped_bytes ($((uncapped_bytes >> 20)) MiB/s;
-           ${dirty_cap} MiB/s in dirty), downtime-limit $downtime_ms
+QEMU: saved once booted (-append "$kernel_args kmig_wl=wait"), restored
+      per scenario and mode (-incoming defer, migrate-incoming exec:cat FILE)
+EOF
+	for qi in "${!qwords[@]}"; do
+		echo "  ${qver[$qi]}: ${qcmd[$qi]}"
+	done
+	cat <<EOF
+      multifd mode: capability multifd, migrate-set-parameters
+        multifd-channels $channels, multifd-compression zstd in text else none,
+        zero-page-detection multifd where QEMU has it ($(qemus_list zpd))
+      plain mode: multifd off (one migration channel), no compression
+      both: max-bandwidth $uncapped_bytes ($((uncapped_bytes >> 20)) MiB/s; ${dirty_cap} MiB/s in dirty),
+        downtime-limit $downtime_ms
 kmig: kmigctl migrate --channels $channels --downtime-limit $downtime_ms
       [--compress zstd in text] [--max-bandwidth $dirty_cap in dirty]
 EOF
@@ -631,8 +794,10 @@ EOF
 		cat <<EOF
 postcopy = a ${pc_ws} MiB working set rewritten at ${pc_rate} MiB/s, both capped at
       ${pc_cap} MiB/s before and after the switch, which each peer makes after its
-      first pass. QEMU: capabilities postcopy-ram$qemu_pc_caps (no multifd:
-      7.2 stalled with multifd and postcopy-preempt)$([ -z "$qemu_pc_missing" ] || echo ", lacks$qemu_pc_missing"),
+      first pass. QEMU, plain mode only (10.0 refuses multifd with postcopy-ram,
+      7.2 stalled with multifd and postcopy-preempt): capabilities postcopy-ram
+      and those it has of postcopy-preempt postcopy-blocktime
+      ($(qemus_list pc)),
       max-bandwidth = max-postcopy-bandwidth $((pc_cap << 20)),
       migrate-start-postcopy once ram.dirty-sync-count reaches 2;
       kmig: --channels 1 --postcopy --max-bandwidth $pc_cap (switches right
@@ -644,13 +809,18 @@ EOF
 		;;
 	esac
 	{
-		printf '{"date":"%s","kernel":"%s","qemu":"%s","mem_mib":%s,"reps":%s,"channels":%s,"downtime_limit_ms":%s,"memcpy_mib_s":%s,\n' \
-			"$(date -u +%FT%TZ)" "$kver" "$qemu_version" "$mem" "$reps" \
-			"$channels" "$downtime_ms" "$memcpy"
-		printf '"qemu_guest":"%s","qemu_boot_tries":%s,"qemu_cmd":"%s","qemu_caps":%s,\n' \
-			"$guest" "$boots" "${qemu_cmd[*]}" \
-			"$(qemu_caps | sed 's/^{"execute":"migrate-set-capabilities","arguments"://; s/}$//')"
+		printf '{"date":"%s","kernel":"%s","mem_mib":%s,"reps":%s,"channels":%s,"downtime_limit_ms":%s,"memcpy_mib_s":%s,"wire_mib_s":{%s},\n' \
+			"$(date -u +%FT%TZ)" "$kver" "$mem" "$reps" \
+			"$channels" "$downtime_ms" "$memcpy" "$wires"
+		printf '"qemu_guest":"%s","qemu_modes":"%s","qemus":[%s],\n' "$guest" "$qemu_modes" \
+			"$(for qi in "${!qwords[@]}"; do
+				printf '%s{"version":"%s","cmd":"%s","boot_tries":%s,"zero_page_detection":%s,"postcopy_caps":"%s"}' \
+					"$([ "$qi" = 0 ] || echo ,)" "${qver[$qi]}" "${qcmd[$qi]}" \
+					"${qboots[$qi]}" "$([ "${qzpd[$qi]}" = 1 ] && echo true || echo false)" \
+					"${qpc[$qi]# }"
+			done)"
 		printf '"medians":[%s],\n' "$(IFS=,; echo "${med[*]}")"
+		printf '"faster_mode":[%s],\n' "$(IFS=,; echo "${best[*]}")"
 		printf '"runs":[%s]}\n' "$(paste -sd, "$json_runs")"
 	} >"$out/bench-peer.json"
 	echo
@@ -662,42 +832,87 @@ EOF
 	say "$peer is not built: run make bench-peer"
 	exit 2
 }
+[ -x build/bench/wire_bw ] && [ -x build/bench/memcpy_bw ] || {
+	say "build/bench/wire_bw or memcpy_bw is not built: run make bench-tools"
+	exit 2
+}
 has_peer() { case " $peers " in *" $1 "*) return 0 ;; esac; return 1; }
+# The QEMUs, resolved up front: a missing one stops the run before it
+# starts. qwords, qver, qcmd, qbase, qzpd, qboots, qpc: per QEMU.
+qwords=() qver=() qcmd=() qbase=() qzpd=() qboots=() qpc=()
+if has_peer qemu; then
+	for w in $qemus; do
+		qemu_resolve "$w" || exit 2
+		qi=${#qwords[@]}
+		qwords+=("$w") qver+=("$qemu_version") qcmd+=("${qemu_cmd[*]}")
+		qbase+=("$run/base-$qi.state") qzpd+=(0) qboots+=(0) qpc+=("")
+	done
+fi
 if has_peer kmig; then
 	insmod ./kmig.ko
 fi
 ip link set lo up
 memcpy=$(build/bench/memcpy_bw)
-qemu_version=$(qemu-system-x86_64 --version | head -n 1 | grep -o 'version [0-9.]*' | cut -d' ' -f2)
+# The wire: loopback TCP with as many connections as each scenario's data
+# channels, three times wire_s seconds, the median.
+wire_s=${KMIG_PEER_WIRE_S:-2}
+wire_conns=$(for s in $scenarios; do scenario "$s"; echo "$chans"; done | sort -un)
+for n in $wire_conns; do
+	v=$(for i in 1 2 3; do build/bench/wire_bw "$n" "$wire_s"; done |
+		grep -o '"mib_s":[0-9.]*' | cut -d: -f2 | sort -g | sed -n 2p)
+	eval "wire_$n=\${v:-null}"
+	say "loopback TCP, $n connection(s): ${v:-?} MiB/s"
+done
 : >"$json_runs"
-boots=0
+: >"$run/expected"
 if has_peer kmig && ! $kmigctl migrate --help 2>&1 | grep -q -- --compress; then
 	say "kmigctl has no --compress: kmig's text runs go uncompressed"
 	nocompress=1
 fi
-if has_peer qemu; then
-	qemu_snapshot || say "no QEMU guest: only kmig runs"
-fi
+# qemu_use QI: QEMU QI's command, version, saved guest and probes.
+qemu_use() {
+	qemu_resolve "${qwords[$1]}"
+	base=${qbase[$1]} qemu_zpd=${qzpd[$1]} boots=${qboots[$1]}
+}
+for qi in "${!qwords[@]}"; do
+	qemu_use "$qi"
+	qemu_snapshot || say "no QEMU $qemu_version guest: its runs are missing"
+	qzpd[qi]=$qemu_zpd qboots[qi]=$boots
+done
 for s in $scenarios; do
 	scenario "$s"
-	if [ -e "$run/base.state" ]; then
-		say "scenario $s: QEMU"
-		qemu_scenario || say "qemu $s failed"
-	fi
+	for qi in "${!qwords[@]}"; do
+		qemu_use "$qi"
+		for qmode in $qemu_modes; do
+			if [ "$postcopy" = 1 ] && [ "$qmode" != plain ]; then
+				say "scenario $s: QEMU $qemu_version $qmode skipped (postcopy runs plain)"
+				continue
+			fi
+			qlabel=qemu-$qemu_version-$qmode
+			echo "$qlabel $s" >>"$run/expected"
+			[ -e "$base" ] || continue
+			say "scenario $s: QEMU $qemu_version $qmode"
+			qemu_pc_caps=""
+			qemu_scenario || say "qemu $qemu_version $qmode $s failed"
+			[ -z "$qemu_pc_caps" ] || qpc[qi]=$qemu_pc_caps
+		done
+	done
 	if has_peer kmig; then
+		echo "kmig $s" >>"$run/expected"
 		say "scenario $s: kmig"
 		[ -z "${nocompress:-}" ] || compress=none
 		kmig_scenario || say "kmig $s failed"
 	fi
 done
 report
-# Every scenario needs a verified run of each peer asked for.
-for s in $scenarios; do
-	for p in $peers; do
-		grep "\"peer\":\"$p\",\"scenario\":\"$s\"," "$json_runs" |
-			grep -q '"result":"ok"' || {
-			say "$p $s: no verified run"
-			exit 1
-		}
-	done
-done
+# Every scenario needs a verified run of each peer asked for (each QEMU
+# in each of its modes).
+fail=0
+while read -r p s; do
+	grep "\"peer\":\"$p\",\"scenario\":\"$s\"," "$json_runs" |
+		grep -q '"result":"ok"' || {
+		say "$p $s: no verified run"
+		fail=1
+	}
+done <"$run/expected"
+exit $fail
