@@ -35,9 +35,8 @@
 # Results: the table on stdout, $KMIG_OUT/bench-peer.json (every run and
 # the medians, with the exact settings of both peers).
 #
-# Scenario postcopy (opt-in: KMIG_PEER_SCENARIOS=postcopy; not in the
-# default list, which already takes about 16 minutes per QEMU mode): a
-# working set rewritten faster than the bandwidth cap, which precopy
+# Scenario postcopy (in the default list, last; KMIG_PEER_SCENARIOS=
+# postcopy runs it alone): a working set rewritten faster than the bandwidth cap, which precopy
 # cannot converge; both peers switch to postcopy after their first pass
 # (QEMU: postcopy-ram, postcopy-preempt and postcopy-blocktime where its
 # query-migrate-capabilities lists them, in the plain mode only: QEMU
@@ -48,7 +47,7 @@
 # destination's postcopy-blocktime; kmig: postcopy.vcpu_blocked_ms).
 #
 # Environment: KMIG_PEER_MEM (MiB, 512), KMIG_PEER_REPS (3),
-# KMIG_PEER_SCENARIOS ("idle zero random text dirty"; also postcopy),
+# KMIG_PEER_SCENARIOS ("idle zero random text dirty postcopy"),
 # KMIG_PEER_PC_RATE and KMIG_PEER_PC_CAP (postcopy's dirty rate, 48, and
 # cap, 8 MiB/s: under TCG the guest may dirty slower than asked, and
 # QEMU then converges before the switch: a lower cap), KMIG_PEER_PEERS
@@ -69,7 +68,7 @@ set -euo pipefail
 
 mem=${KMIG_PEER_MEM:-512}
 reps=${KMIG_PEER_REPS:-3}
-scenarios=${KMIG_PEER_SCENARIOS:-"idle zero random text dirty"}
+scenarios=${KMIG_PEER_SCENARIOS:-"idle zero random text dirty postcopy"}
 peers=${KMIG_PEER_PEERS:-"qemu kmig"}
 accel=${KMIG_PEER_ACCEL:-kvm}
 guest=${KMIG_PEER_GUEST:-bare}
