@@ -104,6 +104,8 @@ struct kmig_stats {
  * s->lock (held for a whole KMIG_SEND_ROUND).
  */
 struct kmig_report {
+	bool has_pc;			/* @pc was published */
+	struct kmig_postcopy_progress pc;	/* destination, postcopy */
 	bool tracking;
 	u32 dirty_mode;
 	u32 nr_slots;
@@ -133,8 +135,10 @@ struct kmig_session {
 	bool postcopy_requested;	/* by netlink, until DIRTY_START */
 	bool round_active;		/* KMIG_SEND_ROUND waits for workers */
 	struct kmig_stats stats;
-	spinlock_t report_lock;		/* protects @report */
+	spinlock_t report_lock;		/* protects @report, @pc */
 	struct kmig_report report;
+	struct kmig_postcopy_progress pc;	/* KMIG_POSTCOPY_PROGRESS's */
+	bool has_pc;
 	/* Set at open, constant: who may see and cancel it over netlink. */
 	struct net *net;		/* the opener's network namespace */
 	const struct cred *cred;	/* the opener's credentials (f_cred) */

@@ -49,6 +49,38 @@ static int kmig_nl_put_traffic(struct sk_buff *skb, const struct kmig_stats *st)
 	return 0;
 }
 
+/* What the destination's kmigctl last said of its postcopy. */
+static int kmig_nl_put_postcopy(struct sk_buff *skb,
+				const struct kmig_postcopy_progress *pc)
+{
+	const struct {
+		int attr;
+		u64 val;
+	} v[] = {
+		{ KMIG_A_SESSION_PC_MISSING_PAGES, pc->missing_pages },
+		{ KMIG_A_SESSION_PC_FAULTS, pc->faults },
+		{ KMIG_A_SESSION_PC_REQUESTED_PAGES, pc->requested_pages },
+		{ KMIG_A_SESSION_PC_URGENT_PAGES, pc->urgent_pages },
+		{ KMIG_A_SESSION_PC_BACKGROUND_PAGES, pc->background_pages },
+		{ KMIG_A_SESSION_PC_BLOCKED_NS, pc->blocked_ns },
+		{ KMIG_A_SESSION_PC_NS, pc->postcopy_ns },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(v); i++)
+		if (nla_put_u64_64bit(skb, v[i].attr, v[i].val,
+				      KMIG_A_SESSION_PAD))
+			return -EMSGSIZE;
+	if (nla_put_u32(skb, KMIG_A_SESSION_PC_LATENCY_P50_US,
+			pc->latency_p50_us) ||
+	    nla_put_u32(skb, KMIG_A_SESSION_PC_LATENCY_P99_US,
+			pc->latency_p99_us) ||
+	    nla_put_u32(skb, KMIG_A_SESSION_PC_LATENCY_MAX_US,
+			pc->latency_max_us))
+		return -EMSGSIZE;
+	return 0;
+}
+
 static int kmig_nl_put_session(struct sk_buff *skb, struct kmig_session *s)
 {
 	/* Acquire pairs with kmig_ioc_attach_vm(); see kmig_session_state(). */
@@ -61,6 +93,8 @@ static int kmig_nl_put_session(struct sk_buff *skb, struct kmig_session *s)
 		return -EMSGSIZE;
 	if (READ_ONCE(s->postcopy_requested) &&
 	    nla_put_u32(skb, KMIG_A_SESSION_POSTCOPY_REQUESTED, 1))
+		return -EMSGSIZE;
+	if (r.has_pc && kmig_nl_put_postcopy(skb, &r.pc))
 		return -EMSGSIZE;
 	if (!vm)
 		return 0;

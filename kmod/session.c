@@ -40,6 +40,8 @@ void kmig_session_report(struct kmig_session *s, struct kmig_report *r)
 {
 	spin_lock(&s->report_lock);
 	*r = s->report;
+	r->has_pc = s->has_pc;
+	r->pc = s->pc;
 	spin_unlock(&s->report_lock);
 }
 
@@ -178,7 +180,8 @@ static int kmig_ioc_get_info(struct kmig_session *s, void *data, u32 usize)
 	arg->features = KMIG_FEATURE_DIRTY_BITMAP | KMIG_FEATURE_DIRTY_MANUAL |
 			KMIG_FEATURE_DIRTY_RING | KMIG_FEATURE_ZSTD |
 			KMIG_FEATURE_AS_ID | KMIG_FEATURE_DIRTY_MARK |
-			KMIG_FEATURE_FETCH;
+			KMIG_FEATURE_FETCH |
+			KMIG_FEATURE_POSTCOPY_PROGRESS;
 	return 0;
 }
 
@@ -309,6 +312,20 @@ static int kmig_ioc_fetch(struct kmig_session *s, void *data, u32 usize)
 	return kmig_fetch(s, data);
 }
 
+/*
+ * The destination's postcopy counts, for netlink: without s->lock, so
+ * that it never waits behind a KMIG_LOAD of the same session.
+ */
+static int kmig_ioc_postcopy_progress(struct kmig_session *s, void *data,
+				      u32 usize)
+{
+	spin_lock(&s->report_lock);
+	s->pc = *(struct kmig_postcopy_progress *)data;
+	s->has_pc = true;
+	spin_unlock(&s->report_lock);
+	return 0;
+}
+
 union kmig_ioc_buf {
 	struct kmig_info info;
 	struct kmig_attach_vm attach_vm;
@@ -323,6 +340,7 @@ union kmig_ioc_buf {
 	struct kmig_load load;
 	struct kmig_dirty_mark dirty_mark;
 	struct kmig_fetch fetch;
+	struct kmig_postcopy_progress postcopy_progress;
 };
 
 /* Every struct starts "__u32 size; __u32 flags;". */
@@ -403,6 +421,10 @@ static const struct kmig_ioc_op kmig_ioc_ops[] = {
 	KMIG_IOC_OP(KMIG_FETCH, kmig_ioc_fetch, struct kmig_fetch,
 		    __reserved2, KMIG_RESV(struct kmig_fetch), 0,
 		    KMIG_IOC_VM | KMIG_IOC_CANCELLABLE | KMIG_IOC_IN_ROUND),
+	KMIG_IOC_OP(KMIG_POSTCOPY_PROGRESS, kmig_ioc_postcopy_progress,
+		    struct kmig_postcopy_progress, __reserved,
+		    KMIG_RESV(struct kmig_postcopy_progress), 0,
+		    KMIG_IOC_NOLOCK | KMIG_IOC_IN_ROUND),
 };
 
 /*

@@ -36,7 +36,8 @@
  *
  * KMIG_FETCH came later without a bump: it only adds an ioctl (older
  * modules answer -ENOTTY) and changes nothing of version 2's calls or
- * records; KMIG_FEATURE_FETCH tells whether the module has it.
+ * records; KMIG_FEATURE_FETCH tells whether the module has it. So did
+ * KMIG_POSTCOPY_PROGRESS (KMIG_FEATURE_POSTCOPY_PROGRESS).
  */
 #define KMIG_API_VERSION	2
 #define KMIG_DEVICE_PATH	"/dev/kmig"
@@ -59,6 +60,7 @@ enum {
 	KMIG_CMD_LOAD,
 	KMIG_CMD_DIRTY_MARK,
 	KMIG_CMD_FETCH,
+	KMIG_CMD_POSTCOPY_PROGRESS,
 };
 
 /* Feature bits reported by KMIG_GET_INFO. */
@@ -69,6 +71,7 @@ enum {
 #define KMIG_FEATURE_AS_ID		0x10ULL /* kmig_rec.as_id, entry sizes */
 #define KMIG_FEATURE_DIRTY_MARK		0x20ULL /* KMIG_DIRTY_MARK */
 #define KMIG_FEATURE_FETCH		0x40ULL /* KMIG_FETCH */
+#define KMIG_FEATURE_POSTCOPY_PROGRESS	0x80ULL /* KMIG_POSTCOPY_PROGRESS */
 
 /**
  * struct kmig_info - ioctl(KMIG_GET_INFO)
@@ -699,6 +702,52 @@ struct kmig_fetch {
 
 #define KMIG_FETCH		_IO(KMIG_TYPE, KMIG_CMD_FETCH)
 
+/**
+ * struct kmig_postcopy_progress - ioctl(KMIG_POSTCOPY_PROGRESS)
+ * @size: sizeof(struct kmig_postcopy_progress)
+ * @flags: Must be 0
+ * @missing_pages: Pages the destination still waits for
+ * @faults: Fault events it read from the userfaultfd
+ * @requested_pages: Of them, pages it asked the source for
+ * @urgent_pages: Pages placed from the preempt channel
+ * @background_pages: Pages placed from the background stream
+ * @blocked_ns: The faults' waits, summed: the guest's vCPU blocked time
+ * @postcopy_ns: Time since the guest started here
+ * @latency_p50_us: Fault latency, median so far
+ * @latency_p99_us: ...99th percentile
+ * @latency_max_us: ...largest
+ * @__reserved: Must be 0
+ *
+ * During postcopy the destination places pages through the VMM's
+ * userfaultfd, which the module does not see; its kmigctl publishes its
+ * own counts into its session with this call, now and then, so that the
+ * netlink dump shows them (KMIG_A_SESSION_PC_*) beside the loads: how far
+ * postcopy is, for an operator on the destination host. The module keeps
+ * the last values as they are (they are the caller's word, shown to the
+ * callers of its namespace only, like every session attribute) and shows
+ * them from the first call until the session closes. Any session may
+ * call it, attached or not; it never waits for another ioctl.
+ *
+ * Errors: -EFAULT.
+ */
+struct kmig_postcopy_progress {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 missing_pages;
+	__aligned_u64 faults;
+	__aligned_u64 requested_pages;
+	__aligned_u64 urgent_pages;
+	__aligned_u64 background_pages;
+	__aligned_u64 blocked_ns;
+	__aligned_u64 postcopy_ns;
+	__u32 latency_p50_us;
+	__u32 latency_p99_us;
+	__u32 latency_max_us;
+	__u32 __reserved;
+};
+
+#define KMIG_POSTCOPY_PROGRESS	_IO(KMIG_TYPE, KMIG_CMD_POSTCOPY_PROGRESS)
+
 /*
  * Generic netlink control plane (Documentation/netlink/specs/kmig.yaml).
  * A session belongs to the network namespace it was opened in. The
@@ -769,6 +818,17 @@ enum kmig_a_session {
 	KMIG_A_SESSION_FETCHED_PAGES,	/* u64: pages KMIG_FETCH returned */
 	KMIG_A_SESSION_FETCHED_BYTES,	/* u64: data bytes they carried */
 	KMIG_A_SESSION_POSTCOPY_REQUESTED, /* u32: 1 once requested */
+	/* Destination, postcopy: the last KMIG_POSTCOPY_PROGRESS, if any. */
+	KMIG_A_SESSION_PC_MISSING_PAGES,	/* u64 */
+	KMIG_A_SESSION_PC_FAULTS,		/* u64 */
+	KMIG_A_SESSION_PC_REQUESTED_PAGES,	/* u64 */
+	KMIG_A_SESSION_PC_URGENT_PAGES,		/* u64 */
+	KMIG_A_SESSION_PC_BACKGROUND_PAGES,	/* u64 */
+	KMIG_A_SESSION_PC_BLOCKED_NS,		/* u64 */
+	KMIG_A_SESSION_PC_NS,			/* u64: time in postcopy */
+	KMIG_A_SESSION_PC_LATENCY_P50_US,	/* u32 */
+	KMIG_A_SESSION_PC_LATENCY_P99_US,	/* u32 */
+	KMIG_A_SESSION_PC_LATENCY_MAX_US,	/* u32 */
 
 	__KMIG_A_SESSION_MAX,
 };

@@ -205,6 +205,15 @@ int kmig_fetch(int fd, const struct kmig_dirty_range *ranges, __u32 nr,
 	       struct kmig_fetch *out);
 
 /*
+ * Destination, postcopy: publishes @p (its counts; size, flags and
+ * __reserved are filled in) into the session, where the netlink dump
+ * shows it (KMIG_A_SESSION_PC_*). Never waits for another call on the
+ * session. Since KMIG_1.4; needs KMIG_FEATURE_POSTCOPY_PROGRESS (older
+ * modules: -ENOTTY).
+ */
+int kmig_postcopy_progress(int fd, const struct kmig_postcopy_progress *p);
+
+/*
  * What an errno means when a kmig call returns it (e.g. -ENOTCONN: "session
  * has no VM attached"); falls back to strerror(). Takes err or -err.
  */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1 OR MIT
 /*
- * Source side, postcopy: read the pages the destination faulted on now,
- * beside a running round (KMIG_FETCH).
+ * Postcopy: on the source, read the pages the destination faulted on
+ * now, beside a running round (KMIG_FETCH); on the destination, publish
+ * how far postcopy is for netlink (KMIG_POSTCOPY_PROGRESS).
  */
 #include <stdint.h>
 #include <string.h>
@@ -30,4 +31,14 @@ int kmig_fetch(int fd, const struct kmig_dirty_range *ranges, __u32 nr,
 	if (ret >= 0 && out)
 		*out = arg;
 	return ret;
+}
+
+int kmig_postcopy_progress(int fd, const struct kmig_postcopy_progress *p)
+{
+	struct kmig_postcopy_progress arg = *p;
+
+	arg.size = sizeof(arg);
+	arg.flags = 0;
+	arg.__reserved = 0;
+	return kmig_ioctl(fd, KMIG_POSTCOPY_PROGRESS, &arg);
 }

@@ -13,10 +13,11 @@ hdr=$(dirname "$0")/../include/libkmig.h
 exports=$(nm -D --defined-only "$so" | awk '{ print $3 }')
 
 # Functions added after 1.0, with their node; everything else is KMIG_1.0.
-added="kmig_send_setup_ex@@KMIG_1.1 kmig_dirty_mark@@KMIG_1.2 kmig_fetch@@KMIG_1.3"
+added="kmig_send_setup_ex@@KMIG_1.1 kmig_dirty_mark@@KMIG_1.2 kmig_fetch@@KMIG_1.3
+kmig_postcopy_progress@@KMIG_1.4"
 
 only_versioned_kmig() {
-	echo "$exports" | grep -v '^KMIG_1\.[0-3]$' | grep -v '^kmig_[a-z0-9_]*@@KMIG_1\.0$' |
+	echo "$exports" | grep -v '^KMIG_1\.[0-4]$' | grep -v '^kmig_[a-z0-9_]*@@KMIG_1\.0$' |
 		grep -vxF "$(printf '%s\n' $added)" |
 		sed 's/^/# unexpected export: /' | grep . && return 1
 	return 0
@@ -35,7 +36,7 @@ added_in_their_node() {
 header_api_exported() {
 	rc=0
 	for f in $(sed -n '/^static inline/d; s/^[a-z].*[ *]\(kmig_[a-z0-9_]*\)(.*/\1/p' "$hdr"); do
-		echo "$exports" | grep -qx "$f@@KMIG_1\.[0-3]" ||
+		echo "$exports" | grep -qx "$f@@KMIG_1\.[0-4]" ||
 			{ echo "# not exported: $f"; rc=1; }
 	done
 	[ -n "$f" ] && return $rc

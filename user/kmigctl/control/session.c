@@ -36,26 +36,36 @@ static struct nla_policy session_policy[KMIG_A_SESSION_MAX + 1] = {
 	[KMIG_A_SESSION_FETCHED_PAGES]	= { .type = NLA_U64 },
 	[KMIG_A_SESSION_FETCHED_BYTES]	= { .type = NLA_U64 },
 	[KMIG_A_SESSION_POSTCOPY_REQUESTED] = { .type = NLA_U32 },
+	[KMIG_A_SESSION_PC_MISSING_PAGES] = { .type = NLA_U64 },
+	[KMIG_A_SESSION_PC_FAULTS]	= { .type = NLA_U64 },
+	[KMIG_A_SESSION_PC_REQUESTED_PAGES] = { .type = NLA_U64 },
+	[KMIG_A_SESSION_PC_URGENT_PAGES] = { .type = NLA_U64 },
+	[KMIG_A_SESSION_PC_BACKGROUND_PAGES] = { .type = NLA_U64 },
+	[KMIG_A_SESSION_PC_BLOCKED_NS]	= { .type = NLA_U64 },
+	[KMIG_A_SESSION_PC_NS]		= { .type = NLA_U64 },
+	[KMIG_A_SESSION_PC_LATENCY_P50_US] = { .type = NLA_U32 },
+	[KMIG_A_SESSION_PC_LATENCY_P99_US] = { .type = NLA_U32 },
+	[KMIG_A_SESSION_PC_LATENCY_MAX_US] = { .type = NLA_U32 },
 };
 
-static void get_u32(struct nlattr **tb, int attr, __u32 *dst, __u32 *present)
+static void get_u32(struct nlattr **tb, int attr, __u32 *dst, __u64 *present)
 {
 	if (tb[attr]) {
 		*dst = nla_get_u32(tb[attr]);
-		*present |= 1U << attr;
+		*present |= 1ULL << attr;
 	}
 }
 
-static void get_u64(struct nlattr **tb, int attr, __u64 *dst, __u32 *present)
+static void get_u64(struct nlattr **tb, int attr, __u64 *dst, __u64 *present)
 {
 	if (tb[attr]) {
 		*dst = nla_get_u64(tb[attr]);
-		*present |= 1U << attr;
+		*present |= 1ULL << attr;
 	}
 }
 
 /* One bit of kmig_session_stats.present per attribute. */
-_Static_assert(KMIG_A_SESSION_MAX < 32, "the presence mask is 32 bits");
+_Static_assert(KMIG_A_SESSION_MAX < 64, "the presence mask is 64 bits");
 
 int session_parse(struct nlmsghdr *nlh, struct kmig_session_stats *s)
 {
@@ -92,6 +102,24 @@ int session_parse(struct nlmsghdr *nlh, struct kmig_session_stats *s)
 	get_u64(tb, KMIG_A_SESSION_FETCHED_BYTES, &s->fetched_bytes,
 		&s->present);
 	get_u32(tb, KMIG_A_SESSION_POSTCOPY_REQUESTED, &s->postcopy_requested,
+		&s->present);
+	get_u64(tb, KMIG_A_SESSION_PC_MISSING_PAGES, &s->pc_missing_pages,
+		&s->present);
+	get_u64(tb, KMIG_A_SESSION_PC_FAULTS, &s->pc_faults, &s->present);
+	get_u64(tb, KMIG_A_SESSION_PC_REQUESTED_PAGES, &s->pc_requested_pages,
+		&s->present);
+	get_u64(tb, KMIG_A_SESSION_PC_URGENT_PAGES, &s->pc_urgent_pages,
+		&s->present);
+	get_u64(tb, KMIG_A_SESSION_PC_BACKGROUND_PAGES,
+		&s->pc_background_pages, &s->present);
+	get_u64(tb, KMIG_A_SESSION_PC_BLOCKED_NS, &s->pc_blocked_ns,
+		&s->present);
+	get_u64(tb, KMIG_A_SESSION_PC_NS, &s->pc_ns, &s->present);
+	get_u32(tb, KMIG_A_SESSION_PC_LATENCY_P50_US, &s->pc_p50_us,
+		&s->present);
+	get_u32(tb, KMIG_A_SESSION_PC_LATENCY_P99_US, &s->pc_p99_us,
+		&s->present);
+	get_u32(tb, KMIG_A_SESSION_PC_LATENCY_MAX_US, &s->pc_max_us,
 		&s->present);
 
 	/* Without its id a session cannot be told apart from the others. */

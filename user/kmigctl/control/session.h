@@ -18,7 +18,7 @@ struct kmig_session_stats {
 	 * kmigctl shows only what the module reported, so an older or newer
 	 * module never makes it print a made-up zero.
 	 */
-	__u32 present;
+	__u64 present;
 	__u32 id;
 	__u32 state;		/* enum kmig_session_state */
 	__u32 vm_pid;
@@ -41,9 +41,13 @@ struct kmig_session_stats {
 	__u64 fetched_pages;	/* postcopy: read at once for the destination */
 	__u64 fetched_bytes;
 	__u32 postcopy_requested; /* 1: `kmigctl postcopy-start` asked */
+	/* Destination, postcopy: what its kmigctl last published. */
+	__u64 pc_missing_pages, pc_faults, pc_requested_pages;
+	__u64 pc_urgent_pages, pc_background_pages, pc_blocked_ns, pc_ns;
+	__u32 pc_p50_us, pc_p99_us, pc_max_us;
 };
 
-#define SESSION_HAS(s, attr)	(((s)->present & (1U << (attr))) != 0)
+#define SESSION_HAS(s, attr)	(((s)->present & (1ULL << (attr))) != 0)
 
 /* Parses one dump message. Returns 0, or -EINVAL for a malformed message. */
 int session_parse(struct nlmsghdr *nlh, struct kmig_session_stats *s);

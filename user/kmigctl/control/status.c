@@ -55,6 +55,36 @@ static void status_print_traffic(struct printer *p,
 		      "\t  data:       %llu bytes\n", s->fetched_bytes);
 }
 
+/*
+ * A destination in postcopy: what its kmigctl last published, under
+ * "postcopy" in JSON as in the incoming report.
+ */
+static void status_print_postcopy(struct printer *p,
+				  const struct kmig_session_stats *s)
+{
+	if (!SESSION_HAS(s, KMIG_A_SESSION_PC_MISSING_PAGES))
+		return;
+	print_open_object(p, "postcopy");
+	print_u64(p, PRINT_ANY, "missing_pages",
+		  "	postcopy:     %llu pages still missing", s->pc_missing_pages);
+	print_float(p, PRINT_ANY, "postcopy_ms", " after %.0f ms\n",
+		    s->pc_ns / NS_PER_MS);
+	print_u64(p, PRINT_ANY, "faults", "	  faults:     %llu", s->pc_faults);
+	print_u64(p, PRINT_ANY, "requests", ", %llu requested\n",
+		  s->pc_requested_pages);
+	print_u64(p, PRINT_ANY, "urgent_pages", "	  placed:     %llu urgent",
+		  s->pc_urgent_pages);
+	print_u64(p, PRINT_ANY, "background_pages", ", %llu background\n",
+		  s->pc_background_pages);
+	print_uint(p, PRINT_ANY, "latency_p50_us",
+		   "	  latency:    p50 %u us", s->pc_p50_us);
+	print_uint(p, PRINT_ANY, "latency_p99_us", ", p99 %u us", s->pc_p99_us);
+	print_uint(p, PRINT_ANY, "latency_max_us", ", max %u us", s->pc_max_us);
+	print_float(p, PRINT_ANY, "vcpu_blocked_ms", "; vCPUs blocked %.3f ms\n",
+		    s->pc_blocked_ns / NS_PER_MS);
+	print_close_object(p);
+}
+
 static void status_print_one(struct printer *p,
 			     const struct kmig_session_stats *s)
 {
@@ -102,6 +132,7 @@ static void status_print_one(struct printer *p,
 			    "\tharvest rate: %.1f pages/ms\n",
 			    s->harvested / (s->harvest_ns / NS_PER_MS));
 	status_print_traffic(p, s);
+	status_print_postcopy(p, s);
 	print_close_object(p);
 }
 

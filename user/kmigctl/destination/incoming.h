@@ -71,6 +71,8 @@ struct incoming {
 	bool pc_up;
 	bool pc_complete;		/* every page is here */
 	uint64_t t_postcopy;
+	uint64_t t_published;		/* the last KMIG_POSTCOPY_PROGRESS */
+	bool no_progress;		/* the module lacks it: stop trying */
 
 	void *state_blob;		/* the device state */
 	uint32_t state_len;

@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "incoming.h"
+#include "libkmig.h"
 #include "signals.h"
 
 /* A DISCARD frame: checked, then kept until the VMM can drop the pages. */
@@ -121,11 +122,45 @@ int incoming_postcopy_prepare(struct incoming *in)
 	return 0;
 }
 
+/* How often the netlink dump's postcopy counts are brought up to date. */
+#define PUBLISH_NS	(500 * 1000000ULL)
+
+/*
+ * The placer's counts into the kmig session, for `kmigctl status` on this
+ * host (KMIG_POSTCOPY_PROGRESS): at most every PUBLISH_NS unless @now.
+ * A module without it is no failure: the report has them all the same.
+ */
+static void incoming_postcopy_publish(struct incoming *in, bool now)
+{
+	struct placer *pl = &in->pc.pl;
+	struct kmig_postcopy_progress p;
+	uint64_t t = now_ns();
+
+	if (in->no_progress || (!now && t - in->t_published < PUBLISH_NS))
+		return;
+	in->t_published = t;
+	memset(&p, 0, sizeof(p));
+	p.missing_pages = atomic_load(&pl->nr_pending);
+	p.faults = atomic_load(&pl->faults);
+	p.requested_pages = atomic_load(&pl->requests);
+	p.urgent_pages = atomic_load(&pl->urgent_pages);
+	p.background_pages = atomic_load(&pl->bg_pages);
+	p.blocked_ns = atomic_load(&pl->blocked_ns);
+	p.postcopy_ns = t - in->t_postcopy;
+	p.latency_p50_us = placer_latency(pl, 50);
+	p.latency_p99_us = placer_latency(pl, 99);
+	p.latency_max_us = atomic_load(&pl->max_ns) / 1000;
+	if (kmig_postcopy_progress(in->kfd, &p) == -ENOTTY)
+		in->no_progress = true;
+}
+
 /* Why the wait for postcopy's end stops: done, or a failure (recorded). */
 static bool incoming_postcopy_check(void *arg)
 {
 	struct incoming *in = arg;
 	char msg[256];
+
+	incoming_postcopy_publish(in, false);
 
 	if (kmigctl_stop_signal) {
 		incoming_fail(in, "stopped by signal %d (%s) during postcopy",
@@ -165,6 +200,7 @@ int incoming_postcopy_wait(struct incoming *in)
 		return incoming_fail(in, "main channel: unexpected %s frame during postcopy",
 				     kms_frame_name(h.type));
 	dst_postcopy_stop(&in->pc);
+	incoming_postcopy_publish(in, true);
 	if (vmm_postcopy_end(&in->vmm, err, sizeof(err)))
 		return incoming_fail(in, "%s", err);
 	close(in->uffd);
