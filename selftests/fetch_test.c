@@ -88,6 +88,9 @@ struct nl_counters {
 	__u32 id;
 	bool found;
 	__u64 fetched_pages, fetched_bytes;
+	bool has_pc;			/* KMIG_A_SESSION_PC_* came */
+	__u64 pc_missing, pc_faults, pc_urgent, pc_ns;
+	__u32 pc_p99_us;
 };
 
 static int counters_cb(struct nl_msg *msg, void *arg)
@@ -104,6 +107,18 @@ static int counters_cb(struct nl_msg *msg, void *arg)
 		c->fetched_pages = nla_get_u64(tb[KMIG_A_SESSION_FETCHED_PAGES]);
 	if (tb[KMIG_A_SESSION_FETCHED_BYTES])
 		c->fetched_bytes = nla_get_u64(tb[KMIG_A_SESSION_FETCHED_BYTES]);
+	c->has_pc = tb[KMIG_A_SESSION_PC_MISSING_PAGES] &&
+		    tb[KMIG_A_SESSION_PC_FAULTS] &&
+		    tb[KMIG_A_SESSION_PC_URGENT_PAGES] &&
+		    tb[KMIG_A_SESSION_PC_NS] &&
+		    tb[KMIG_A_SESSION_PC_LATENCY_P99_US];
+	if (c->has_pc) {
+		c->pc_missing = nla_get_u64(tb[KMIG_A_SESSION_PC_MISSING_PAGES]);
+		c->pc_faults = nla_get_u64(tb[KMIG_A_SESSION_PC_FAULTS]);
+		c->pc_urgent = nla_get_u64(tb[KMIG_A_SESSION_PC_URGENT_PAGES]);
+		c->pc_ns = nla_get_u64(tb[KMIG_A_SESSION_PC_NS]);
+		c->pc_p99_us = nla_get_u32(tb[KMIG_A_SESSION_PC_LATENCY_P99_US]);
+	}
 	return NL_OK;
 }
 
@@ -673,6 +688,53 @@ TEST(vmm_in_another_process_then_gone)
 	close(fd);
 	close(child.vm_fd);
 	free(f);
+}
+
+/*
+ * KMIG_POSTCOPY_PROGRESS: a destination's counts, shown by the netlink
+ * dump of its session as published, the last call's, and only there.
+ */
+TEST(postcopy_progress_in_netlink)
+{
+	struct kmig_postcopy_progress p = {
+		.missing_pages = 1000, .faults = 7, .urgent_pages = 5,
+		.postcopy_ns = 123456789, .latency_p99_us = 4321,
+	};
+	struct nl_counters c = { 0 };
+	const char *why;
+	int fd, other;
+
+	if (!kmig_available(&why))
+		SKIP(return, "%s", why);
+	fd = kmig_open();
+	other = kmig_open();
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, other);
+	/* Nothing published yet: no postcopy attributes. */
+	ASSERT_EQ(0, nl_session(session_id(fd), KMIG_NL_CMD_SESSION_GET, &c));
+	ASSERT_TRUE(c.found);
+	EXPECT_FALSE(c.has_pc);
+
+	ASSERT_EQ(0, kmig_postcopy_progress(fd, &p));
+	p.missing_pages = 10;
+	p.faults = 9;
+	ASSERT_EQ(0, kmig_postcopy_progress(fd, &p));
+	memset(&c, 0, sizeof(c));
+	ASSERT_EQ(0, nl_session(session_id(fd), KMIG_NL_CMD_SESSION_GET, &c));
+	ASSERT_TRUE(c.has_pc);
+	EXPECT_EQ(10, c.pc_missing);
+	EXPECT_EQ(9, c.pc_faults);
+	EXPECT_EQ(5, c.pc_urgent);
+	EXPECT_EQ(123456789, c.pc_ns);
+	EXPECT_EQ(4321, c.pc_p99_us);
+	/* Another session's dump is its own. */
+	memset(&c, 0, sizeof(c));
+	ASSERT_EQ(0, nl_session(session_id(other), KMIG_NL_CMD_SESSION_GET,
+				&c));
+	ASSERT_TRUE(c.found);
+	EXPECT_FALSE(c.has_pc);
+	close(other);
+	close(fd);
 }
 
 /* ---- latency ---- */

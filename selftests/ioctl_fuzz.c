@@ -128,7 +128,7 @@
 #define ARG_BYTES		8192
 #define PG			4096UL
 /* The ioctls this file knows; op_raw() also reaches those past them. */
-#define KMIG_NR_CMDS		(KMIG_CMD_FETCH + 1)
+#define KMIG_NR_CMDS		(KMIG_CMD_POSTCOPY_PROGRESS + 1)
 #ifndef offsetofend
 #define offsetofend(type, member) \
 	(offsetof(type, member) + sizeof(((type *)0)->member))
@@ -262,14 +262,16 @@ static void idle(void)
 enum {
 	C_GET_INFO, C_ATTACH_VM, C_GET_MEMSLOTS, C_DIRTY_START, C_DIRTY_SYNC,
 	C_DIRTY_GET_BITMAP, C_DIRTY_STOP, C_SEND_SETUP, C_SEND_ROUND,
-	C_RING_WAIT, C_LOAD, C_DIRTY_MARK, C_FETCH, C_UNKNOWN, C_RAW, C_MMAP,
+	C_RING_WAIT, C_LOAD, C_DIRTY_MARK, C_FETCH, C_PROGRESS, C_UNKNOWN,
+	C_RAW, C_MMAP,
 	C_NL_DUMP, C_NL_CANCEL, C_RMMOD, NR_C
 };
 
 static const char *const c_name[NR_C] = {
 	"GET_INFO", "ATTACH_VM", "GET_MEMSLOTS", "DIRTY_START", "DIRTY_SYNC",
 	"DIRTY_GET_BITMAP", "DIRTY_STOP", "SEND_SETUP", "SEND_ROUND",
-	"RING_WAIT", "LOAD", "DIRTY_MARK", "FETCH", "unknown-ioctl", "raw-ioctl",
+	"RING_WAIT", "LOAD", "DIRTY_MARK", "FETCH", "POSTCOPY_PROGRESS",
+	"unknown-ioctl", "raw-ioctl",
 	"mmap",
 	"nl-dump", "nl-cancel", "delete_module",
 };
@@ -1247,6 +1249,32 @@ static void op_fetch(struct fuzzer *f, struct sess *s, int fd)
 	fuzz_ioctl(f, C_FETCH, fd, KMIG_FETCH);
 }
 
+/*
+ * KMIG_POSTCOPY_PROGRESS: any numbers at all (they are the caller's), with
+ * bad flags, reserved fields, sizes and pointers, also beside a round.
+ */
+static void op_progress(struct fuzzer *f, int fd)
+{
+	struct kmig_postcopy_progress *a = (void *)f->arg;
+	struct rng *r = &f->r;
+
+	memset(a, 0, sizeof(*a));
+	a->flags = pick_flags(f, 0);
+	a->missing_pages = rnd(r);
+	a->faults = rnd(r);
+	a->requested_pages = rnd(r);
+	a->urgent_pages = rnd(r);
+	a->background_pages = rnd(r);
+	a->blocked_ns = rnd(r);
+	a->postcopy_ns = rnd(r);
+	a->latency_p50_us = rnd(r);
+	a->latency_p99_us = rnd(r);
+	a->latency_max_us = rnd(r);
+	a->__reserved = pick_resv(f);
+	pick_size(f, a, sizeof(*a), sizeof(*a));
+	fuzz_ioctl(f, C_PROGRESS, fd, KMIG_POSTCOPY_PROGRESS);
+}
+
 /* Ioctl numbers /dev/kmig does not know: ENOTTY, whatever the struct. */
 static void op_unknown(struct fuzzer *f, int fd)
 {
@@ -1310,7 +1338,8 @@ static void *fuzz_thread(void *p)
 				op_load(f, s, fd);
 			break;
 		case 88 ... 90: op_dirty_mark(f, s, fd); break;
-		case 91 ... 93: op_fetch(f, s, fd); break;
+		case 91 ... 92: op_fetch(f, s, fd); break;
+		case 93: op_progress(f, fd); break;
 		case 94: op_unknown(f, fd); break;
 		default: op_raw(f, fd); break;
 		}

@@ -170,6 +170,49 @@ TEST_F_TIMEOUT(postcopy, completes, 240)
 			TH_LOG("the dirty guest never waited for a page");
 }
 
+/* What `kmigctl status` on this host said of postcopy while it ran. */
+struct pc_watch {
+	unsigned int samples;	/* dumps with a destination in postcopy */
+	double max_missing, min_missing;
+	double faults;		/* in the last sample */
+};
+
+/*
+ * Until the destination's kmigctl ends: `kmigctl status --json` every
+ * 200 ms, as an operator on the destination would watch it, and the
+ * "postcopy" object of the session that has one (the destination's).
+ */
+static void watch_postcopy_status(struct mh_mig *m, struct pc_watch *w)
+{
+	const char *args[] = { "status", "--json", NULL };
+	char path[64], *out;
+	unsigned int i;
+	double v;
+
+	memset(w, 0, sizeof(*w));
+	while (mh_running(&m->in)) {
+		out = NULL;
+		if (!mh_kmigctl(m->dir, "status", args, &out, 10000) && out) {
+			for (i = 0; i < 8; i++) {
+				snprintf(path, sizeof(path),
+					 "%u.postcopy.missing_pages", i);
+				v = mh_json_num(out, path);
+				if (v != v)	/* NaN: no such object */
+					continue;
+				if (!w->samples || v > w->max_missing)
+					w->max_missing = v;
+				if (!w->samples || v < w->min_missing)
+					w->min_missing = v;
+				snprintf(path, sizeof(path), "%u.postcopy.faults", i);
+				w->faults = mh_json_num(out, path);
+				w->samples++;
+			}
+		}
+		free(out);
+		mh_sleep_ms(200);
+	}
+}
+
 /* One migration pair at a time, without the variants above. */
 FIXTURE(postcopy_auto) {
 	struct mh_mig m;
@@ -203,6 +246,7 @@ TEST_F_TIMEOUT(postcopy_auto, finishes_what_precopy_cannot, 300)
 	const char *pc[] = { "--channels", "1", "--quiet", "--max-bandwidth",
 			     "8", "--postcopy", "auto", "--downtime-limit",
 			     "300", NULL };
+	struct pc_watch w;
 	char res[256];
 	const char *mj;
 
@@ -228,9 +272,16 @@ TEST_F_TIMEOUT(postcopy_auto, finishes_what_precopy_cannot, 300)
 	mh_set_addr(&self->m, false);
 	ASSERT_EQ(0, mh_start_incoming(&self->m, NULL));
 	ASSERT_EQ(0, mh_start_migrate(&self->m, pc, NULL));
+	watch_postcopy_status(&self->m, &w);
 	mh_wait_both(&self->m, 200000);
 	check_completed(_metadata, &self->m, true);
 	mj = self->m.mig_json;
+	/* The destination's host saw postcopy progress: pages coming in. */
+	EXPECT_LT(0U, w.samples) TH_LOG("kmigctl status never showed postcopy");
+	EXPECT_LT(w.min_missing, w.max_missing)
+		TH_LOG("pages missing stayed at %.0f", w.max_missing);
+	TH_LOG("kmigctl status during postcopy: %u samples, %.0f down to %.0f pages missing, %.0f faults",
+	       w.samples, w.max_missing, w.min_missing, w.faults);
 	EXPECT_STREQ("not-converging", mh_json_str(mj, "switchover", res, sizeof(res)));
 	EXPECT_TRUE(mh_json_has(mj, "postcopy.why", "cannot converge"));
 	EXPECT_LT(mh_json_num(mj, "downtime_ms"), 300);
@@ -256,6 +307,44 @@ FIXTURE_TEARDOWN(postcopy_manual)
 }
 
 /*
+ * A dirty:16:16 guest migrated with @args, precopy for @precopy_ms, then
+ * `kmigctl postcopy-start` for the session the source announced: true
+ * when that command succeeded and said the request was recorded.
+ */
+static bool migrate_then_request(struct __test_metadata *_metadata,
+				 struct mh_mig *m, const char *const args[],
+				 unsigned int precopy_ms)
+{
+	char id[16], *out = NULL;
+	const char *start[] = { "postcopy-start", "--json", id, NULL };
+	unsigned int n;
+	bool ok;
+
+	if (start_vmms(m, "dirty:16:16", "1", false))
+		return false;
+	mh_set_addr(m, false);
+	if (mh_start_incoming(m, NULL) || mh_start_migrate(m, args, NULL))
+		return false;
+	n = mh_announced_session(m->mig.err, 30000);
+	if (!n) {
+		TH_LOG("the source announced no kmig session");
+		return false;
+	}
+	mh_sleep_ms(precopy_ms);
+	if (!mh_running(&m->mig)) {
+		TH_LOG("the source ended early");
+		return false;
+	}
+	snprintf(id, sizeof(id), "%u", n);
+	ok = !mh_kmigctl(m->dir, "postcopy-start", start, &out, 30000) &&
+	     mh_json_bool(out, "requested") == 1;
+	if (!ok)
+		TH_LOG("kmigctl postcopy-start %s: %s", id, out ? out : "");
+	free(out);
+	return ok;
+}
+
+/*
  * --postcopy=manual is precopy until `kmigctl postcopy-start N` for the
  * session the source announced; then the source switches to postcopy at
  * the end of its round, says why, and the migration completes whole. A
@@ -266,27 +355,10 @@ TEST_F_TIMEOUT(postcopy_manual, switches_on_postcopy_start, 300)
 	const char *args[] = { "--channels", "1", "--max-bandwidth", "4",
 			       "--postcopy=manual", "--downtime-limit", "0",
 			       NULL };
-	char id[16], res[256], *out = NULL;
-	const char *start[] = { "postcopy-start", "--json", id, NULL };
-	unsigned int n;
-	int ret;
+	char res[256];
 
-	ASSERT_EQ(0, start_vmms(&self->m, "dirty:16:16", "1", false));
-	mh_set_addr(&self->m, false);
-	ASSERT_EQ(0, mh_start_incoming(&self->m, NULL));
-	ASSERT_EQ(0, mh_start_migrate(&self->m, args, NULL));
-	n = mh_announced_session(self->m.mig.err, 30000);
-	ASSERT_NE(0U, n) TH_LOG("the source announced no kmig session");
 	/* Precopy for a while first: manual means not before asked. */
-	mh_sleep_ms(3000);
-	ASSERT_TRUE(mh_running(&self->m.mig)) TH_LOG("the source ended early");
-	snprintf(id, sizeof(id), "%u", n);
-	ret = mh_kmigctl(self->m.dir, "postcopy-start", start, &out, 30000);
-	EXPECT_EQ(0, ret) TH_LOG("kmigctl postcopy-start %s: %s", id,
-				 out ? out : "");
-	EXPECT_EQ(1, mh_json_bool(out, "requested")) TH_LOG("%s", out);
-	free(out);
-
+	ASSERT_TRUE(migrate_then_request(_metadata, &self->m, args, 3000));
 	mh_wait_both(&self->m, 200000);
 	check_completed(_metadata, &self->m, true);
 	EXPECT_STREQ("postcopy", mh_json_str(self->m.mig_json, "switchover",
@@ -296,6 +368,40 @@ TEST_F_TIMEOUT(postcopy_manual, switches_on_postcopy_start, 300)
 		TH_LOG("postcopy.why: %s", mh_json_str(self->m.mig_json,
 						       "postcopy.why", res,
 						       sizeof(res)));
+}
+
+/*
+ * postcopy-start for a migration without --postcopy: it has no preempt
+ * channel and the destination no userfaultfd, so it cannot switch; the
+ * source says so and the migration ends as precopy, whole.
+ */
+TEST_F_TIMEOUT(postcopy_manual, without_postcopy_goes_on_with_precopy, 300)
+{
+	const char *args[] = { "--channels", "1", "--max-bandwidth", "4",
+			       "--downtime-limit", "0", "--max-rounds", "4",
+			       NULL };
+	char res[256], verdict[256], *err;
+
+	ASSERT_TRUE(migrate_then_request(_metadata, &self->m, args, 2000));
+	mh_wait_both(&self->m, 200000);
+	if (self->m.mig.status || self->m.in.status)
+		mh_dump(&self->m);
+	ASSERT_EQ(0, self->m.mig.status);
+	ASSERT_EQ(0, self->m.in.status);
+	EXPECT_STREQ("completed", mh_json_str(self->m.mig_json, "result", res,
+					      sizeof(res)));
+	EXPECT_EQ(0, mh_json_bool(self->m.mig_json, "postcopy.on"));
+	EXPECT_EQ(0, mh_json_bool(self->m.in_json, "postcopy.on"));
+	/* The operator is told why the request changed nothing. */
+	err = mh_slurp(self->m.mig.err);
+	ASSERT_NE(NULL, err);
+	EXPECT_NE(NULL, strstr(err, "postcopy-start requested"))
+		TH_LOG("source stderr: %s", err);
+	free(err);
+	EXPECT_EQ(1, mh_guest_runs(&self->m.dst))
+		TH_LOG("the destination guest does not run");
+	EXPECT_EQ(1, mh_vmm_check(&self->m.dst, verdict, sizeof(verdict)))
+		TH_LOG("destination checker: %s", verdict);
 }
 
 FIXTURE(postcopy_fail) {

@@ -62,6 +62,10 @@ static const struct abi_case case_fetch = {
 	KMIG_FETCH, sizeof(struct kmig_fetch), ST_TRACKING, 0,
 	offsetof(struct kmig_fetch, __reserved),
 };
+static const struct abi_case case_progress = {
+	KMIG_POSTCOPY_PROGRESS, sizeof(struct kmig_postcopy_progress), ST_IDLE,
+	0, offsetof(struct kmig_postcopy_progress, __reserved),
+};
 
 /* What every ABI fixture holds: a session in the case's state, a VM. */
 struct abi_env {
@@ -77,6 +81,7 @@ struct abi_env {
 		struct kmig_get_memslots memslots;
 		struct kmig_dirty_bitmap bitmap;
 		struct kmig_fetch fetch;
+		struct kmig_postcopy_progress progress;
 		__u32 words[32];	/* size, flags, ... */
 		char bytes[128];
 	} arg;
@@ -164,6 +169,7 @@ FIXTURE_VARIANT_ADD(abi, dirty_sync) { .c = &case_sync };
 FIXTURE_VARIANT_ADD(abi, dirty_get_bitmap) { .c = &case_bitmap };
 FIXTURE_VARIANT_ADD(abi, dirty_stop) { .c = &case_stop };
 FIXTURE_VARIANT_ADD(abi, fetch) { .c = &case_fetch };
+FIXTURE_VARIANT_ADD(abi, postcopy_progress) { .c = &case_progress };
 
 FIXTURE_SETUP(abi)
 {
@@ -266,6 +272,7 @@ FIXTURE_VARIANT_ADD(abi_reserved, dirty_start) { .c = &case_start };
 FIXTURE_VARIANT_ADD(abi_reserved, dirty_sync) { .c = &case_sync };
 FIXTURE_VARIANT_ADD(abi_reserved, dirty_get_bitmap) { .c = &case_bitmap };
 FIXTURE_VARIANT_ADD(abi_reserved, fetch) { .c = &case_fetch };
+FIXTURE_VARIANT_ADD(abi_reserved, postcopy_progress) { .c = &case_progress };
 
 FIXTURE_SETUP(abi_reserved)
 {
@@ -355,12 +362,14 @@ TEST_F(uapi, get_info)
 						 KMIG_FEATURE_ZSTD |
 						 KMIG_FEATURE_AS_ID |
 						 KMIG_FEATURE_DIRTY_MARK |
-						 KMIG_FEATURE_FETCH));
+						 KMIG_FEATURE_FETCH |
+						 KMIG_FEATURE_POSTCOPY_PROGRESS));
 	ASSERT_NE(0ULL, info.features & KMIG_FEATURE_DIRTY_BITMAP);
 	ASSERT_NE(0ULL, info.features & KMIG_FEATURE_ZSTD);
 	ASSERT_NE(0ULL, info.features & KMIG_FEATURE_AS_ID);
 	ASSERT_NE(0ULL, info.features & KMIG_FEATURE_DIRTY_MARK);
 	ASSERT_NE(0ULL, info.features & KMIG_FEATURE_FETCH);
+	ASSERT_NE(0ULL, info.features & KMIG_FEATURE_POSTCOPY_PROGRESS);
 	ASSERT_LE(0, fd2);
 	kmig_ioctl(fd2, KMIG_GET_INFO, &other);
 	ASSERT_NE(info.session_id, other.session_id);
