@@ -65,6 +65,7 @@ step_timeout=${KMIG_PAR_STEP_TIMEOUT:-150}
 # --- on the host: boot the sandbox, retry once after a hang ---------------
 host_main() {
 	local project sbox attempts rc=1 f start
+	hangs=0 attempt=0
 	project=$(cd "$(dirname "$0")/.." && pwd -P)
 	cd "$project"
 	# shellcheck source=bench/lib.sh
