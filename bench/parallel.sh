@@ -113,7 +113,7 @@ host_main() {
 		esac
 	done
 	wall=$(($(date +%s) - start))
-	kver=$(grep -o '"kernel":"[^"]*"' "$runs" | head -n 1 | cut -d'"' -f4)
+	kver=$(grep -o '"kernel":"[^"]*"' "$runs" | head -n 1 | cut -d'"' -f4 || true)
 	report
 	echo "JSON: $bench/parallel.json; perf reports: $bench/parallel-perf-*.txt"
 	return "$rc"
@@ -154,9 +154,9 @@ fmt() { [ "$1" = null ] && echo "-" || awk -v v="$1" -v f="$2" 'BEGIN { printf f
 report() {
 	local s w t d b ok n med=() eff g groups line top
 	# The run's own settings, not this shell's.
-	fill=$(grep -o '"fill_mib":[0-9]*' "$runs" | head -n 1 | cut -d: -f2)
-	mem=$(grep -o '"mem_mib":[0-9]*' "$runs" | head -n 1 | cut -d: -f2)
-	channels=$(grep -o '"channels":[0-9]*' "$runs" | head -n 1 | cut -d: -f2)
+	fill=$(grep -o '"fill_mib":[0-9]*' "$runs" | head -n 1 | cut -d: -f2 || true)
+	mem=$(grep -o '"mem_mib":[0-9]*' "$runs" | head -n 1 | cut -d: -f2 || true)
+	channels=$(grep -o '"channels":[0-9]*' "$runs" | head -n 1 | cut -d: -f2 || true)
 	groups="kmigctl-src kmigctl-dst kmig-worker kmig-vm vmm-src vmm-dst vmm-src-vcpu vmm-dst-vcpu"
 	printf '\nkmig parallelism: %s MiB filled of %s MiB guests, %s data channels, loopback TCP,\n' \
 		"$fill" "$mem" "$channels"
