@@ -208,10 +208,10 @@ report() {
 	for s in $scenarios; do
 		top=$(all_runs | grep "\"key\":\"$s:profile\"" | tail -n 1 |
 			sed 's/.*"perf_top":\(.*\),"rcu_stall_seen".*/\1/' || true)
-		[ -n "$top" ] && [ "$top" != null ] || continue
+		[ -n "$top" ] && [ "$top" != null ] && [ "$top" != "[]" ] || continue
 		printf '\nperf, %s, workers 2 (whole sandbox, cpu-clock): hottest thread:symbol\n' "$s"
 		echo "$top" | grep -o '{[^}]*}' | head -n 12 | sed -E \
-			's/.*"pct":([0-9.]+),"comm":"([^"]*)","dso":"([^"]*)","sym":"([^"]*)".*/  \1%  \2  \4  (\3)/'
+			's/.*"pct":([0-9.]+),"comm":"([^"]*)","dso":"([^"]*)","sym":"([^"]*)".*/  \1%  \2  \4  (\3)/' || true
 	done
 
 	{
