@@ -137,6 +137,14 @@ bench-postcopy: all
 	scripts/sandbox/run.sh --timeout 900 -- bench/postcopy.sh
 	cp $(BUILD)/sandbox/out/bench-postcopy.json $(BUILD)/bench/postcopy.json
 
+# How kmig's data path scales with its workers (bench/parallel.sh): the
+# sandbox with multi-threaded TCG and 2 vCPUs, text+zstd and random with
+# --workers 1 and 2, efficiency and where the CPU goes (per-thread times,
+# perf); a hung sandbox is booted once more for the runs not done. The
+# table on stdout, the runs in build/bench/parallel.json.
+bench-parallel: all
+	bench/parallel.sh
+
 # kmig against QEMU's own migration, side by side in one sandbox run
 # (bench/peer/run.sh): the table on stdout, the runs in build/bench/peer.json.
 # The peers: QEMU 10.0 from bookworm-backports (unpacked into
@@ -180,6 +188,6 @@ clean:
 	rm -rf $(BUILD)
 
 help:
-	@echo "make [all|kmod|user|vmm|selftests|unit|fuzz|fuzz-stream-quick|fuzz-stream|fuzz-ioctl|fuzz-ioctl-quick|style|sparse|check|soak|demo|bench|bench-secure|bench-postcopy|bench-peer|bench-peer-test|clean]"
+	@echo "make [all|kmod|user|vmm|selftests|unit|fuzz|fuzz-stream-quick|fuzz-stream|fuzz-ioctl|fuzz-ioctl-quick|style|sparse|check|soak|demo|bench|bench-secure|bench-postcopy|bench-parallel|bench-peer|bench-peer-test|clean]"
 
-.PHONY: all kmod user vmm selftests unit fuzz fuzz-stream-quick fuzz-stream fuzz-ioctl fuzz-ioctl-quick uapi-check style sparse check soak demo bench bench-secure bench-postcopy bench-tools bench-peer bench-peer-test clean help
+.PHONY: all kmod user vmm selftests unit fuzz fuzz-stream-quick fuzz-stream fuzz-ioctl fuzz-ioctl-quick uapi-check style sparse check soak demo bench bench-secure bench-postcopy bench-parallel bench-tools bench-peer bench-peer-test clean help

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # run.sh [--timeout SEC] [--mem MiB] [--smp N] [--log FILE] [--append ARGS]
-#        -- CMD [ARGS...]
+#        [--mttcg] -- CMD [ARGS...]
 #
 # Run CMD as root inside a throwaway VM that boots the host's newest
 # Debian kernel under TCG, with KVM (kvm-amd, nested SVM from `-cpu max`)
@@ -17,7 +17,10 @@
 # The guest console streams to stdout (and to FILE with --log; the last
 # run's is always in build/sandbox/console.log). --append adds kernel
 # command-line parameters after the runner's own (panic_on_warn etc. stay),
-# e.g. --append slub_debug=FZPU; given twice, both are added.
+# e.g. --append slub_debug=FZPU; given twice, both are added. --mttcg runs
+# the VM with multi-threaded TCG (one host thread per vCPU) instead of the
+# default single thread, for benchmarks that measure scaling
+# (bench/parallel.sh); see the note on thread=single below.
 #
 # Exit status: CMD's, or 125 when the sandbox died instead (kernel panic,
 # a WARN under panic_on_warn, timeout, no result). qemu's own exit status
@@ -26,7 +29,7 @@
 set -euo pipefail
 
 usage() {
-	sed -n '4,26s/^# \{0,1\}//p' "$0" >&2
+	sed -n '4,30s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
@@ -35,6 +38,7 @@ mem=2048
 smp=2
 log=
 extra_append=
+tcg_thread=single
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--timeout) timeout_s=${2:?}; shift 2 ;;
@@ -42,6 +46,7 @@ while [ $# -gt 0 ]; do
 	--smp) smp=${2:?}; shift 2 ;;
 	--log) log=${2:?}; shift 2 ;;
 	--append) extra_append+=" ${2:?}"; shift 2 ;;
+	--mttcg) tcg_thread=multi; shift ;;
 	--) shift; break ;;
 	*) usage ;;
 	esac
@@ -201,9 +206,10 @@ start=$(date +%s)
 set +e
 # thread=single: with multi-threaded TCG a nested KVM guest sometimes
 # freezes one virtual CPU for good (RCU stalls in kvm_destroy_vm), with or
-# without kmig loaded; one TCG thread never did.
+# without kmig loaded; one TCG thread never did. --mttcg (thread=multi) is
+# for benchmarks only, which retry a run that hangs (bench/parallel.sh).
 timeout --foreground -k 10 $((timeout_s + 30)) \
-	qemu-system-x86_64 -accel tcg,thread=single -cpu max -smp "$smp" -m "$mem" \
+	qemu-system-x86_64 -accel "tcg,thread=$tcg_thread" -cpu max -smp "$smp" -m "$mem" \
 	-nographic -no-reboot -nic none \
 	-monitor "unix:$monitor,server=on,wait=off" \
 	-kernel "$kernel" -initrd "$initrd" -append "$append" \
