@@ -24,6 +24,7 @@
  * else (records, pins, the frame buffer) is the call's own.
  */
 #include <linux/bitmap.h>
+#include <linux/hash.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
@@ -257,7 +258,11 @@ static void kmig_load_unpin(struct kmig_load_ctx *c, long got, long dirty)
 
 static struct mutex *kmig_load_page_lock(struct kmig_load_ctx *c, u64 gfn)
 {
-	return &c->s->load_page_lock[gfn % KMIG_LOAD_PAGE_LOCKS];
+	/*
+	 * Hashed, not gfn % N: channels load chunks at the same offsets in
+	 * step, which would collide on every page.
+	 */
+	return &c->s->load_page_lock[hash_64(gfn, ilog2(KMIG_LOAD_PAGE_LOCKS))];
 }
 
 /*
