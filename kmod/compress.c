@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * zstd page compression with the kernel's lib/zstd: a compression context
- * per send worker (source) and a decompression context per session
- * (destination). Pages are compressed one by one, each as its own frame,
- * so any page can be loaded alone, in any order, on any channel.
+ * per send worker (source) and, on the destination, a decompression
+ * context per KMIG_LOAD running, from a small per-session pool. Pages are
+ * compressed one by one, each as its own frame, so any page can be loaded
+ * alone, in any order, on any channel.
  *
  * Contexts and their workspaces are charged to the memory cgroup of the
  * task whose ioctl creates them (KMIG_SEND_SETUP, KMIG_LOAD).
  */
 #include <linux/err.h>
+#include <linux/list.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/vmalloc.h>
 #include <linux/zstd.h>
 
@@ -26,7 +29,11 @@ struct kmig_zcomp {
 	u8 frame[KMIG_ZSTD_MAX_LEN];
 };
 
+/* Idle contexts a session keeps: about one per data channel. */
+#define KMIG_ZDEC_POOL_MAX	KMIG_MAX_WORKERS
+
 struct kmig_zdec {
+	struct list_head node;		/* kmig_zdec_pool.free, while idle */
 	zstd_dctx *dctx;
 	void *wksp;			/* __vmalloc: ~160 KB */
 	/* A bad frame must never reach guest RAM: decompress here first. */
@@ -99,7 +106,16 @@ size_t kmig_zcomp_page(struct kmig_zcomp *z, void *page)
 	return len;
 }
 
-struct kmig_zdec *kmig_zdec_create(void)
+static void kmig_zdec_destroy(struct kmig_zdec *z)
+{
+	if (!z)
+		return;
+	vfree(z->wksp);
+	kfree(z);
+	kmig_obj_dec(KMIG_OBJ_ZSTD);
+}
+
+static struct kmig_zdec *kmig_zdec_create(void)
 {
 	size_t bound = zstd_dctx_workspace_bound();
 	struct kmig_zdec *z;
@@ -118,20 +134,61 @@ struct kmig_zdec *kmig_zdec_create(void)
 	return z;
 }
 
-void kmig_zdec_destroy(struct kmig_zdec *z)
+void kmig_zdec_pool_init(struct kmig_zdec_pool *pool)
 {
-	if (!z)
-		return;
-	vfree(z->wksp);
-	kfree(z);
-	kmig_obj_dec(KMIG_OBJ_ZSTD);
+	spin_lock_init(&pool->lock);
+	INIT_LIST_HEAD(&pool->free);
+	pool->nr_free = 0;
+}
+
+/* At session release: no load runs, every context is back. */
+void kmig_zdec_pool_destroy(struct kmig_zdec_pool *pool)
+{
+	struct kmig_zdec *z, *tmp;
+
+	list_for_each_entry_safe(z, tmp, &pool->free, node) {
+		list_del(&z->node);
+		kmig_zdec_destroy(z);
+	}
+	pool->nr_free = 0;
+}
+
+/*
+ * A context for the caller alone until kmig_zdec_put(): an idle one, or a
+ * new one charged to the caller's memory cgroup (it may sleep).
+ */
+struct kmig_zdec *kmig_zdec_get(struct kmig_zdec_pool *pool)
+{
+	struct kmig_zdec *z;
+
+	spin_lock(&pool->lock);
+	z = list_first_entry_or_null(&pool->free, struct kmig_zdec, node);
+	if (z) {
+		list_del(&z->node);
+		pool->nr_free--;
+	}
+	spin_unlock(&pool->lock);
+	return z ?: kmig_zdec_create();
+}
+
+void kmig_zdec_put(struct kmig_zdec_pool *pool, struct kmig_zdec *z)
+{
+	spin_lock(&pool->lock);
+	if (pool->nr_free < KMIG_ZDEC_POOL_MAX) {
+		list_add(&z->node, &pool->free);
+		pool->nr_free++;
+		z = NULL;
+	}
+	spin_unlock(&pool->lock);
+	/* vfree() may sleep: outside the spinlock. */
+	kmig_zdec_destroy(z);
 }
 
 /*
  * Decompresses the @len-byte frame at @src into the context's own page
  * buffer and returns it, or ERR_PTR(-EINVAL) unless the frame is valid and
  * holds exactly one page. zstd never writes past the buffer's capacity,
- * whatever the frame claims. The caller serializes calls (session->lock).
+ * whatever the frame claims. The caller owns @z (kmig_zdec_get()).
  */
 const void *kmig_zdec_page(struct kmig_zdec *z, const void *src, size_t len)
 {

@@ -8,6 +8,13 @@
  * lets go of it while its workers run (session->round_active), so a vCPU
  * thread's ring-full sync never waits for a whole round. Netlink never
  * takes session->lock.
+ *
+ * KMIG_LOAD runs without session->lock, several at once (one per data
+ * channel): session->load_sem (read; written only to swap the "loaded"
+ * snapshot) -> kvm->srcu -> one of session->load_page_lock[] -> the
+ * caller's mmap_lock (a fault in its buffer). The snapshot swap takes
+ * load_sem for writing, then kvm->slots_lock. The VMM's mmap_lock is taken
+ * (to pin a run of pages) with no page lock held.
  */
 #ifndef _KMIG_H
 #define _KMIG_H
@@ -15,6 +22,8 @@
 #include <linux/kthread.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/rwsem.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/kvm_host.h>
 #include <linux/kmig.h>
@@ -120,6 +129,20 @@ struct kmig_send;
 struct kmig_zcomp;
 struct kmig_zdec;
 
+/*
+ * Destination: idle decompression contexts. A load takes one at its first
+ * ZSTD record and gives it back at its end, so loads running at once never
+ * share one; at most KMIG_ZDEC_POOL_MAX stay cached, the rest are freed.
+ */
+struct kmig_zdec_pool {
+	spinlock_t lock;		/* protects below; nothing sleeps under it */
+	struct list_head free;
+	unsigned int nr_free;
+};
+
+/* Loads writing one guest page exclude each other: a lock per gfn hash. */
+#define KMIG_LOAD_PAGE_LOCKS	64
+
 struct kmig_session {
 	struct mutex lock;		/* serializes ioctls; protects below */
 	struct list_head node;		/* kmig_sessions */
@@ -127,8 +150,17 @@ struct kmig_session {
 	struct kmig_vm *vm;		/* NULL until KMIG_ATTACH_VM */
 	struct kmig_slots *slots;	/* NULL unless tracking */
 	struct kmig_send *send;		/* workers + rings, once set up */
-	struct kmig_slots *loaded;	/* destination: pages a load wrote */
-	struct kmig_zdec *zdec;		/* destination: at the first ZSTD record */
+	/*
+	 * Destination (load.c), not under @lock: @loaded (the memslots and
+	 * which of their pages a load wrote, atomic bit ops) is swapped for a
+	 * new snapshot only with @load_sem held for writing; loads hold it
+	 * for reading.
+	 */
+	struct rw_semaphore load_sem;
+	struct kmig_slots *loaded;
+	struct kmig_zdec_pool zdecs;
+	struct mutex load_page_lock[KMIG_LOAD_PAGE_LOCKS];	/* by gfn */
+	atomic64_t loaded_pages;	/* shown as stats.loaded_pages */
 	u32 dirty_mode;			/* enum kmig_dirty_mode */
 	u64 dirty_pages;		/* sum of slot[].dirty */
 	bool cancelled;			/* by netlink, until DIRTY_START */
@@ -173,6 +205,11 @@ static inline void kmig_obj_dec(enum kmig_obj o)
 	atomic_long_dec(&kmig_objs[o]);
 }
 
+static inline void kmig_obj_add(enum kmig_obj o, long n)
+{
+	atomic_long_add(n, &kmig_objs[o]);
+}
+
 /*
  * The entry size userspace gives for an array (records, memslots, ranges):
  * at least the first version's, in 8-byte steps, at most @max.
@@ -194,6 +231,7 @@ void kmig_session_exit(void);
 u32 kmig_session_state(struct kmig_session *s, const struct kmig_report *r);
 void kmig_session_report(struct kmig_session *s, struct kmig_report *r);
 void kmig_session_cancel(struct kmig_session *s);
+void kmig_session_publish_loaded(struct kmig_session *s);
 
 /* vm.c */
 struct kmig_vm *kmig_vm_attach(int fd, u32 session_id);
@@ -242,8 +280,10 @@ int kmig_pinned_page_kind(struct page *page, void *buf);
 struct kmig_zcomp *kmig_zcomp_create(u32 level);
 void kmig_zcomp_destroy(struct kmig_zcomp *z);
 size_t kmig_zcomp_page(struct kmig_zcomp *z, void *page);
-struct kmig_zdec *kmig_zdec_create(void);
-void kmig_zdec_destroy(struct kmig_zdec *z);
+void kmig_zdec_pool_init(struct kmig_zdec_pool *pool);
+void kmig_zdec_pool_destroy(struct kmig_zdec_pool *pool);
+struct kmig_zdec *kmig_zdec_get(struct kmig_zdec_pool *pool);
+void kmig_zdec_put(struct kmig_zdec_pool *pool, struct kmig_zdec *z);
 const void *kmig_zdec_page(struct kmig_zdec *z, const void *src, size_t len);
 
 /* send.c */
@@ -256,7 +296,8 @@ void kmig_send_destroy(struct kmig_send *send);
 void kmig_send_wake(struct kmig_send *send);
 
 /* load.c */
-int kmig_load(struct kmig_session *s, struct kmig_load *arg);
+int kmig_load(struct kmig_session *s, struct kmig_vm *vm,
+	      struct kmig_load *arg);
 
 /* fetch.c */
 int kmig_fetch(struct kmig_session *s, struct kmig_fetch *arg);

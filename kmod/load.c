@@ -5,14 +5,26 @@
  * every record must name whole pages inside one memslot, and data lengths
  * must add up, before anything is written. A zstd-compressed page is
  * decompressed into a kernel buffer and written only once it proved to be
- * exactly one page, so a bad frame never leaves a half-written page.
+ * exactly one page, so a bad frame never leaves a half-written page. A raw
+ * page is copied straight from the caller's buffer into the pinned guest
+ * page (Documentation/design.md, "Copies per page").
  *
  * Guest addresses are translated through KVM's memslots as they are at
  * the write, under kvm->srcu as KVM's own kvm_write_guest() does: a VMM
  * that deletes or moves a memslot between two loads, and reuses the old
  * host address for something else, never gets a page written there.
+ *
+ * Loads run without session->lock, one per data channel at once. What
+ * they share: the "loaded" snapshot, which only a load holding load_sem
+ * for writing swaps (the others hold it for reading); its bitmaps, set and
+ * cleared with atomic bit ops; the session's page count (atomic); the
+ * decompression contexts (a pool, one per load); and a page: two loads
+ * writing the same page take turns on its load_page_lock[], so a page
+ * holds what one of them wrote and its "written" bit says so. Everything
+ * else (records, pins, the frame buffer) is the call's own.
  */
 #include <linux/bitmap.h>
+#include <linux/hash.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
@@ -25,8 +37,10 @@
 #define KMIG_LOAD_MAX_RECS	4096
 /* The largest record stride accepted (room for later record versions). */
 #define KMIG_REC_SIZE_MAX	256
-/* Pages zeroed between two chances to reschedule. */
+/* Pages written between two chances to reschedule. */
 #define KMIG_LOAD_BATCH		64
+/* Pages pinned at once, under one mmap_read_lock: a 2 MiB run. */
+#define KMIG_LOAD_RUN		512
 
 /*
  * The "written by a load" bitmaps start empty: fresh RAM reads zero. A
@@ -59,13 +73,15 @@ static struct kmig_slot *kmig_load_kept(struct kmig_slots *old,
 	       o : NULL;
 }
 
-static int kmig_load_refresh(struct kmig_session *s)
+/* With s->load_sem held for writing: no load uses @old. */
+static int kmig_load_refresh(struct kmig_session *s, struct kmig_vm *vm)
 {
 	struct kmig_slots *slots, *old = s->loaded;
 	struct kmig_slot *k, *o;
 	u32 i;
 
-	slots = kmig_vm_snapshot_slots(s->vm);
+	lockdep_assert_held_write(&s->load_sem);
+	slots = kmig_vm_snapshot_slots(vm);
 	if (IS_ERR(slots))
 		return PTR_ERR(slots);
 	/* New bitmaps first: on failure @old is untouched. */
@@ -92,33 +108,6 @@ static int kmig_load_refresh(struct kmig_session *s)
 	}
 	kmig_slots_free(old);
 	s->loaded = slots;
-	return 0;
-}
-
-/* Writes @src (or zeroes, if NULL) over one guest page. */
-static int kmig_load_page(struct mm_struct *mm, unsigned long hva,
-			  const void *src)
-{
-	struct page *page;
-	void *dst;
-	long got;
-
-	mmap_read_lock(mm);
-	got = pin_user_pages_remote(mm, hva, 1, FOLL_WRITE, &page, NULL, NULL);
-	mmap_read_unlock(mm);
-	if (got != 1)
-		return got < 0 ? got : -EFAULT;
-	kmig_obj_inc(KMIG_OBJ_PINS);
-
-	dst = kmap_local_page(page);
-	if (src)
-		memcpy(dst, src, KMIG_PAGE_SIZE);
-	else
-		clear_page(dst);
-	kunmap_local(dst);
-	/* Dirty: the page's new content must reach the backing store. */
-	unpin_user_pages_dirty_lock(&page, 1, true);
-	kmig_obj_dec(KMIG_OBJ_PINS);
 	return 0;
 }
 
@@ -157,9 +146,22 @@ static int kmig_load_check(const struct kmig_rec *r, u64 *data_off,
 
 struct kmig_load_ctx {
 	struct kmig_session *s;
+	struct kmig_vm *vm;
 	struct kmig_load *arg;
 	struct mm_struct *mm;
+	const struct kmig_rec *recs;
+	const u8 __user *udata;
+	u64 data_off;			/* of the next record's data */
+	struct page **pin;		/* KMIG_LOAD_RUN */
+	u8 *frame;			/* a zstd frame, copied in */
+	struct kmig_zdec *zdec;		/* taken at the first ZSTD record */
+	bool sem_held;			/* s->load_sem, for reading */
 };
+
+static bool kmig_rec_has_data(const struct kmig_rec *r)
+{
+	return r->kind == KMIG_REC_PAGE || r->kind == KMIG_REC_ZSTD;
+}
 
 /*
  * The memslot the record lies in, as KVM has it now (kvm->srcu held), and
@@ -170,7 +172,7 @@ struct kmig_load_ctx {
 static int kmig_load_slot(struct kmig_load_ctx *c, const struct kmig_rec *r,
 			  struct kvm_memory_slot **msp, struct kmig_slot **kp)
 {
-	struct kvm *kvm = c->s->vm->kvm;
+	struct kvm *kvm = c->vm->kvm;
 	u64 gfn = r->gpa >> PAGE_SHIFT;
 	struct kvm_memory_slot *ms;
 	struct kmig_slot *k;
@@ -191,100 +193,291 @@ static int kmig_load_slot(struct kmig_load_ctx *c, const struct kmig_rec *r,
 	return 0;
 }
 
-static int kmig_load_zero_run(struct kmig_load_ctx *c,
-			      struct kvm_memory_slot *ms, struct kmig_slot *k,
-			      u64 first, u64 npages)
+/*
+ * A new snapshot, load_sem taken for writing (waiting for the loads that
+ * use the old one) and then for reading again. Killable; -EINTR leaves
+ * load_sem not held.
+ */
+static int kmig_load_resnap(struct kmig_load_ctx *c)
 {
-	u64 end = first + npages, p, n = 0;
-	unsigned long hva;
+	struct kmig_session *s = c->s;
 	int ret;
 
-	/* Zero or hole: untouched, unless an earlier record wrote it. */
-	for (p = find_next_bit(k->bitmap, end, first); p < end;
-	     p = find_next_bit(k->bitmap, end, p + 1)) {
-		hva = __gfn_to_hva_memslot(ms, ms->base_gfn + p);
-		ret = kmig_load_page(c->mm, hva, NULL);
-		if (ret)
-			return ret;
-		__clear_bit(p, k->bitmap);
-		c->arg->zeroed++;
-		if (++n % KMIG_LOAD_BATCH == 0) {
-			if (fatal_signal_pending(current))
-				return -EINTR;
-			cond_resched();
-		}
-	}
-	return 0;
-}
-
-static int kmig_load_rec(struct kmig_load_ctx *c, const struct kmig_rec *r,
-			 const void *data)
-{
-	struct kvm *kvm = c->s->vm->kvm;
-	struct kvm_memory_slot *ms;
-	struct kmig_slot *k;
-	unsigned long hva;
-	int idx, ret, tries = 0;
-	u64 first;
-
-	for (;;) {
-		idx = srcu_read_lock(&kvm->srcu);
-		ret = kmig_load_slot(c, r, &ms, &k);
-		if (ret != -ESTALE)
-			break;
-		srcu_read_unlock(&kvm->srcu, idx);
-		/* The VMM keeps editing: let the caller retry. */
-		if (++tries > 2)
-			return -EAGAIN;
-		ret = kmig_load_refresh(c->s);
-		if (ret)
-			return ret;
-	}
-	if (ret)
-		goto out;
-	first = (r->gpa >> PAGE_SHIFT) - ms->base_gfn;
-	if (r->kind == KMIG_REC_PAGE || r->kind == KMIG_REC_ZSTD) {
-		hva = __gfn_to_hva_memslot(ms, ms->base_gfn + first);
-		ret = kmig_load_page(c->mm, hva, data);
-		if (!ret) {
-			__set_bit(first, k->bitmap);
-			c->arg->pages++;
-		}
-	} else {
-		ret = kmig_load_zero_run(c, ms, k, first, r->npages);
-	}
-out:
-	srcu_read_unlock(&kvm->srcu, idx);
+	up_read(&s->load_sem);
+	c->sem_held = false;
+	if (down_write_killable(&s->load_sem))
+		return -EINTR;
+	ret = kmig_load_refresh(s, c->vm);
+	downgrade_write(&s->load_sem);
+	c->sem_held = true;
 	return ret;
 }
 
 /*
- * The record's data, in @buf: a raw page as it is, a zstd frame as the
- * page it decompresses to (in the session's decompression context).
+ * After kmig_load_slot() failed with @err, kvm->srcu let go: 0 to look
+ * again with a new snapshot if it was stale, or the error.
  */
-static const void *kmig_load_data(struct kmig_session *s,
-				  const struct kmig_rec *r,
-				  const void __user *src, void *buf)
+static int kmig_load_stale(struct kmig_load_ctx *c, int err, int *tries)
 {
-	if (r->kind != KMIG_REC_PAGE && r->kind != KMIG_REC_ZSTD)
-		return NULL;
-	if (copy_from_user(buf, src, r->len))
-		return ERR_PTR(-EFAULT);
-	if (r->kind == KMIG_REC_PAGE)
-		return buf;
+	if (err != -ESTALE)
+		return err;
+	/* The VMM keeps editing: let the caller retry. */
+	if (++*tries > 2)
+		return -EAGAIN;
+	return kmig_load_resnap(c);
+}
+
+/*
+ * Pins up to @n guest pages from @hva on for writing, one mmap_read_lock
+ * for them all. Returns how many (at least 1), or -errno.
+ */
+static long kmig_load_pin(struct kmig_load_ctx *c, unsigned long hva,
+			  unsigned long n)
+{
+	long got;
+
+	if (mmap_read_lock_killable(c->mm))
+		return -EINTR;
+	got = pin_user_pages_remote(c->mm, hva, n, FOLL_WRITE, c->pin, NULL,
+				    NULL);
+	mmap_read_unlock(c->mm);
+	if (got <= 0)
+		return got ?: -EFAULT;
+	kmig_obj_add(KMIG_OBJ_PINS, got);
+	return got;
+}
+
+/* Drops the pins: the first @dirty pages were written. */
+static void kmig_load_unpin(struct kmig_load_ctx *c, long got, long dirty)
+{
+	/* Dirty: the pages' new content must reach the backing store. */
+	unpin_user_pages_dirty_lock(c->pin, dirty, true);
+	unpin_user_pages(c->pin + dirty, got - dirty);
+	kmig_obj_add(KMIG_OBJ_PINS, -got);
+}
+
+static struct mutex *kmig_load_page_lock(struct kmig_load_ctx *c, u64 gfn)
+{
 	/*
-	 * One context per session, made at its first frame: loads run
-	 * under s->lock, so channel threads calling KMIG_LOAD at once take
-	 * turns and never share it.
+	 * Hashed, not gfn % N: channels load chunks at the same offsets in
+	 * step, which would collide on every page.
 	 */
-	if (!s->zdec) {
-		struct kmig_zdec *z = kmig_zdec_create();
+	return &c->s->load_page_lock[hash_64(gfn, ilog2(KMIG_LOAD_PAGE_LOCKS))];
+}
+
+/*
+ * The page a ZSTD record decompresses to, in the call's context: the
+ * frame is copied in, decompressed and proved to be one page before
+ * anything reaches guest RAM.
+ */
+static const void *kmig_load_unzstd(struct kmig_load_ctx *c,
+				    const struct kmig_rec *r)
+{
+	if (copy_from_user(c->frame, c->udata + c->data_off, r->len))
+		return ERR_PTR(-EFAULT);
+	if (!c->zdec) {
+		struct kmig_zdec *z = kmig_zdec_get(&c->s->zdecs);
 
 		if (IS_ERR(z))
 			return z;
-		s->zdec = z;
+		c->zdec = z;
 	}
-	return kmig_zdec_page(s->zdec, buf, r->len);
+	return kmig_zdec_page(c->zdec, c->frame, r->len);
+}
+
+/*
+ * Writes one data record into its pinned page @page (gfn @gfn, bit @bit
+ * of @k's bitmap). A raw page goes straight from the caller's buffer; if
+ * that faults midway the page holds part of it, counts as written, and
+ * the load fails with -EFAULT. Returns 0, or -errno with *@touched saying
+ * whether the page changed.
+ */
+static int kmig_load_one(struct kmig_load_ctx *c, const struct kmig_rec *r,
+			 struct page *page, struct kmig_slot *k, u64 bit,
+			 bool *touched)
+{
+	struct mutex *lock = kmig_load_page_lock(c, r->gpa >> PAGE_SHIFT);
+	const void *src = NULL;
+	unsigned long left = 0;
+	void *dst;
+
+	*touched = false;
+	if (r->kind == KMIG_REC_ZSTD) {
+		src = kmig_load_unzstd(c, r);
+		if (IS_ERR(src))
+			return PTR_ERR(src);
+	} else if (!access_ok(c->udata + c->data_off, KMIG_PAGE_SIZE)) {
+		return -EFAULT;
+	}
+	/* Killable: another load may hold it through a fault. */
+	if (mutex_lock_killable(lock))
+		return -EINTR;
+	dst = kmap_local_page(page);
+	if (src)
+		memcpy(dst, src, KMIG_PAGE_SIZE);
+	else
+		/*
+		 * Not copy_from_user(), which zeroes what it could not copy:
+		 * a fault at the first byte leaves the page as it was.
+		 */
+		left = __copy_from_user(dst, c->udata + c->data_off,
+					KMIG_PAGE_SIZE);
+	kunmap_local(dst);
+	/* After the data: a zero record that sees the bit clears it all. */
+	if (left < KMIG_PAGE_SIZE) {
+		set_bit(bit, k->bitmap);
+		*touched = true;
+	}
+	mutex_unlock(lock);
+	return left ? -EFAULT : 0;
+}
+
+/*
+ * The data records from @i on that continue the first one's run: checked,
+ * in the same address space, at consecutive gpas. At least 1.
+ */
+static u32 kmig_load_run_len(struct kmig_load_ctx *c, u32 i)
+{
+	const struct kmig_rec *first = &c->recs[i];
+	u64 off = c->data_off;
+	u32 n;
+
+	for (n = 0; n < KMIG_LOAD_RUN && i + n < c->arg->nr_recs; n++) {
+		const struct kmig_rec *r = &c->recs[i + n];
+
+		if (!kmig_rec_has_data(r) || r->as_id != first->as_id ||
+		    r->gpa != first->gpa + ((u64)n << PAGE_SHIFT) ||
+		    kmig_load_check(r, &off, c->arg->data_len))
+			break;
+	}
+	return n;
+}
+
+/*
+ * Writes the run of @n data records from @i on: one pin for all their
+ * pages (as far as their memslot goes), then each page in turn. Returns
+ * the records written (they are in arg->done), or -errno at the first that
+ * failed.
+ */
+static long kmig_load_data_run(struct kmig_load_ctx *c, u32 i, u32 n)
+{
+	const struct kmig_rec *r = &c->recs[i];
+	struct kvm *kvm = c->vm->kvm;
+	struct kvm_memory_slot *ms;
+	struct kmig_slot *k;
+	long got, j, dirty = 0;
+	int idx, ret, tries = 0;
+	bool touched;
+	u64 first;
+
+again:
+	idx = srcu_read_lock(&kvm->srcu);
+	ret = kmig_load_slot(c, r, &ms, &k);
+	if (ret) {
+		srcu_read_unlock(&kvm->srcu, idx);
+		ret = kmig_load_stale(c, ret, &tries);
+		if (ret)
+			return ret;
+		goto again;
+	}
+	first = (r->gpa >> PAGE_SHIFT) - ms->base_gfn;
+	n = min_t(u64, n, ms->npages - first);
+	got = kmig_load_pin(c, __gfn_to_hva_memslot(ms, ms->base_gfn + first),
+			    n);
+	if (got < 0) {
+		ret = got;
+		goto out;
+	}
+	for (j = 0; j < got; j++) {
+		r = &c->recs[i + j];
+		ret = kmig_load_one(c, r, c->pin[j], k, first + j, &touched);
+		if (touched)
+			dirty = j + 1;
+		if (ret)
+			break;
+		c->data_off += r->len;
+		c->arg->pages++;
+		c->arg->done++;
+		if ((j + 1) % KMIG_LOAD_BATCH == 0) {
+			if (fatal_signal_pending(current)) {
+				ret = -EINTR;
+				break;
+			}
+			cond_resched();
+		}
+	}
+	kmig_load_unpin(c, got, dirty);
+out:
+	srcu_read_unlock(&kvm->srcu, idx);
+	return ret ?: j;
+}
+
+/*
+ * Zero or hole: the pages stay untouched, unless an earlier record wrote
+ * them; those are cleared, a run of neighbours per pin.
+ */
+static int kmig_load_zero_rec(struct kmig_load_ctx *c, const struct kmig_rec *r)
+{
+	struct kvm_memory_slot *ms;
+	struct kmig_slot *k;
+	u64 first, end, p, q, j;
+	struct mutex *lock;	/* the page's, of s->load_page_lock[] */
+	struct kvm *kvm = c->vm->kvm;
+	int idx, ret, tries = 0;
+	long got;
+	void *dst;
+
+again:
+	idx = srcu_read_lock(&kvm->srcu);
+	ret = kmig_load_slot(c, r, &ms, &k);
+	if (ret) {
+		srcu_read_unlock(&kvm->srcu, idx);
+		ret = kmig_load_stale(c, ret, &tries);
+		if (ret)
+			return ret;
+		goto again;
+	}
+	first = (r->gpa >> PAGE_SHIFT) - ms->base_gfn;
+	end = first + r->npages;
+	for (p = find_next_bit(k->bitmap, end, first); p < end;
+	     p = find_next_bit(k->bitmap, end, q)) {
+		q = find_next_zero_bit(k->bitmap, min(end, p + KMIG_LOAD_RUN),
+				       p);
+		got = kmig_load_pin(c, __gfn_to_hva_memslot(ms,
+							    ms->base_gfn + p),
+				    q - p);
+		if (got < 0) {
+			ret = got;
+			break;
+		}
+		q = p + got;
+		for (j = 0; j < got; j++) {
+			lock = kmig_load_page_lock(c, ms->base_gfn + p + j);
+			/* Killable: another load may hold it through a fault. */
+			if (mutex_lock_killable(lock)) {
+				ret = -EINTR;
+				break;
+			}
+			/* Cleared before the page: a write after us sets it. */
+			if (test_and_clear_bit(p + j, k->bitmap)) {
+				dst = kmap_local_page(c->pin[j]);
+				clear_page(dst);
+				kunmap_local(dst);
+				c->arg->zeroed++;
+			}
+			mutex_unlock(lock);
+		}
+		kmig_load_unpin(c, got, got);
+		if (ret)
+			break;
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
+	}
+	srcu_read_unlock(&kvm->srcu, idx);
+	return ret;
 }
 
 /*
@@ -310,18 +503,19 @@ static int kmig_load_copy_recs(struct kmig_rec *recs, const void __user *src,
 	return 0;
 }
 
-int kmig_load(struct kmig_session *s, struct kmig_load *arg)
+int kmig_load(struct kmig_session *s, struct kmig_vm *vm,
+	      struct kmig_load *arg)
 {
-	const void __user *udata = u64_to_user_ptr(arg->data_uptr);
-	struct kmig_load_ctx c = { .s = s, .arg = arg, .mm = s->vm->kvm->mm };
+	struct kmig_load_ctx c = {
+		.s = s, .vm = vm, .arg = arg, .mm = vm->kvm->mm,
+		.udata = u64_to_user_ptr(arg->data_uptr),
+	};
 	u32 rec_size = arg->rec_size ?: KMIG_REC_SIZE_V1;
 	struct kmig_rec *recs;
-	u64 data_off = 0;
-	void *page;
+	u64 off;
+	long n;
 	u32 i;
 	int ret;
-
-	lockdep_assert_held(&s->lock);
 
 	if (arg->nr_recs > KMIG_LOAD_MAX_RECS ||
 	    !kmig_entry_size_ok(rec_size, KMIG_REC_SIZE_V1, KMIG_REC_SIZE_MAX))
@@ -330,8 +524,11 @@ int kmig_load(struct kmig_session *s, struct kmig_load *arg)
 		return -EOPNOTSUPP;
 
 	recs = kvmalloc_array(arg->nr_recs, sizeof(*recs), GFP_KERNEL_ACCOUNT);
-	page = kmalloc(KMIG_PAGE_SIZE, GFP_KERNEL_ACCOUNT);
-	if ((!recs && arg->nr_recs) || !page) {
+	c.recs = recs;
+	c.pin = kmalloc_array(KMIG_LOAD_RUN, sizeof(*c.pin),
+			      GFP_KERNEL_ACCOUNT);
+	c.frame = kmalloc(KMIG_PAGE_SIZE, GFP_KERNEL_ACCOUNT);
+	if ((!recs && arg->nr_recs) || !c.pin || !c.frame) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -343,37 +540,51 @@ int kmig_load(struct kmig_session *s, struct kmig_load *arg)
 		ret = -ESRCH;
 		goto out;
 	}
+	if (down_read_killable(&s->load_sem)) {
+		ret = -EINTR;
+		goto out_mm;
+	}
+	c.sem_held = true;
 
 	arg->done = 0;
 	arg->pages = 0;
 	arg->zeroed = 0;
-	for (i = 0; i < arg->nr_recs; i++) {
+	for (i = 0; i < arg->nr_recs; i += n) {
 		const struct kmig_rec *r = &recs[i];
-		u64 off = data_off;
-		const void *data;
 
-		ret = kmig_load_check(r, &data_off, arg->data_len);
+		off = c.data_off;
+		ret = kmig_load_check(r, &off, arg->data_len);
 		if (ret)
 			break;
-		data = kmig_load_data(s, r, udata + off, page);
-		if (IS_ERR(data)) {
-			ret = PTR_ERR(data);
-			break;
+		if (kmig_rec_has_data(r)) {
+			n = kmig_load_data_run(&c, i, kmig_load_run_len(&c, i));
+			if (n < 0) {
+				ret = n;
+				break;
+			}
+		} else {
+			ret = kmig_load_zero_rec(&c, r);
+			if (ret)
+				break;
+			arg->done++;
+			n = 1;
 		}
-		ret = kmig_load_rec(&c, r, data);
-		if (ret)
-			break;
-		arg->done++;
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
 			break;
 		}
 		cond_resched();
 	}
+	if (c.sem_held)
+		up_read(&s->load_sem);
+	atomic64_add(arg->pages, &s->loaded_pages);
+out_mm:
 	mmput(c.mm);
-	s->stats.loaded_pages += arg->pages;
 out:
-	kfree(page);
+	if (c.zdec)
+		kmig_zdec_put(&s->zdecs, c.zdec);
+	kfree(c.frame);
+	kfree(c.pin);
 	kvfree(recs);
 	return ret;
 }

@@ -68,7 +68,17 @@ static void kmig_session_publish(struct kmig_session *s)
 	r.stats = s->stats;
 
 	spin_lock(&s->report_lock);
+	/* Loads count without s->lock: read under report_lock, never older. */
+	r.stats.loaded_pages = atomic64_read(&s->loaded_pages);
 	s->report = r;
+	spin_unlock(&s->report_lock);
+}
+
+/* After a KMIG_LOAD, which runs without s->lock: its pages only. */
+void kmig_session_publish_loaded(struct kmig_session *s)
+{
+	spin_lock(&s->report_lock);
+	s->report.stats.loaded_pages = atomic64_read(&s->loaded_pages);
 	spin_unlock(&s->report_lock);
 }
 
@@ -100,7 +110,7 @@ static atomic_t kmig_nr_sessions = ATOMIC_INIT(0);
 static int kmig_open(struct inode *inode, struct file *file)
 {
 	struct kmig_session *s, *pos;
-	int id, ret;
+	int id, ret, i;
 
 	/* System-wide, as the file table's ENFILE: not this process's. */
 	if (atomic_inc_return(&kmig_nr_sessions) > READ_ONCE(max_sessions)) {
@@ -122,6 +132,11 @@ static int kmig_open(struct inode *inode, struct file *file)
 	s->id = id;
 	mutex_init(&s->lock);
 	spin_lock_init(&s->report_lock);
+	init_rwsem(&s->load_sem);
+	kmig_zdec_pool_init(&s->zdecs);
+	/* One class: a load holds one of them at a time. */
+	for (i = 0; i < KMIG_LOAD_PAGE_LOCKS; i++)
+		mutex_init(&s->load_page_lock[i]);
 	/* Netlink shows the session only there, and to its owner or admin. */
 	s->net = get_net(current->nsproxy->net_ns);
 	s->cred = get_cred(file->f_cred);
@@ -148,6 +163,7 @@ err_count:
 static int kmig_release(struct inode *inode, struct file *file)
 {
 	struct kmig_session *s = file->private_data;
+	int i;
 
 	/* After this, netlink dumps can no longer find the session. */
 	mutex_lock(&kmig_sessions_lock);
@@ -158,12 +174,14 @@ static int kmig_release(struct inode *inode, struct file *file)
 	kmig_send_destroy(s->send);
 	kmig_dirty_stop(s);
 	kmig_slots_free(s->loaded);
-	kmig_zdec_destroy(s->zdec);
+	kmig_zdec_pool_destroy(&s->zdecs);
 	if (s->vm)
 		kmig_vm_detach(s->vm);
 	put_cred(s->cred);
 	put_net(s->net);
 	ida_free(&kmig_session_ida, s->id);
+	for (i = 0; i < KMIG_LOAD_PAGE_LOCKS; i++)
+		mutex_destroy(&s->load_page_lock[i]);
 	mutex_destroy(&s->lock);
 	kfree(s);
 	atomic_dec(&kmig_nr_sessions);
@@ -295,9 +313,22 @@ static int kmig_ioc_ring_wait(struct kmig_session *s, void *data, u32 usize)
 	return kmig_send_ring_wait(s, data);
 }
 
+/*
+ * Without s->lock (KMIG_IOC_NOLOCK): loads from the data channels' threads
+ * run side by side (load.c says what they share and how). The VM was
+ * checked, set once and is freed only at release.
+ */
 static int kmig_ioc_load(struct kmig_session *s, void *data, u32 usize)
 {
-	return kmig_load(s, data);
+	/* Acquire pairs with kmig_ioc_attach_vm(): the VM is complete. */
+	struct kmig_vm *vm = smp_load_acquire(&s->vm);
+	int ret;
+
+	if (!vm)
+		return -ENOTCONN;
+	ret = kmig_load(s, vm, data);
+	kmig_session_publish_loaded(s);
+	return ret;
 }
 
 /* Any session, attached or not: the VM is named by the VMM's own fd. */
@@ -413,7 +444,8 @@ static const struct kmig_ioc_op kmig_ioc_ops[] = {
 		    KMIG_IOC_NOLOCK | KMIG_IOC_IN_ROUND),
 	KMIG_IOC_OP(KMIG_LOAD, kmig_ioc_load, struct kmig_load, zeroed,
 		    KMIG_RESV(struct kmig_load), 0,
-		    KMIG_IOC_VM | KMIG_IOC_CANCELLABLE | KMIG_IOC_OUT_ON_ERR),
+		    KMIG_IOC_NOLOCK | KMIG_IOC_VM | KMIG_IOC_CANCELLABLE |
+		    KMIG_IOC_OUT_ON_ERR),
 	KMIG_IOC_OP(KMIG_DIRTY_MARK, kmig_ioc_dirty_mark,
 		    struct kmig_dirty_mark, marked,
 		    KMIG_RESV(struct kmig_dirty_mark), 0,
@@ -442,7 +474,8 @@ static int kmig_ioc_check(struct kmig_session *s, const struct kmig_ioc_op *op,
 		return -EOPNOTSUPP;
 	if (op->reserved && *(const u32 *)(buf + op->reserved))
 		return -EOPNOTSUPP;
-	if ((op->flags & KMIG_IOC_VM) && !s->vm)
+	/* READ_ONCE: a KMIG_IOC_NOLOCK ioctl may run beside the attach. */
+	if ((op->flags & KMIG_IOC_VM) && !READ_ONCE(s->vm))
 		return -ENOTCONN;
 	if ((op->flags & KMIG_IOC_CANCELLABLE) && READ_ONCE(s->cancelled))
 		return -ECANCELED;
