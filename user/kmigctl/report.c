@@ -244,6 +244,22 @@ void migrate_report_print(struct printer *p, const struct migrate_report *r)
 			    ms(r->parts.start));
 		print_close_object(p);
 	}
+	print_open_object(p, "phases_ms");
+	print_float(p, PRINT_ANY, "vmm", "  phases:         vmm %.1f",
+		    ms(r->phases.vmm));
+	print_float(p, PRINT_ANY, "attach", ", attach %.1f", ms(r->phases.attach));
+	print_float(p, PRINT_ANY, "connect", ", connect %.1f",
+		    ms(r->phases.connect));
+	print_float(p, PRINT_ANY, "threads", ", threads %.1f",
+		    ms(r->phases.threads));
+	print_float(p, PRINT_ANY, "syncs", ", syncs %.1f", ms(r->phases.syncs));
+	print_uint(p, PRINT_ANY, "nr_syncs", " (%u)", r->phases.nr_syncs);
+	print_float(p, PRINT_ANY, "rounds", ", rounds %.1f", ms(r->phases.rounds));
+	print_float(p, PRINT_ANY, "switchover", ", switchover %.1f",
+		    ms(r->phases.switchover));
+	print_float(p, PRINT_ANY, "teardown", ", teardown %.1f ms\n",
+		    ms(r->phases.teardown));
+	print_close_object(p);
 	print_src_postcopy(p, r);
 	print_uint(p, PRINT_ANY, "rounds", "  rounds:         %u\n", r->nr_rounds);
 	print_u64(p, PRINT_ANY, "bytes_sent", "  bytes sent:     %llu\n",
