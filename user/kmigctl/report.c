@@ -76,6 +76,7 @@ static void print_round(struct printer *p, const struct round_stat *s)
 	print_u64(p, PRINT_JSON, "compressed", NULL, s->compressed);
 	print_u64(p, PRINT_JSON, "bytes", NULL, s->bytes);
 	print_float(p, PRINT_ANY, "ms", " %10.3f", ms(s->ns));
+	print_float(p, PRINT_JSON, "scan_ms", NULL, ms(s->scan_ns));
 	print_float(p, PRINT_ANY, "mib_s", " %9.1f", mib_s(s->bytes, s->ns));
 	if (isfinite(s->dirty_rate))
 		print_float(p, PRINT_ANY, "dirty_rate_mib_s", " %10.1f\n",

@@ -38,6 +38,7 @@ struct round_stat {
 	uint64_t page_bytes;	/* the @normal pages' data as sent */
 	uint64_t bytes;		/* bytes written to the data channels */
 	uint64_t ns;		/* round time */
+	uint64_t scan_ns;	/* of @ns: KMIG_SEND_ROUND (the workers' scan) */
 	double dirty_rate;	/* bytes/s the guest dirtied meanwhile; NaN: unknown */
 };
 

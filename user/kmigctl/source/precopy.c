@@ -176,6 +176,7 @@ int migration_round(struct migration *m, enum progress_phase phase,
 	rs->page_bytes = sr.bytes;
 	rs->bytes = sender_bytes(&m->s) - bytes0;
 	rs->ns = now_ns() - t0;
+	rs->scan_ns = sr.scan_ns;
 	if (phase != PHASE_SWITCHOVER)
 		m->rep.phases.rounds += rs->ns;
 	m->rep.normal += sr.normal;
