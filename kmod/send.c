@@ -355,9 +355,8 @@ static bool kmig_worker_chunk(struct kmig_worker *w, struct kmig_slot *k,
 	while (p < n) {
 		if (test_bit(p, holes)) {
 			/* A run of holes whose bits are all set: one step. */
-			for (q = p + 1; q < n && test_bit(q, taken) &&
-			     test_bit(q, holes); q++)
-				;
+			q = min(find_next_zero_bit(taken, n, p),
+				find_next_zero_bit(holes, n, p));
 			if (!kmig_worker_add_run(w, k, first + p, q - p,
 						 KMIG_REC_HOLE))
 				goto stop;
