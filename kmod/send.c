@@ -14,6 +14,8 @@
  */
 #include <linux/bitmap.h>
 #include <linux/kthread.h>
+#include <linux/mm.h>
+#include <linux/pgtable.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 
@@ -113,30 +115,58 @@ static bool kmig_worker_flush_run(struct kmig_worker *w)
 }
 
 /*
- * The round stops with page @p of @k (or KMIG_NO_PAGE) taken but not
- * queued, and perhaps a run of zero/hole pages of the same chunk: they go
- * back into the bitmap. Atomic: a ring-full sync may set bits of the same
- * words meanwhile.
+ * The round stops with the pages of @taken (the chunk's bits, page @first
+ * of @k on) from @from on not queued, and perhaps a run of zero/hole pages
+ * of the same chunk: they go back into the bitmap. Atomic: a ring-full
+ * sync may set bits of the same words meanwhile.
  */
-#define KMIG_NO_PAGE	U64_MAX
-
 static void kmig_worker_put_back(struct kmig_worker *w, struct kmig_slot *k,
-				 u64 p)
+				 u64 first, const unsigned long *taken, u64 from,
+				 u64 n)
 {
-	u64 first, i;
+	u64 run, i;
 
-	if (p != KMIG_NO_PAGE)
-		set_bit(p, k->bitmap);
+	for (i = find_next_bit(taken, n, from); i < n;
+	     i = find_next_bit(taken, n, i + 1))
+		set_bit(first + i, k->bitmap);
 	if (!w->run_pages)
 		return;
-	first = (w->run_gpa >> PAGE_SHIFT) - k->base_gfn;
+	run = (w->run_gpa >> PAGE_SHIFT) - k->base_gfn;
 	for (i = 0; i < w->run_pages; i++)
-		set_bit(first + i, k->bitmap);
+		set_bit(run + i, k->bitmap);
 	if (w->run_kind == KMIG_REC_ZERO)
 		w->zero -= w->run_pages;
 	else
 		w->hole -= w->run_pages;
 	w->run_pages = 0;
+}
+
+/*
+ * Adds @n zero or hole pages from @pgoff of @k to the pending run, first
+ * queueing the run in hand if they do not continue it; false to stop the
+ * round (the run in hand then stays pending, the new pages are not added).
+ */
+static bool kmig_worker_add_run(struct kmig_worker *w, struct kmig_slot *k,
+				u64 pgoff, u32 n, int kind)
+{
+	u64 gpa = (k->base_gfn + pgoff) << PAGE_SHIFT;
+
+	if (!w->run_pages || w->run_kind != kind ||
+	    w->run_as_id != k->as_id ||
+	    w->run_gpa + ((u64)w->run_pages << PAGE_SHIFT) != gpa) {
+		if (!kmig_worker_flush_run(w))
+			return false;
+		w->run_kind = kind;
+		w->run_as_id = k->as_id;
+		w->run_gpa = gpa;
+	}
+	/* Counted once in a run: a run put back is uncounted again. */
+	w->run_pages += n;
+	if (kind == KMIG_REC_ZERO)
+		w->zero += n;
+	else
+		w->hole += n;
+	return true;
 }
 
 /* Queues one page taken from the bitmap; false to stop the round. */
@@ -182,23 +212,101 @@ static bool kmig_worker_page(struct kmig_worker *w, struct kmig_slot *k,
 		}
 		return true;
 	}
+	return kmig_worker_add_run(w, k, pgoff, 1, kind);
+}
 
-	if (!w->run_pages || w->run_kind != kind ||
-	    w->run_as_id != k->as_id ||
-	    w->run_gpa + ((u64)w->run_pages << PAGE_SHIFT) != gpa) {
-		if (!kmig_worker_flush_run(w))
-			return false;
-		w->run_kind = kind;
-		w->run_as_id = k->as_id;
-		w->run_gpa = gpa;
+/*
+ * Holes found from the page tables, a chunk at a time: one mmap_read_lock
+ * and one walk per chunk instead of a lock and a walk per page, and an
+ * empty page table (2 MiB), PMD page (1 GiB) or more skipped whole. The
+ * pages it marks are those kmig_read_page() would call holes in private
+ * anonymous memory (an empty entry at any level, or the shared zero page);
+ * everything else (file memory, huge, swapped or present pages, addresses
+ * outside any VMA) is left to kmig_read_page(), page by page.
+ *
+ * Sound because the chunk's bits are taken before the walk: a page
+ * written after its entry was read is in KVM's dirty log again, and one
+ * written before it is not a hole.
+ */
+static void kmig_mark_holes(unsigned long *holes, unsigned long base,
+			    unsigned long from, unsigned long to)
+{
+	bitmap_set(holes, (from - base) >> PAGE_SHIFT, (to - from) >> PAGE_SHIFT);
+}
+
+static void kmig_anon_holes(struct mm_struct *mm, unsigned long base,
+			    unsigned long addr, unsigned long end,
+			    unsigned long *holes)
+{
+	unsigned long next;
+	pte_t *ptep, *pte0, pte;
+	pud_t *pud, pudval;
+	pmd_t *pmd, pmdval;
+	pgd_t *pgd;
+	p4d_t *p4d;
+
+	for (; addr < end; addr = next) {
+		pgd = pgd_offset(mm, addr);
+		next = pgd_addr_end(addr, end);
+		if (pgd_none(READ_ONCE(*pgd))) {
+			kmig_mark_holes(holes, base, addr, next);
+			continue;
+		}
+		p4d = p4d_offset(pgd, addr);
+		next = p4d_addr_end(addr, end);
+		if (p4d_none(READ_ONCE(*p4d))) {
+			kmig_mark_holes(holes, base, addr, next);
+			continue;
+		}
+		pud = pud_offset(p4d, addr);
+		next = pud_addr_end(addr, end);
+		pudval = READ_ONCE(*pud);
+		if (pud_none(pudval)) {
+			kmig_mark_holes(holes, base, addr, next);
+			continue;
+		}
+		if (!pud_present(pudval) || pud_leaf(pudval))
+			continue;
+		pmd = pmd_offset(pud, addr);
+		next = pmd_addr_end(addr, end);
+		pmdval = READ_ONCE(*pmd);
+		if (pmd_none(pmdval)) {
+			kmig_mark_holes(holes, base, addr, next);
+			continue;
+		}
+		if (!pmd_present(pmdval) || pmd_leaf(pmdval) || pmd_bad(pmdval))
+			continue;
+		pte0 = pte_offset_map(pmd, addr);
+		for (ptep = pte0; addr < next; addr += PAGE_SIZE, ptep++) {
+			pte = READ_ONCE(*ptep);
+			if (pte_none(pte) ||
+			    (pte_present(pte) && is_zero_pfn(pte_pfn(pte))))
+				__set_bit((addr - base) >> PAGE_SHIFT, holes);
+		}
+		pte_unmap(pte0);
 	}
-	/* Counted once in a run: a run put back is uncounted again. */
-	w->run_pages++;
-	if (kind == KMIG_REC_ZERO)
-		w->zero++;
-	else
-		w->hole++;
-	return true;
+}
+
+/* Marks in @holes the pages of @n from @hva that are holes (see above). */
+static void kmig_chunk_holes(struct mm_struct *mm, unsigned long hva, u64 n,
+			     unsigned long *holes)
+{
+	unsigned long addr = hva, end = hva + (n << PAGE_SHIFT);
+	struct vm_area_struct *vma;
+
+	bitmap_zero(holes, KMIG_CHUNK_PAGES);
+	mmap_read_lock(mm);
+	while (addr < end) {
+		vma = find_vma(mm, addr);
+		if (!vma || vma->vm_start >= end)
+			break;
+		addr = max(addr, vma->vm_start);
+		if (vma_is_anonymous(vma))
+			kmig_anon_holes(mm, hva, addr, min(end, vma->vm_end),
+					holes);
+		addr = min(end, vma->vm_end);
+	}
+	mmap_read_unlock(mm);
 }
 
 static struct kmig_slot *kmig_chunk_slot(struct kmig_send *send, u64 chunk,
@@ -216,11 +324,63 @@ static struct kmig_slot *kmig_chunk_slot(struct kmig_send *send, u64 chunk,
 	return NULL;
 }
 
+/*
+ * Takes the chunk's bits out of the bitmap at once, into @taken: chunks
+ * are whole words owned by one worker; the only other writer is a
+ * ring-full sync setting bits, which the exchange does not lose.
+ */
+static void kmig_chunk_take(struct kmig_slot *k, u64 first, u64 n,
+			    unsigned long *taken)
+{
+	unsigned long *word = k->bitmap + first / BITS_PER_LONG;
+	u64 i;
+
+	for (i = 0; i < BITS_TO_LONGS(n); i++)
+		taken[i] = READ_ONCE(word[i]) ? xchg(&word[i], 0) : 0;
+}
+
+/* One chunk's pages; false to stop the round (what is left is put back). */
+static bool kmig_worker_chunk(struct kmig_worker *w, struct kmig_slot *k,
+			      u64 first, u64 n)
+{
+	DECLARE_BITMAP(taken, KMIG_CHUNK_PAGES);
+	DECLARE_BITMAP(holes, KMIG_CHUNK_PAGES);
+	u64 p, q;
+
+	kmig_chunk_take(k, first, n, taken);
+	p = find_first_bit(taken, n);
+	if (p >= n)
+		return true;
+	kmig_chunk_holes(current->mm, k->hva + (first << PAGE_SHIFT), n, holes);
+	while (p < n) {
+		if (test_bit(p, holes)) {
+			/* A run of holes whose bits are all set: one step. */
+			q = min(find_next_zero_bit(taken, n, p),
+				find_next_zero_bit(holes, n, p));
+			if (!kmig_worker_add_run(w, k, first + p, q - p,
+						 KMIG_REC_HOLE))
+				goto stop;
+			p = find_next_bit(taken, n, q);
+			continue;
+		}
+		if (!kmig_worker_page(w, k, first + p))
+			goto stop;
+		p = find_next_bit(taken, n, p + 1);
+	}
+	/* Runs end with their chunk, so none outlives the round. */
+	if (kmig_worker_flush_run(w))
+		return true;
+	p = n;
+stop:
+	kmig_worker_put_back(w, k, first, taken, p, n);
+	return false;
+}
+
 static void kmig_worker_round(struct kmig_worker *w)
 {
 	struct kmig_send *send = w->send;
-	u64 chunk, first, last, p;
 	struct kmig_slot *k;
+	u64 chunk, first;
 
 	w->normal = 0;
 	w->zero = 0;
@@ -235,24 +395,10 @@ static void kmig_worker_round(struct kmig_worker *w)
 		if (chunk >= send->nr_chunks)
 			break;
 		k = kmig_chunk_slot(send, chunk, &first);
-		last = min_t(u64, first + KMIG_CHUNK_PAGES, k->npages);
-		for (p = find_next_bit(k->bitmap, last, first); p < last;
-		     p = find_next_bit(k->bitmap, last, p + 1)) {
-			/*
-			 * Chunks are whole words owned by one worker; the only
-			 * other writer is a ring-full sync setting bits.
-			 */
-			clear_bit(p, k->bitmap);
-			if (!kmig_worker_page(w, k, p)) {
-				kmig_worker_put_back(w, k, p);
-				return;
-			}
-		}
-		/* Runs end with their chunk, so none outlives the round. */
-		if (!kmig_worker_flush_run(w)) {
-			kmig_worker_put_back(w, k, KMIG_NO_PAGE);
+		if (!kmig_worker_chunk(w, k, first,
+				       min_t(u64, KMIG_CHUNK_PAGES,
+					     k->npages - first)))
 			return;
-		}
 		cond_resched();
 	}
 	if (!kmig_send_stopping(send))

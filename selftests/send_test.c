@@ -375,6 +375,55 @@ TEST_F(send, bulk_round_accounts_every_page_once)
 	log_free(&log);
 }
 
+/*
+ * Holes told from present pages inside one page table: with THP off for
+ * the slot, the guest writes pages 8i and 8i+1 with data and 8i+4 with
+ * zeros in the first 1024 pages, so each 2 MiB region holds a PTE table
+ * of present and empty entries. The round's page-table walk (one per
+ * chunk) must call exactly the untouched ones holes and read the others.
+ */
+TEST_F(send, holes_between_small_pages_come_out_exactly)
+{
+	struct kmig_send_round round;
+	struct round_log log;
+	__u8 *ram = guest_vm_slot(self->vm, GUEST_DATA_SLOT)->hva;
+	__u64 i, p;
+
+	if (madvise(ram, (size_t)DATA_PAGES * GUEST_PAGE_SIZE, MADV_NOHUGEPAGE))
+		SKIP(return, "madvise(MADV_NOHUGEPAGE): %m");
+	for (i = 0; i < 128; i++) {
+		guest_vcpu_write_range(&self->vm->vcpus[0], GUEST_DATA_SLOT,
+				       8 * i, 2, 0x5a);
+		guest_vcpu_write_range(&self->vm->vcpus[0], GUEST_DATA_SLOT,
+				       8 * i + 4, 1, 0);
+	}
+	log_init(&log);
+	/* A slow consumer and 16-entry rings: workers wait mid-chunk. */
+	ASSERT_EQ(0, run_round(self->fd, self->rings, &log, 20, &round));
+
+	EXPECT_EQ(0, log.dup);
+	EXPECT_EQ(0, log.stray);
+	EXPECT_EQ(0, log.bad);
+	EXPECT_EQ(DATA_PAGES + GUEST_SYS_PAGES, log.pages);
+	EXPECT_EQ(round.normal + round.zero + round.hole, round.pages);
+	for (p = 0; p < 1024; p++) {
+		__u8 want = p % 8 < 2 ? KMIG_REC_PAGE :
+			    p % 8 == 4 ? KMIG_REC_ZERO : KMIG_REC_HOLE;
+
+		ASSERT_EQ(want, log.data_kind[p])
+			TH_LOG("page %llu", (unsigned long long)p);
+		if (want == KMIG_REC_PAGE)
+			ASSERT_EQ(0, memcmp(log.data + p * GUEST_PAGE_SIZE,
+					    ram + p * GUEST_PAGE_SIZE,
+					    GUEST_PAGE_SIZE))
+				TH_LOG("page %llu differs", (unsigned long long)p);
+	}
+	EXPECT_EQ(DATA_PAGES - 1024,
+		  count_kind(log.data_kind, 1024, DATA_PAGES - 1024,
+			     KMIG_REC_HOLE));
+	log_free(&log);
+}
+
 TEST_F(send, dirty_round_sends_exactly_the_rewritten_pages)
 {
 	static const __u64 again[] = { 0, 7, 299, 350, 1500, DATA_PAGES - 1 };

@@ -76,6 +76,7 @@ static void print_round(struct printer *p, const struct round_stat *s)
 	print_u64(p, PRINT_JSON, "compressed", NULL, s->compressed);
 	print_u64(p, PRINT_JSON, "bytes", NULL, s->bytes);
 	print_float(p, PRINT_ANY, "ms", " %10.3f", ms(s->ns));
+	print_float(p, PRINT_JSON, "scan_ms", NULL, ms(s->scan_ns));
 	print_float(p, PRINT_ANY, "mib_s", " %9.1f", mib_s(s->bytes, s->ns));
 	if (isfinite(s->dirty_rate))
 		print_float(p, PRINT_ANY, "dirty_rate_mib_s", " %10.1f\n",
@@ -244,6 +245,22 @@ void migrate_report_print(struct printer *p, const struct migrate_report *r)
 			    ms(r->parts.start));
 		print_close_object(p);
 	}
+	print_open_object(p, "phases_ms");
+	print_float(p, PRINT_ANY, "vmm", "  phases:         vmm %.1f",
+		    ms(r->phases.vmm));
+	print_float(p, PRINT_ANY, "attach", ", attach %.1f", ms(r->phases.attach));
+	print_float(p, PRINT_ANY, "connect", ", connect %.1f",
+		    ms(r->phases.connect));
+	print_float(p, PRINT_ANY, "threads", ", threads %.1f",
+		    ms(r->phases.threads));
+	print_float(p, PRINT_ANY, "syncs", ", syncs %.1f", ms(r->phases.syncs));
+	print_uint(p, PRINT_ANY, "nr_syncs", " (%u)", r->phases.nr_syncs);
+	print_float(p, PRINT_ANY, "rounds", ", rounds %.1f", ms(r->phases.rounds));
+	print_float(p, PRINT_ANY, "switchover", ", switchover %.1f",
+		    ms(r->phases.switchover));
+	print_float(p, PRINT_ANY, "teardown", ", teardown %.1f ms\n",
+		    ms(r->phases.teardown));
+	print_close_object(p);
 	print_src_postcopy(p, r);
 	print_uint(p, PRINT_ANY, "rounds", "  rounds:         %u\n", r->nr_rounds);
 	print_u64(p, PRINT_ANY, "bytes_sent", "  bytes sent:     %llu\n",

@@ -38,6 +38,7 @@ struct round_stat {
 	uint64_t page_bytes;	/* the @normal pages' data as sent */
 	uint64_t bytes;		/* bytes written to the data channels */
 	uint64_t ns;		/* round time */
+	uint64_t scan_ns;	/* of @ns: KMIG_SEND_ROUND (the workers' scan) */
 	double dirty_rate;	/* bytes/s the guest dirtied meanwhile; NaN: unknown */
 };
 
@@ -66,6 +67,18 @@ struct migrate_report {
 		uint64_t load;		/* then until the destination's READY */
 		uint64_t start;		/* GO -> ACK */
 	} parts;
+	/* Where the whole migration went, in order (ns): phases_ms. */
+	struct {
+		uint64_t vmm;		/* VMM control socket, hello, hold */
+		uint64_t attach;	/* KMIG_ATTACH_VM .. KMIG_DIRTY_START */
+		uint64_t connect;	/* every channel connected and authenticated */
+		uint64_t threads;	/* sender threads started */
+		uint64_t syncs;		/* precopy's KMIG_DIRTY_SYNCs */
+		uint64_t rounds;	/* precopy's rounds, each to its LOADED */
+		uint64_t switchover;	/* pause -> ACK (downtime_parts_ms) */
+		uint64_t teardown;	/* after total: threads, channels, VMM */
+		uint32_t nr_syncs;
+	} phases;
 	const char *switchover;	/* switchover_reason_name() */
 	double est_downtime_ms;	/* the estimate when precopy ended */
 	uint64_t bytes_sent;

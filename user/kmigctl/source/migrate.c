@@ -322,6 +322,7 @@ static int migrate_attach(struct migration *m)
 				      m->o.vmm);
 	if (m->o.resume ? commit_resume(m) : commit_hold(m))
 		return -1;
+	m->rep.phases.vmm = now_ns() - m->start_ns;
 
 	m->kfd = kmig_open();
 	if (m->kfd < 0)
@@ -360,6 +361,7 @@ track:
 		return migration_fail(m, "failed", "KMIG_DIRTY_START: %s",
 				      kmig_strerror(ret));
 	m->nr_pages = ds.nr_pages;
+	m->rep.phases.attach = now_ns() - m->start_ns - m->rep.phases.vmm;
 	return 0;
 }
 
@@ -481,9 +483,14 @@ static int migrate_start_threads(struct migration *m)
 static int migrate_run(struct migration *m)
 {
 	enum switchover_reason why = SWITCHOVER_NOT_YET;
+	uint64_t t;
 
-	if (migrate_attach(m) || migrate_connect(m))
+	if (migrate_attach(m))
 		return -1;
+	t = now_ns();
+	if (migrate_connect(m))
+		return -1;
+	m->rep.phases.connect = now_ns() - t;
 	if (m->o.resume)
 		return postcopy_resume_run(m);
 	commit_precopy(m);
@@ -497,8 +504,10 @@ static int migrate_run(struct migration *m)
 			m->rep.kmig_session, m->o.channels, m->addr.text);
 		m->log_rounds = !isatty(STDERR_FILENO);
 	}
+	t = now_ns();
 	if (migrate_start_threads(m))
 		return -1;
+	m->rep.phases.threads = now_ns() - t;
 	if (precopy_run(m, &why))
 		return -1;
 	m->rep.switchover = switchover_reason_name(why);
@@ -609,6 +618,7 @@ int cmd_migrate(int argc, char **argv)
 		m.rep.result = "completed";
 	m.rep.total_ns = now_ns() - m.start_ns;
 	ret = migrate_cleanup(&m);
+	m.rep.phases.teardown = now_ns() - m.start_ns - m.rep.total_ns;
 
 	if (ret)
 		fprintf(stderr, "kmig: migrate: %s\n", m.rep.error);

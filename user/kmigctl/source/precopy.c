@@ -91,11 +91,17 @@ static int migration_check_peer(struct migration *m)
 
 int migration_sync(struct migration *m, struct kmig_dirty_sync *sy)
 {
+	uint64_t t = now_ns();
 	int ret;
 
 	do {
 		ret = kmig_dirty_sync(m->kfd, sy);
 	} while (ret == -EAGAIN || (ret == -EINTR && !kmigctl_stop_signal));
+	/* The switchover's own sync is in its downtime_parts_ms. */
+	if (m->state == SRC_PRECOPY) {
+		m->rep.phases.syncs += now_ns() - t;
+		m->rep.phases.nr_syncs++;
+	}
 	if (ret == -ECANCELED || (ret == -EINTR && kmigctl_stop_signal))
 		return migration_fail_cancelled(m);
 	if (ret < 0)
@@ -170,6 +176,9 @@ int migration_round(struct migration *m, enum progress_phase phase,
 	rs->page_bytes = sr.bytes;
 	rs->bytes = sender_bytes(&m->s) - bytes0;
 	rs->ns = now_ns() - t0;
+	rs->scan_ns = sr.scan_ns;
+	if (phase != PHASE_SWITCHOVER)
+		m->rep.phases.rounds += rs->ns;
 	m->rep.normal += sr.normal;
 	m->rep.zero += sr.zero;
 	m->rep.hole += sr.hole;

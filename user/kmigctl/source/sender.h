@@ -18,8 +18,13 @@
 
 /* Records per RAM frame the source builds: 1 MiB of pages at most. */
 #define SENDER_BATCH		256
-/* How long a drain thread waits in KMIG_RING_WAIT before looking around. */
-#define SENDER_WAIT_MS		100
+/*
+ * How long a drain thread waits in KMIG_RING_WAIT before looking around.
+ * A record wakes it at once; the timeout only bounds how long a stop
+ * (sender_destroy(), after the migration) waits for the thread: 100 ms
+ * there was most of kmigctl's teardown.
+ */
+#define SENDER_WAIT_MS		10
 
 struct sender {
 	int kfd;			/* the kmig session */

@@ -171,6 +171,7 @@ int switchover_run(struct migration *m)
 
 	if (switchover_commit(m, t_pause))
 		return -1;
+	m->rep.phases.switchover = now_ns() - t_pause;
 	commit_acked(m);
 	return 0;
 }

@@ -13,12 +13,19 @@
 void mainchan_init(struct mainchan *mc, struct chan *c, const char *peer,
 		   int peer_timeout_ms)
 {
+	pthread_condattr_t ca;
+
 	memset(mc, 0, sizeof(*mc));
 	mc->c = c;
 	mc->peer = peer;
 	mc->peer_timeout_ms = peer_timeout_ms;
 	mc->last_rx_ns = now_ns();
 	pthread_mutex_init(&mc->lock, NULL);
+	pthread_mutex_init(&mc->ka_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&mc->ka_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	atomic_init(&mc->ka_stop, 0);
 	atomic_init(&mc->ka_err, 0);
 	atomic_init(&mc->ka_out, 0);
@@ -36,6 +43,33 @@ int mainchan_send(struct mainchan *mc, uint32_t type, const void *payload,
 }
 
 /*
+ * Sleeps a keepalive period, or less when told to stop; true to stop.
+ * (A sleep in ticks made every stop wait up to a tick: on the destination
+ * that was in the downtime, between the VM's start and the ACK.)
+ */
+static bool mainchan_keepalive_sleep(struct mainchan *mc)
+{
+	struct timespec until;
+	bool stop;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += MAINCHAN_KEEPALIVE_MS / 1000;
+	until.tv_nsec += (MAINCHAN_KEEPALIVE_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&mc->ka_lock);
+	while (!atomic_load(&mc->ka_stop) &&
+	       pthread_cond_timedwait(&mc->ka_cond, &mc->ka_lock, &until) !=
+	       ETIMEDOUT)
+		;
+	stop = atomic_load(&mc->ka_stop);
+	pthread_mutex_unlock(&mc->ka_lock);
+	return stop;
+}
+
+/*
  * Sends regardless of other traffic: a frame every second costs nothing,
  * and the peer then needs no notion of "recent traffic" to judge us.
  */
@@ -45,10 +79,7 @@ static void *mainchan_keepalive(void *arg)
 	int ret;
 
 	while (!atomic_load(&mc->ka_stop)) {
-		for (int t = 0; t < MAINCHAN_KEEPALIVE_MS / CHAN_TICK_MS &&
-				!atomic_load(&mc->ka_stop); t++)
-			sleep_ns(CHAN_TICK_MS * NSEC_PER_MSEC);
-		if (atomic_load(&mc->ka_stop))
+		if (mainchan_keepalive_sleep(mc))
 			break;
 		ret = mainchan_send(mc, KMS_KEEPALIVE, NULL, 0);
 		if (ret) {
@@ -80,7 +111,10 @@ void mainchan_stop_keepalive(struct mainchan *mc)
 {
 	if (!mc->ka_up)
 		return;
+	pthread_mutex_lock(&mc->ka_lock);
 	atomic_store(&mc->ka_stop, 1);
+	pthread_cond_signal(&mc->ka_cond);
+	pthread_mutex_unlock(&mc->ka_lock);
 	pthread_join(mc->ka, NULL);
 	mc->ka_up = false;
 }
@@ -88,6 +122,8 @@ void mainchan_stop_keepalive(struct mainchan *mc)
 void mainchan_destroy(struct mainchan *mc)
 {
 	mainchan_stop_keepalive(mc);
+	pthread_cond_destroy(&mc->ka_cond);
+	pthread_mutex_destroy(&mc->ka_lock);
 	pthread_mutex_destroy(&mc->lock);
 }
 

@@ -32,6 +32,9 @@ struct mainchan {
 	pthread_t ka;
 	bool ka_up;
 	atomic_int ka_stop;
+	/* The keepalive sleeps on @ka_cond: a stop wakes it at once. */
+	pthread_mutex_t ka_lock;
+	pthread_cond_t ka_cond;
 	atomic_int ka_err;		/* the keepalive's send failed: -errno */
 	/*
 	 * KEEPALIVE bytes sent and read: the reports leave them out, so that
