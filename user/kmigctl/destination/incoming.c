@@ -521,25 +521,6 @@ static bool incoming_recv_check(void *arg)
  * @timeout_ms bounds this step (0: only --timeout and the peer's
  * liveness do).
  */
-/*
- * How long the destination waits for GO: --step-timeout, less a margin
- * of two wait ticks. The source starts its wait for the ACK only once
- * READY reached it and GO went out, and each side sees its deadline pass
- * up to a tick late; without the margin either side could give up first,
- * and a GO lost in transit would be reported by the destination as the
- * source's "outcome unknown" instead of its own "no GO". With it, the
- * destination's verdict always comes first.
- */
-static int incoming_go_wait_ms(int step_timeout_ms)
-{
-	const int margin = 2 * CHAN_TICK_MS;
-
-	if (step_timeout_ms <= 0)
-		return step_timeout_ms;
-	return step_timeout_ms > 4 * margin ? step_timeout_ms - margin :
-					      step_timeout_ms * 3 / 4;
-}
-
 static int incoming_recv_main(struct incoming *in, struct kms_frame_hdr *h,
 			      uint8_t *buf, size_t cap, const char *what,
 			      int timeout_ms)
@@ -639,7 +620,7 @@ static int incoming_switchover(struct incoming *in)
 	in->state = DST_READY;
 
 	if (incoming_recv_main(in, &h, buf, sizeof(buf), "GO",
-			       incoming_go_wait_ms(in->o.step_timeout_ms)))
+			       mainchan_step_ms(in->o.step_timeout_ms, 0)))
 		return -1;
 	t_go = now_ns();
 	if (h.type != KMS_GO)

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kmig_vmm.h"
 #include "clock.h"
@@ -25,12 +26,19 @@ static bool switchover_hold_stop(void *arg)
 	return migration_cancelled(arg);
 }
 
-/* The destination's next frame on main; the final round's LOADED is skipped. */
+/*
+ * The destination's next frame on main; the final round's LOADED is
+ * skipped. READY is waited for a little less than --step-timeout, the ACK
+ * a little more (mainchan_step_ms()).
+ */
 int switchover_recv(struct migration *m, struct kms_frame_hdr *h,
 			   uint8_t *buf, size_t cap, const char *what)
 {
+	int order = !strcmp(what, "READY") ? -1 : !strcmp(what, "ACK") ? 1 : 0;
+
 	do {
-		if (migration_recv(m, h, buf, cap, what, m->o.step_timeout_ms))
+		if (migration_recv(m, h, buf, cap, what,
+				   mainchan_step_ms(m->o.step_timeout_ms, order)))
 			return -1;
 	} while (h->type == KMS_LOADED);
 	return 0;

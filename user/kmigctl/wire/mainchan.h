@@ -94,4 +94,26 @@ int mainchan_poll(struct mainchan *mc, struct kms_frame_hdr *h, uint8_t *buf,
  */
 int mainchan_peer_abort(struct mainchan *mc, int wait_ms, struct kms_error *e);
 
+/*
+ * The commit's waits give up in the protocol's order, MAINCHAN_STEP_ORDER_MS
+ * apart: the source on READY first (@order -1), the destination on GO (0),
+ * the source on the ACK last (1). Each wait starts only a little after the
+ * one before it, and each side notices its deadline up to a wait tick
+ * late, so with equal timeouts a frame lost in transit could end in either
+ * side's words. In order, the side that waited for the lost frame always
+ * gives its own verdict first ("no READY", "no GO", "outcome unknown").
+ */
+#define MAINCHAN_STEP_ORDER_MS	(2 * CHAN_TICK_MS)
+
+static inline int mainchan_step_ms(int step_timeout_ms, int order)
+{
+	int m = MAINCHAN_STEP_ORDER_MS;
+
+	if (step_timeout_ms <= 0)
+		return step_timeout_ms;
+	if (step_timeout_ms <= 4 * m)
+		m = step_timeout_ms / 4;
+	return step_timeout_ms + order * m;
+}
+
 #endif /* KMIGCTL_MAINCHAN_H */
