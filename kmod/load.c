@@ -214,17 +214,31 @@ static int kmig_load_resnap(struct kmig_load_ctx *c)
 }
 
 /*
- * After kmig_load_slot() failed with @err, kvm->srcu let go: 0 to look
- * again with a new snapshot if it was stale, or the error.
+ * kvm->srcu taken and @r's memslot found in a current snapshot, taking a
+ * new snapshot when it was stale. Returns the srcu index to unlock with,
+ * or -errno with kvm->srcu not held.
  */
-static int kmig_load_stale(struct kmig_load_ctx *c, int err, int *tries)
+static int kmig_load_enter(struct kmig_load_ctx *c, const struct kmig_rec *r,
+			   struct kvm_memory_slot **ms, struct kmig_slot **k)
 {
-	if (err != -ESTALE)
-		return err;
-	/* The VMM keeps editing: let the caller retry. */
-	if (++*tries > 2)
-		return -EAGAIN;
-	return kmig_load_resnap(c);
+	struct kvm *kvm = c->vm->kvm;
+	int idx, ret, tries = 0;
+
+	for (;;) {
+		idx = srcu_read_lock(&kvm->srcu);
+		ret = kmig_load_slot(c, r, ms, k);
+		if (!ret)
+			return idx;
+		srcu_read_unlock(&kvm->srcu, idx);
+		if (ret != -ESTALE)
+			return ret;
+		/* The VMM keeps editing: let the caller retry. */
+		if (++tries > 2)
+			return -EAGAIN;
+		ret = kmig_load_resnap(c);
+		if (ret)
+			return ret;
+	}
 }
 
 /*
@@ -366,20 +380,13 @@ static long kmig_load_data_run(struct kmig_load_ctx *c, u32 i, u32 n)
 	struct kvm_memory_slot *ms;
 	struct kmig_slot *k;
 	long got, j, dirty = 0;
-	int idx, ret, tries = 0;
+	int idx, ret = 0;
 	bool touched;
 	u64 first;
 
-again:
-	idx = srcu_read_lock(&kvm->srcu);
-	ret = kmig_load_slot(c, r, &ms, &k);
-	if (ret) {
-		srcu_read_unlock(&kvm->srcu, idx);
-		ret = kmig_load_stale(c, ret, &tries);
-		if (ret)
-			return ret;
-		goto again;
-	}
+	idx = kmig_load_enter(c, r, &ms, &k);
+	if (idx < 0)
+		return idx;
 	first = (r->gpa >> PAGE_SHIFT) - ms->base_gfn;
 	n = min_t(u64, n, ms->npages - first);
 	got = kmig_load_pin(c, __gfn_to_hva_memslot(ms, ms->base_gfn + first),
@@ -423,20 +430,13 @@ static int kmig_load_zero_rec(struct kmig_load_ctx *c, const struct kmig_rec *r)
 	u64 first, end, p, q, j;
 	struct mutex *lock;	/* the page's, of s->load_page_lock[] */
 	struct kvm *kvm = c->vm->kvm;
-	int idx, ret, tries = 0;
+	int idx, ret = 0;
 	long got;
 	void *dst;
 
-again:
-	idx = srcu_read_lock(&kvm->srcu);
-	ret = kmig_load_slot(c, r, &ms, &k);
-	if (ret) {
-		srcu_read_unlock(&kvm->srcu, idx);
-		ret = kmig_load_stale(c, ret, &tries);
-		if (ret)
-			return ret;
-		goto again;
-	}
+	idx = kmig_load_enter(c, r, &ms, &k);
+	if (idx < 0)
+		return idx;
 	first = (r->gpa >> PAGE_SHIFT) - ms->base_gfn;
 	end = first + r->npages;
 	for (p = find_next_bit(k->bitmap, end, first); p < end;
