@@ -120,7 +120,7 @@ int switchover_pause(struct migration *m, struct kmig_dirty_sync *sy,
 int switchover_commit(struct migration *m, uint64_t t_pause);
 int switchover_device_state(struct migration *m);
 int switchover_recv(struct migration *m, struct kms_frame_hdr *h,
-		    uint8_t *buf, size_t cap, const char *what);
+		    uint8_t *buf, size_t cap, const char *what, int order);
 /* Postcopy instead of the switchover (postcopy.c). */
 int postcopy_run(struct migration *m);
 /*

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "kmig_vmm.h"
 #include "clock.h"
@@ -28,14 +27,13 @@ static bool switchover_hold_stop(void *arg)
 
 /*
  * The destination's next frame on main; the final round's LOADED is
- * skipped. READY is waited for a little less than --step-timeout, the ACK
- * a little more (mainchan_step_ms()).
+ * skipped. @order places the wait among the commit's (mainchan_step_ms()):
+ * -1 for READY, a little less than --step-timeout, 1 for the ACK, a
+ * little more.
  */
 int switchover_recv(struct migration *m, struct kms_frame_hdr *h,
-			   uint8_t *buf, size_t cap, const char *what)
+		    uint8_t *buf, size_t cap, const char *what, int order)
 {
-	int order = !strcmp(what, "READY") ? -1 : !strcmp(what, "ACK") ? 1 : 0;
-
 	do {
 		if (migration_recv(m, h, buf, cap, what,
 				   mainchan_step_ms(m->o.step_timeout_ms, order)))
@@ -99,7 +97,7 @@ int switchover_commit(struct migration *m, uint64_t t_pause)
 	struct kms_error e;
 
 	t = now_ns();
-	if (switchover_recv(m, &h, buf, sizeof(buf), "READY"))
+	if (switchover_recv(m, &h, buf, sizeof(buf), "READY", -1))
 		return -1;
 	parts->load = now_ns() - t;
 	if (h.type != KMS_READY)
@@ -115,7 +113,7 @@ int switchover_commit(struct migration *m, uint64_t t_pause)
 	t_go = now_ns();
 	testhook_hold("go-sent", NULL, NULL);
 
-	if (switchover_recv(m, &h, buf, sizeof(buf), "ACK"))
+	if (switchover_recv(m, &h, buf, sizeof(buf), "ACK", 1))
 		return -1;
 	t_ack = now_ns();
 	if (h.type != KMS_ACK)
