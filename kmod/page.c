@@ -87,20 +87,31 @@ static bool kmig_populated(struct mm_struct *mm, unsigned long addr)
 	return ret;
 }
 
-/* The page's kind, and its bytes in @buf when it has data. */
+/*
+ * The page's kind, and its bytes in @buf when it has data. The zero test
+ * reads the guest's page before anything is copied: a zero page costs one
+ * read and no write, and a data page's test stops at its first non-zero
+ * word. Should the guest write the page between the test and the copy,
+ * its dirty bit is set again and the next round sends it once more, as
+ * for any page written while it is being read.
+ */
 static int kmig_copy_page(struct page *page, void *buf)
 {
 	void *src = kmap_local_page(page);
+	int kind = KMIG_REC_ZERO;
 
-	memcpy(buf, src, KMIG_PAGE_SIZE);
+	if (memchr_inv(src, 0, KMIG_PAGE_SIZE)) {
+		memcpy(buf, src, KMIG_PAGE_SIZE);
+		kind = KMIG_REC_PAGE;
+	}
 	kunmap_local(src);
-	return memchr_inv(buf, 0, KMIG_PAGE_SIZE) ? KMIG_REC_PAGE :
-						    KMIG_REC_ZERO;
+	return kind;
 }
 
 /*
  * Returns KMIG_REC_PAGE (the page is in @buf), KMIG_REC_ZERO or
- * KMIG_REC_HOLE (@buf untouched), or -EFAULT if @hva is not mapped.
+ * KMIG_REC_HOLE (nothing of use in @buf), or -EFAULT if @hva is not
+ * mapped.
  */
 int kmig_read_page(unsigned long hva, void *buf)
 {
