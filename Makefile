@@ -143,6 +143,8 @@ bench-postcopy: all
 # perf); a hung sandbox is booted once more for the runs not done. The
 # table on stdout, the runs in build/bench/parallel.json.
 bench-parallel: all
+	mkdir -p $(BUILD)/bench
+	$(CC) -O2 -Wall -Wextra -Werror -o $(BUILD)/bench/thread_cpu bench/thread_cpu.c
 	bench/parallel.sh
 
 # kmig against QEMU's own migration, side by side in one sandbox run

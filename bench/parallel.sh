@@ -25,9 +25,10 @@
 #   efficiency     throughput(2) / (2 x throughput(1))
 # and where the time goes: the CPU seconds of every thread of both
 # kmigctl, both kmig-vmm and kmig's kthreads (kmig/S:W workers, kmig/S VM
-# workers), sampled from /proc/PID/task/TID/stat every 0.25 s (largest
-# value seen per thread: kthreads exit with their session, so up to a
-# sample's worth of their time is missed), and the sandbox's busy time
+# workers), sampled from /proc/PID/task/TID/stat every 0.25 s by
+# bench/thread_cpu (largest value seen per thread: kthreads exit with
+# their session, so up to a sample's worth of their time is missed), and
+# the sandbox's busy time
 # over both vCPUs from /proc/stat. With KMIG_PAR_PROFILE=1 (default) one
 # more migration per scenario with --workers 2 runs under `perf record -a`
 # (cpu-clock, no PMU under TCG; not counted in the medians): the hottest
@@ -284,40 +285,11 @@ cpu_jiffies() {
 
 # sample_threads FILE SRC_VMM DST_VMM SRC_CTL DST_CTL: every 0.25 s, a line
 # "group tid ticks" for every thread of the four processes and for kmig's
-# kthreads.
+# kthreads (bench/thread_cpu.c: one process reading /proc, where a shell
+# loop cost the sandbox about a fifth of a vCPU).
 sample_threads() {
-	local f=$1 g p t s line comm rest procs=("$2" "$3" "$4" "$5")
-	local -A group=([$2]=vmm-src [$3]=vmm-dst [$4]=kmigctl-src [$5]=kmigctl-dst)
-	while :; do
-		for p in "${procs[@]}"; do
-			for t in /proc/"$p"/task/*; do
-				read -r line 2>/dev/null <"$t/stat" || continue
-				rest=${line##*) }
-				comm=${line#*(}
-				comm=${comm%)*}
-				g=${group[$p]}
-				case $comm in
-				"CPU "*"/KVM") g=$g-vcpu ;;
-				esac
-				# shellcheck disable=SC2086
-				set -- $rest
-				echo "$g ${t##*/} $((${12} + ${13}))"
-			done
-		done
-		for s in /proc/[0-9]*/stat; do
-			read -r line 2>/dev/null <"$s" || continue
-			case $line in
-			*"(kmig/"*:*")"*) g=kmig-worker ;;
-			*"(kmig/"*) g=kmig-vm ;;
-			*) continue ;;
-			esac
-			rest=${line##*) }
-			# shellcheck disable=SC2086
-			set -- $rest
-			echo "$g ${s//[^0-9]/} $((${12} + ${13}))"
-		done
-		sleep 0.25
-	done >>"$f"
+	exec build/bench/thread_cpu 250 vmm-src="$2" vmm-dst="$3" \
+		kmigctl-src="$4" kmigctl-dst="$5" >>"$1"
 }
 
 # cpu_groups FILE: JSON members "group": CPU seconds (largest value seen
@@ -353,10 +325,12 @@ cpu_groups() {
 # a JSON array.
 perf_top() {
 	perf report -i "$1" --stdio --sort comm,dso,sym -t ';' \
-		--percent-limit 1.5 2>/dev/null | grep -E '^ *[0-9.]+%;' |
+		--percent-limit 1.5 2>/dev/null | grep -E '^ *[0-9.]+% *;' |
 		head -n 15 | awk -F';' '{
-			gsub(/^ +|%/, "", $1); gsub(/"/, "", $4)
-			sub(/^\[[kr.]\] +/, "", $4); gsub(/ +$/, "", $4)
+			# perf pads every field to its column: "  6.87%  ;comm   ;"
+			for (i = 1; i <= 4; i++) gsub(/^ +| +$/, "", $i)
+			gsub(/%/, "", $1); gsub(/"/, "", $4)
+			sub(/^\[[kr.]\] +/, "", $4)
 			printf("%s{\"pct\":%s,\"comm\":\"%s\",\"dso\":\"%s\",\"sym\":\"%s\"}",
 				(NR > 1) ? "," : "", $1, $2, $3, $4) }' || true
 }
