@@ -128,6 +128,22 @@ static void print_src_postcopy(struct printer *p, const struct migrate_report *r
 	print_close_object(p);
 }
 
+/*
+ * A postcopy's fault latency and the time its vCPUs were blocked, the same
+ * fields under the same keys in the incoming report and `kmigctl status`.
+ */
+void report_print_fault_latency(struct printer *p, const char *label,
+				uint32_t p50_us, uint32_t p99_us,
+				uint32_t max_us, uint64_t blocked_ns)
+{
+	print_text(p, label);
+	print_uint(p, PRINT_ANY, "latency_p50_us", " p50 %u us", p50_us);
+	print_uint(p, PRINT_ANY, "latency_p99_us", ", p99 %u us", p99_us);
+	print_uint(p, PRINT_ANY, "latency_max_us", ", max %u us", max_us);
+	print_float(p, PRINT_ANY, "vcpu_blocked_ms", "; vCPUs blocked %.3f ms\n",
+		    blocked_ns / 1e6);
+}
+
 static void print_dst_postcopy(struct printer *p, const struct incoming_report *r)
 {
 	uint32_t i, last = 0;
@@ -156,12 +172,9 @@ static void print_dst_postcopy(struct printer *p, const struct incoming_report *
 	print_u64(p, PRINT_ANY, "background_bytes", " (%llu bytes)", r->postcopy.bg_bytes);
 	print_u64(p, PRINT_ANY, "duplicates", ", %llu duplicates dropped\n",
 		  r->postcopy.duplicates);
-	print_uint(p, PRINT_ANY, "latency_p50_us", "    fault latency: p50 %u us",
-		   r->postcopy.p50_us);
-	print_uint(p, PRINT_ANY, "latency_p99_us", ", p99 %u us", r->postcopy.p99_us);
-	print_uint(p, PRINT_ANY, "latency_max_us", ", max %u us", r->postcopy.max_us);
-	print_float(p, PRINT_ANY, "vcpu_blocked_ms", "; vCPUs blocked %.3f ms\n",
-		    ms(r->postcopy.blocked_ns));
+	report_print_fault_latency(p, "    fault latency:", r->postcopy.p50_us,
+				   r->postcopy.p99_us, r->postcopy.max_us,
+				   r->postcopy.blocked_ns);
 	/*
 	 * Where a requested page's wait went, means: here until the REQUEST
 	 * is out, the page placed once its frame is in; the rest is the

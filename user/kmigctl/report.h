@@ -143,6 +143,9 @@ struct incoming_report {
 };
 
 void migrate_report_print(struct printer *p, const struct migrate_report *r);
+void report_print_fault_latency(struct printer *p, const char *label,
+				uint32_t p50_us, uint32_t p99_us,
+				uint32_t max_us, uint64_t blocked_ns);
 void incoming_report_print(struct printer *p, const struct incoming_report *r);
 
 #endif /* KMIGCTL_REPORT_H */

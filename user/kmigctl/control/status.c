@@ -9,6 +9,7 @@
 
 #include "libkmig.h"
 #include "kmigctl.h"
+#include "report.h"
 #include "status.h"
 
 #define NS_PER_MS	1000000.0
@@ -76,12 +77,8 @@ static void status_print_postcopy(struct printer *p,
 		  s->pc_urgent_pages);
 	print_u64(p, PRINT_ANY, "background_pages", ", %llu background\n",
 		  s->pc_background_pages);
-	print_uint(p, PRINT_ANY, "latency_p50_us",
-		   "	  latency:    p50 %u us", s->pc_p50_us);
-	print_uint(p, PRINT_ANY, "latency_p99_us", ", p99 %u us", s->pc_p99_us);
-	print_uint(p, PRINT_ANY, "latency_max_us", ", max %u us", s->pc_max_us);
-	print_float(p, PRINT_ANY, "vcpu_blocked_ms", "; vCPUs blocked %.3f ms\n",
-		    s->pc_blocked_ns / NS_PER_MS);
+	report_print_fault_latency(p, "	  latency:   ", s->pc_p50_us,
+				   s->pc_p99_us, s->pc_max_us, s->pc_blocked_ns);
 	print_close_object(p);
 }
 

@@ -297,7 +297,8 @@ int receiver_init(struct receiver *r, int kfd, const struct kms_layout *l,
 	r->main = main;
 	r->main_lock = main_lock;
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->cond, NULL);
+	/* Its waits are timed (receiver_wait_end()) on kmigctl's one clock. */
+	cond_init_monotonic(&r->cond);
 	atomic_init(&r->failed, 0);
 	atomic_init(&r->normal, 0);
 	atomic_init(&r->zero, 0);
@@ -341,19 +342,12 @@ int receiver_start(struct receiver *r)
 
 int receiver_wait_end(struct receiver *r, int timeout_ms)
 {
-	struct timespec until;
+	uint64_t until = deadline_after_ms(timeout_ms);
 	int ret;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&r->lock);
 	while (r->ended < r->nr_chans && !r->error)
-		if (pthread_cond_timedwait(&r->cond, &r->lock, &until))
+		if (cond_wait_until(&r->cond, &r->lock, until))
 			break;
 	ret = r->error ? r->error : r->ended == r->nr_chans;
 	pthread_mutex_unlock(&r->lock);

@@ -13,8 +13,6 @@
 void mainchan_init(struct mainchan *mc, struct chan *c, const char *peer,
 		   int peer_timeout_ms)
 {
-	pthread_condattr_t ca;
-
 	memset(mc, 0, sizeof(*mc));
 	mc->c = c;
 	mc->peer = peer;
@@ -22,10 +20,7 @@ void mainchan_init(struct mainchan *mc, struct chan *c, const char *peer,
 	mc->last_rx_ns = now_ns();
 	pthread_mutex_init(&mc->lock, NULL);
 	pthread_mutex_init(&mc->ka_lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&mc->ka_cond, &ca);
-	pthread_condattr_destroy(&ca);
+	cond_init_monotonic(&mc->ka_cond);
 	atomic_init(&mc->ka_stop, 0);
 	atomic_init(&mc->ka_err, 0);
 	atomic_init(&mc->ka_out, 0);
@@ -49,20 +44,12 @@ int mainchan_send(struct mainchan *mc, uint32_t type, const void *payload,
  */
 static bool mainchan_keepalive_sleep(struct mainchan *mc)
 {
-	struct timespec until;
+	uint64_t until = deadline_after_ms(MAINCHAN_KEEPALIVE_MS);
 	bool stop;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += MAINCHAN_KEEPALIVE_MS / 1000;
-	until.tv_nsec += (MAINCHAN_KEEPALIVE_MS % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&mc->ka_lock);
 	while (!atomic_load(&mc->ka_stop) &&
-	       pthread_cond_timedwait(&mc->ka_cond, &mc->ka_lock, &until) !=
-	       ETIMEDOUT)
+	       cond_wait_until(&mc->ka_cond, &mc->ka_lock, until) != ETIMEDOUT)
 		;
 	stop = atomic_load(&mc->ka_stop);
 	pthread_mutex_unlock(&mc->ka_lock);
