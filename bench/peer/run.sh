@@ -58,7 +58,9 @@
 # plain"), KMIG_PEER_ACCEL (kvm; tcg runs the QEMU half on a host
 # without nested KVM: make check does, as a test of this script),
 # KMIG_PEER_GUEST (bare, or linux), KMIG_PEER_WIRE_S (seconds per
-# wire_bw measurement, 2; three measurements, the median counts).
+# wire_bw measurement, 2; three measurements, the median counts),
+# KMIG_PEER_KMIG_RAW (1: in text, kmig runs uncompressed too, peer
+# kmig-raw, set beside QEMU's plain mode as "k/q V raw"; 0: not).
 #
 # Exit status: 0 when every scenario has a verified run of each peer
 # (each QEMU in each mode it runs), 1 otherwise (the table is printed
@@ -70,6 +72,7 @@ mem=${KMIG_PEER_MEM:-512}
 reps=${KMIG_PEER_REPS:-3}
 scenarios=${KMIG_PEER_SCENARIOS:-"idle zero random text dirty postcopy"}
 peers=${KMIG_PEER_PEERS:-"qemu kmig"}
+kmig_raw=${KMIG_PEER_KMIG_RAW:-1}
 accel=${KMIG_PEER_ACCEL:-kvm}
 guest=${KMIG_PEER_GUEST:-bare}
 out=${KMIG_OUT:-/tmp}
@@ -539,9 +542,11 @@ kmig_args() {
 	echo "${a[@]}"
 }
 
+# kmig_scenario [LABEL]: the scenario's runs of kmig, recorded as peer
+# LABEL (kmig).
 kmig_scenario() {
 	local i total down bytes0 bytes cpu ucpu dcpu result rc vrc spid dpid sampler incoming
-	local blocked requests
+	local blocked requests label=${1:-kmig}
 	for i in $(seq "$reps"); do
 		port=$((port + 1))
 		rm -f "$run"/k.*
@@ -603,7 +608,7 @@ kmig_scenario() {
 			[ -n "$blocked" ] || [ "$result" != ok ] || result=no-postcopy
 		fi
 		# shellcheck disable=SC2046
-		record kmig "$s" "$i" "${total:-null}" "${down:-null}" "$bytes" "$cpu" \
+		record "$label" "$s" "$i" "${total:-null}" "${down:-null}" "$bytes" "$cpu" \
 			"$result" \
 			$([ "$postcopy" = 0 ] || echo "${blocked:-null} ${requests:-null}")
 		if [ "$result" != ok ]; then
@@ -686,7 +691,7 @@ qemus_list() {
 
 report() {
 	local s qi m lbl bt bm kt kd kb kc kbl krq med=() best=() pc="" wires="" n v
-	local b_ d_ c_ bl_ rq_
+	local b_ d_ c_ bl_ rq_ krt krd krb krc
 	printf '\nkmig vs QEMU %s: %s MiB guests, %s channels, median of %s runs, loopback TCP\n' \
 		"$(qemus_list version | sed 's/; / and /g')" "$mem" "$channels" "$reps"
 	printf 'sandbox memcpy: %s MiB/s (copying the RAM once: %.0f ms)\n' \
@@ -702,9 +707,14 @@ report() {
 	for s in $scenarios; do
 		scenario "$s"
 		kt=null kd=null kb=null kc=null kbl=null krq=null
+		krt=null krd=null krb=null krc=null
 		if has_peer kmig; then
 			row "$s" kmig kmig
 			kt=$t kd=$d kb=$b kc=$c kbl=$bl krq=$rq
+			if [ "$compress" != none ] && [ "$kmig_raw" = 1 ]; then
+				row "$s" kmig-raw "kmig uncompressed"
+				krt=$t krd=$d krb=$b krc=$c
+			fi
 		fi
 		for qi in "${!qwords[@]}"; do
 			bt=null bm=""
@@ -725,6 +735,18 @@ report() {
 				"$(ratio "$kt" "$bt")" "$(ratio "$kd" "$d_")" \
 				"$(ratio "$kb" "$b_")" "" "" "$(ratio "$kc" "$c_")"
 			best+=("{\"qemu\":\"${qver[$qi]}\",\"scenario\":\"$s\",\"mode\":\"$bm\"}")
+			# text: kmig uncompressed against QEMU's plain mode.
+			if [ "$krt" != null ]; then
+				lbl=qemu-${qver[$qi]}-plain
+				t=$(median "$lbl" "$s" total_ms)
+				[ "$t" = null ] ||
+					printf '%-8s %-20s %9s %8s %9s %7s %5s %7s\n' "$s" \
+						"k/q ${qver[$qi]} raw" \
+						"$(ratio "$krt" "$t")" \
+						"$(ratio "$krd" "$(median "$lbl" "$s" downtime_ms)")" \
+						"$(ratio "$krb" "$(median "$lbl" "$s" bytes)")" "" "" \
+						"$(ratio "$krc" "$(median "$lbl" "$s" cpu_s)")"
+			fi
 			# text: when the uncompressed plain mode was the faster,
 			# also kmig against QEMU's compressed (multifd zstd) one.
 			if [ "$compress" != none ] && [ "$bm" != multifd ]; then
@@ -755,7 +777,8 @@ report() {
 
 k/q V MODE = kmig / QEMU V in MODE, the faster of QEMU's two modes there
 by median total time (below 1: kmig is ahead); in text, where that is the
-uncompressed plain mode, k/q V zstd is kmig against the multifd zstd mode. total and downtime are each
+uncompressed plain mode, k/q V zstd is kmig against the multifd zstd mode,
+and k/q V raw is kmig uncompressed (kmig-raw) against that plain mode. total and downtime are each
 peer's own report: QEMU's query-migrate (downtime ends when the source has
 sent the last page), kmig's report (downtime ends at the destination's ACK,
 after the guest was started there). MiB_sent: bytes through the loopback
@@ -901,6 +924,14 @@ for s in $scenarios; do
 		say "scenario $s: kmig"
 		[ -z "${nocompress:-}" ] || compress=none
 		kmig_scenario || say "kmig $s failed"
+		# text: kmig uncompressed too, as QEMU's plain mode runs it.
+		if [ "$compress" != none ] && [ "$kmig_raw" = 1 ]; then
+			echo "kmig-raw $s" >>"$run/expected"
+			say "scenario $s: kmig, uncompressed"
+			compress=none
+			kmig_scenario kmig-raw || say "kmig-raw $s failed"
+			scenario "$s"
+		fi
 	fi
 done
 report
