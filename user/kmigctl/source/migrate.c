@@ -350,6 +350,14 @@ static int migrate_attach(struct migration *m)
 	if (m->o.zstd) {
 		ss.flags = KMIG_SEND_F_ZSTD;
 		ss.zstd_level = m->o.zstd_level;
+		/*
+		 * Runs of pages per frame where the module has them; the
+		 * HELLO then says so (KMS_F_ZSTD_RUN).
+		 */
+		if (ki.features & KMIG_FEATURE_ZSTD_RUN) {
+			ss.flags |= KMIG_SEND_F_ZSTD_RUN;
+			m->zstd_run = true;
+		}
 	}
 	ret = kmig_send_setup_ex(m->kfd, &ss, &m->rings);
 	if (ret)
@@ -427,6 +435,8 @@ static int migrate_connect(struct migration *m)
 	m->hello.page_size = KMS_PAGE_SIZE;
 	m->hello.nr_vcpus = m->info.hello.nr_vcpus;
 	m->hello.features = m->o.zstd ? KMS_F_ZSTD : 0;
+	if (m->zstd_run)
+		m->hello.features |= KMS_F_ZSTD_RUN;
 	if (m->o.policy.postcopy)
 		m->hello.features |= KMS_F_POSTCOPY;
 	if (m->o.resume)
@@ -468,6 +478,8 @@ static int migrate_start_threads(struct migration *m)
 			  m->o.channels, &m->rl);
 	if (ret)
 		return migration_fail(m, "failed", "%s", strerror(-ret));
+	if (m->hello.features & KMS_F_ZSTD_RUN)
+		m->s.zstd_run_max = KMS_ZSTD_RUN_MAX;
 	m->sender_up = true;
 	signals_block(&saved);
 	ret = sender_start(&m->s);

@@ -55,6 +55,7 @@ struct migration {
 	struct kmig_ring *rings;
 	uint64_t nr_pages;
 	struct kms_hello hello;
+	bool zstd_run;			/* KMIG_SEND_F_ZSTD_RUN was set */
 	struct mig_addr addr;
 	struct sec sec;			/* who may be the destination */
 
