@@ -51,7 +51,9 @@ static void migrate_usage(FILE *fp)
 		"                           compress pages with zstd in the kernel,\n"
 		"                           level 1..%d (default 1); the destination's\n"
 		"                           kmig module decompresses them. 'none'\n"
-		"                           (the default) sends pages raw\n"
+		"                           (the default) sends pages raw;\n"
+		"                           'zstd-page[:LEVEL]' one page per frame,\n"
+		"                           for destinations without zstd runs\n"
 		"  -r, --max-rounds N       switch over after N dirty rounds\n"
 		"  -t, --timeout SEC        switch over at the end of the round\n"
 		"                           during which SEC seconds have passed\n"
@@ -158,11 +160,19 @@ static int migrate_parse(struct migrate_opts *o, int argc, char **argv)
 				return -1;
 			o->max_bandwidth = v << 20;
 			break;
-		case 'z':
-			if (opt_compress("migrate", optarg, KMIG_ZSTD_LEVEL_MAX,
-					 &o->zstd, &o->zstd_level))
+		case 'z': {
+			/* zstd-page[:LEVEL]: zstd[:LEVEL] without runs. */
+			char z[32];
+
+			o->zstd_page = !strncmp(optarg, "zstd-page", 9) &&
+				       (!optarg[9] || optarg[9] == ':');
+			snprintf(z, sizeof(z), "zstd%s", optarg + 9);
+			if (opt_compress("migrate", o->zstd_page ? z : optarg,
+					 KMIG_ZSTD_LEVEL_MAX, &o->zstd,
+					 &o->zstd_level))
 				return -1;
 			break;
+		}
 		case 'r':
 			if (opt_u64("migrate", "--max-rounds", optarg, 0,
 				    1000000, &v))
@@ -354,7 +364,7 @@ static int migrate_attach(struct migration *m)
 		 * Runs of pages per frame where the module has them; the
 		 * HELLO then says so (KMS_F_ZSTD_RUN).
 		 */
-		if (ki.features & KMIG_FEATURE_ZSTD_RUN) {
+		if (ki.features & KMIG_FEATURE_ZSTD_RUN && !m->o.zstd_page) {
 			ss.flags |= KMIG_SEND_F_ZSTD_RUN;
 			m->zstd_run = true;
 		}
