@@ -12,15 +12,19 @@
 # Environment: KMIG_BENCH_MEM (MiB, 128), KMIG_BENCH_WORKLOADS,
 # KMIG_BENCH_CHANNELS (2). A workload may end in "+zstd" or "+zstd:LEVEL":
 # the same guest workload, migrated with --compress zstd[:LEVEL] (text+zstd
-# next to text shows what compression buys).
+# next to text shows what compression buys). KMIG_BENCH_MODULE,
+# KMIG_BENCH_KMIGCTL and KMIG_BENCH_VMM (./kmig.ko, build/user/kmigctl,
+# build/vmm/kmig-vmm) run another build, e.g. an older one saved under
+# build/, side by side with this one in the same sandbox run.
 
 set -euo pipefail
 
 mem=${KMIG_BENCH_MEM:-128}
 channels=${KMIG_BENCH_CHANNELS:-2}
 workloads=${KMIG_BENCH_WORKLOADS:-"idle zero text text+zstd random dirty:8:64"}
-vmm=build/vmm/kmig-vmm
-kmigctl=build/user/kmigctl
+vmm=${KMIG_BENCH_VMM:-build/vmm/kmig-vmm}
+kmigctl=${KMIG_BENCH_KMIGCTL:-build/user/kmigctl}
+module=${KMIG_BENCH_MODULE:-./kmig.ko}
 out=${KMIG_OUT:-/tmp}
 run=$(mktemp -d /tmp/kmig-bench.XXXXXX)
 json=$out/bench.json
@@ -34,7 +38,7 @@ pids=()
 who=bench
 trap kmig_cleanup EXIT
 
-insmod ./kmig.ko
+insmod "$module"
 ip link set lo up
 memcpy=$(build/bench/memcpy_bw)
 hz=$(getconf CLK_TCK)

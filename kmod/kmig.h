@@ -280,11 +280,14 @@ int kmig_pinned_page_kind(struct page *page, void *buf);
 struct kmig_zcomp *kmig_zcomp_create(u32 level);
 void kmig_zcomp_destroy(struct kmig_zcomp *z);
 size_t kmig_zcomp_page(struct kmig_zcomp *z, void *page);
+size_t kmig_zcomp_pages(struct kmig_zcomp *z, void *dst, const void *src,
+			u32 npages);
 void kmig_zdec_pool_init(struct kmig_zdec_pool *pool);
 void kmig_zdec_pool_destroy(struct kmig_zdec_pool *pool);
 struct kmig_zdec *kmig_zdec_get(struct kmig_zdec_pool *pool);
 void kmig_zdec_put(struct kmig_zdec_pool *pool, struct kmig_zdec *z);
-const void *kmig_zdec_page(struct kmig_zdec *z, const void *src, size_t len);
+const void *kmig_zdec_pages(struct kmig_zdec *z, const void *src, size_t len,
+			    u32 npages);
 
 /* send.c */
 int kmig_send_setup(struct kmig_session *s, struct kmig_send_setup *arg,

@@ -3,9 +3,10 @@
  * Destination side: records received by userspace are written into the
  * attached VM's RAM from the kernel. The stream is hostile until checked:
  * every record must name whole pages inside one memslot, and data lengths
- * must add up, before anything is written. A zstd-compressed page is
- * decompressed into a kernel buffer and written only once it proved to be
- * exactly one page, so a bad frame never leaves a half-written page. A raw
+ * must add up, before anything is written. A zstd frame (one page, or a
+ * run of up to KMIG_ZSTD_RUN_MAX) is decompressed into a kernel buffer and
+ * written only once it proved to be exactly its pages, so a bad frame
+ * never leaves a half-written page. A raw
  * page is copied straight from the caller's buffer into the pinned guest
  * page (Documentation/design.md, "Copies per page").
  *
@@ -127,8 +128,12 @@ static int kmig_load_check(const struct kmig_rec *r, u64 *data_off,
 		*data_off += KMIG_PAGE_SIZE;
 		break;
 	case KMIG_REC_ZSTD:
-		/* A frame of a whole page or more would be pointless. */
-		if (r->npages != 1 || !r->len || r->len >= KMIG_PAGE_SIZE ||
+		/*
+		 * A frame of a whole page or more would be pointless (and
+		 * does not fit a ring slot).
+		 */
+		if (r->npages > KMIG_ZSTD_RUN_MAX || !r->len ||
+		    r->len >= KMIG_PAGE_SIZE ||
 		    *data_off > data_len || data_len - *data_off < r->len)
 			return -EINVAL;
 		*data_off += r->len;
@@ -280,9 +285,9 @@ static struct mutex *kmig_load_page_lock(struct kmig_load_ctx *c, u64 gfn)
 }
 
 /*
- * The page a ZSTD record decompresses to, in the call's context: the
- * frame is copied in, decompressed and proved to be one page before
- * anything reaches guest RAM.
+ * The pages a ZSTD record decompresses to, in the call's context: the
+ * frame is copied in, decompressed and proved to be exactly the record's
+ * pages before anything reaches guest RAM.
  */
 static const void *kmig_load_unzstd(struct kmig_load_ctx *c,
 				    const struct kmig_rec *r)
@@ -296,26 +301,30 @@ static const void *kmig_load_unzstd(struct kmig_load_ctx *c,
 			return z;
 		c->zdec = z;
 	}
-	return kmig_zdec_page(c->zdec, c->frame, r->len);
+	return kmig_zdec_pages(c->zdec, c->frame, r->len, r->npages);
 }
 
 /*
- * Writes one data record into its pinned page @page (gfn @gfn, bit @bit
- * of @k's bitmap). A raw page goes straight from the caller's buffer; if
- * that faults midway the page holds part of it, counts as written, and
- * the load fails with -EFAULT. Returns 0, or -errno with *@touched saying
- * whether the page changed.
+ * Writes one data record into its pinned pages @pages (the first one's
+ * bit is @bit of @k's bitmap), each under its own page lock and marked
+ * written after its data. A raw page goes straight from the caller's
+ * buffer; if that faults midway the page holds part of it, counts as
+ * written, and the load fails with -EFAULT. Returns 0, or -errno with
+ * *@touched saying how many of the record's pages (from the first on)
+ * changed.
  */
 static int kmig_load_one(struct kmig_load_ctx *c, const struct kmig_rec *r,
-			 struct page *page, struct kmig_slot *k, u64 bit,
-			 bool *touched)
+			 struct page **pages, struct kmig_slot *k, u64 bit,
+			 u32 *touched)
 {
-	struct mutex *lock = kmig_load_page_lock(c, r->gpa >> PAGE_SHIFT);
-	const void *src = NULL;
+	u64 gfn = r->gpa >> PAGE_SHIFT;
+	const u8 *src = NULL;
 	unsigned long left = 0;
+	struct mutex *lock;	/* the page's, of s->load_page_lock[] */
 	void *dst;
+	u32 p;
 
-	*touched = false;
+	*touched = 0;
 	if (r->kind == KMIG_REC_ZSTD) {
 		src = kmig_load_unzstd(c, r);
 		if (IS_ERR(src))
@@ -323,55 +332,62 @@ static int kmig_load_one(struct kmig_load_ctx *c, const struct kmig_rec *r,
 	} else if (!access_ok(c->udata + c->data_off, KMIG_PAGE_SIZE)) {
 		return -EFAULT;
 	}
-	/* Killable: another load may hold it through a fault. */
-	if (mutex_lock_killable(lock))
-		return -EINTR;
-	dst = kmap_local_page(page);
-	if (src)
-		memcpy(dst, src, KMIG_PAGE_SIZE);
-	else
-		/*
-		 * Not copy_from_user(), which zeroes what it could not copy:
-		 * a fault at the first byte leaves the page as it was.
-		 */
-		left = __copy_from_user(dst, c->udata + c->data_off,
-					KMIG_PAGE_SIZE);
-	kunmap_local(dst);
-	/* After the data: a zero record that sees the bit clears it all. */
-	if (left < KMIG_PAGE_SIZE) {
-		set_bit(bit, k->bitmap);
-		*touched = true;
+	for (p = 0; p < r->npages; p++) {
+		lock = kmig_load_page_lock(c, gfn + p);
+		/* Killable: another load may hold it through a fault. */
+		if (mutex_lock_killable(lock))
+			return -EINTR;
+		dst = kmap_local_page(pages[p]);
+		if (src)
+			memcpy(dst, src + p * KMIG_PAGE_SIZE, KMIG_PAGE_SIZE);
+		else
+			/*
+			 * Not copy_from_user(), which zeroes what it could not
+			 * copy: a fault at the first byte leaves the page as
+			 * it was.
+			 */
+			left = __copy_from_user(dst, c->udata + c->data_off,
+						KMIG_PAGE_SIZE);
+		kunmap_local(dst);
+		/* After the data: a zero record that sees the bit clears it. */
+		if (left < KMIG_PAGE_SIZE) {
+			set_bit(bit + p, k->bitmap);
+			*touched = p + 1;
+		}
+		mutex_unlock(lock);
 	}
-	mutex_unlock(lock);
 	return left ? -EFAULT : 0;
 }
 
 /*
  * The data records from @i on that continue the first one's run: checked,
- * in the same address space, at consecutive gpas. At least 1.
+ * in the same address space, at consecutive gpas, KMIG_LOAD_RUN pages at
+ * most. At least 1.
  */
 static u32 kmig_load_run_len(struct kmig_load_ctx *c, u32 i)
 {
 	const struct kmig_rec *first = &c->recs[i];
-	u64 off = c->data_off;
+	u64 off = c->data_off, pages = 0;
 	u32 n;
 
-	for (n = 0; n < KMIG_LOAD_RUN && i + n < c->arg->nr_recs; n++) {
+	for (n = 0; i + n < c->arg->nr_recs; n++) {
 		const struct kmig_rec *r = &c->recs[i + n];
 
 		if (!kmig_rec_has_data(r) || r->as_id != first->as_id ||
-		    r->gpa != first->gpa + ((u64)n << PAGE_SHIFT) ||
-		    kmig_load_check(r, &off, c->arg->data_len))
+		    r->gpa != first->gpa + (pages << PAGE_SHIFT) ||
+		    kmig_load_check(r, &off, c->arg->data_len) ||
+		    pages + r->npages > KMIG_LOAD_RUN)
 			break;
+		pages += r->npages;
 	}
 	return n;
 }
 
 /*
  * Writes the run of @n data records from @i on: one pin for all their
- * pages (as far as their memslot goes), then each page in turn. Returns
- * the records written (they are in arg->done), or -errno at the first that
- * failed.
+ * pages (whole records, as far as their memslot goes), then each record
+ * in turn. Returns the records written (they are in arg->done), or -errno
+ * at the first that failed.
  */
 static long kmig_load_data_run(struct kmig_load_ctx *c, u32 i, u32 n)
 {
@@ -380,30 +396,46 @@ static long kmig_load_data_run(struct kmig_load_ctx *c, u32 i, u32 n)
 	struct kvm_memory_slot *ms;
 	struct kmig_slot *k;
 	long got, j, dirty = 0;
+	u64 first, want, pg;
 	int idx, ret = 0;
-	bool touched;
-	u64 first;
+	u32 touched;
 
 	idx = kmig_load_enter(c, r, &ms, &k);
 	if (idx < 0)
 		return idx;
 	first = (r->gpa >> PAGE_SHIFT) - ms->base_gfn;
-	n = min_t(u64, n, ms->npages - first);
+	/* kmig_load_slot() saw the first record fit its memslot. */
+	for (j = 0, want = 0; j < n; j++) {
+		if (want + c->recs[i + j].npages > ms->npages - first)
+			break;
+		want += c->recs[i + j].npages;
+	}
+	n = j;
 	got = kmig_load_pin(c, __gfn_to_hva_memslot(ms, ms->base_gfn + first),
-			    n);
+			    want);
 	if (got < 0) {
 		ret = got;
 		goto out;
 	}
-	for (j = 0; j < got; j++) {
+	for (j = 0, pg = 0; j < n; j++) {
 		r = &c->recs[i + j];
-		ret = kmig_load_one(c, r, c->pin[j], k, first + j, &touched);
+		/*
+		 * The pin stopped inside this record: the next call pins from
+		 * it, and fails if its first pages cannot be pinned whole.
+		 */
+		if (pg + r->npages > got) {
+			if (!j)
+				ret = -EFAULT;
+			break;
+		}
+		ret = kmig_load_one(c, r, c->pin + pg, k, first + pg, &touched);
 		if (touched)
-			dirty = j + 1;
+			dirty = pg + touched;
 		if (ret)
 			break;
+		pg += r->npages;
 		c->data_off += r->len;
-		c->arg->pages++;
+		c->arg->pages += r->npages;
 		c->arg->done++;
 		if ((j + 1) % KMIG_LOAD_BATCH == 0) {
 			if (fatal_signal_pending(current)) {

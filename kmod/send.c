@@ -3,9 +3,10 @@
  * Source side of a round: worker kthreads, each with its own ring, take
  * chunks of the session's dirty bitmaps from a shared cursor, read the
  * pages in the VMM's adopted mm and queue one record per page (raw, or
- * zstd-compressed with KMIG_SEND_F_ZSTD), or per run of zero or
- * never-populated pages. Back-pressure: a worker whose ring is
- * full waits for userspace; nothing is dropped.
+ * zstd-compressed with KMIG_SEND_F_ZSTD), per run of up to
+ * KMIG_ZSTD_RUN_MAX data pages in one zstd frame (KMIG_SEND_F_ZSTD_RUN),
+ * or per run of zero or never-populated pages. Back-pressure: a worker
+ * whose ring is full waits for userspace; nothing is dropped.
  *
  * A page leaves the bitmap only once its record is published: a round
  * that stops early (a signal, a cancel, a page that cannot be read) puts
@@ -25,11 +26,24 @@
 /* Pages per chunk a worker takes at once: 2 MiB, one THP. */
 #define KMIG_CHUNK_PAGES	512
 
+/*
+ * After a zstd run that did not fit its slot, the pages a worker sends
+ * one by one before it tries a run again: doubling from the first to the
+ * last while runs keep failing, so incompressible data pays for a
+ * wasted run's compression on at most 1 page in 256.
+ */
+#define KMIG_ZRUN_BACKOFF_MIN	16
+#define KMIG_ZRUN_BACKOFF_MAX	1024
+
 struct kmig_worker {
 	struct kmig_send *send;
 	struct task_struct *task;
 	struct kmig_ring ring;
 	struct kmig_zcomp *zc;		/* KMIG_SEND_F_ZSTD: this worker's own */
+	/* KMIG_SEND_F_ZSTD_RUN: KMIG_ZSTD_RUN_MAX pages read ahead. */
+	u8 *zrun_buf;
+	u32 zrun_skip;			/* pages to send alone first */
+	u32 zrun_backoff;		/* the next failure's zrun_skip */
 	u32 round_seen;
 	/* This round's counters, summed by KMIG_SEND_ROUND. */
 	u64 normal, zero, hole, bytes, compressed, compressed_bytes;
@@ -169,6 +183,114 @@ static bool kmig_worker_add_run(struct kmig_worker *w, struct kmig_slot *k,
 	return true;
 }
 
+static void kmig_worker_count(struct kmig_worker *w, u32 npages, size_t len,
+			      bool compressed)
+{
+	w->normal += npages;
+	w->bytes += len;
+	if (compressed) {
+		w->compressed += npages;
+		w->compressed_bytes += len;
+	}
+}
+
+/*
+ * Queues the @m data pages read into zrun_buf, from @pgoff of @k on: one
+ * zstd frame when it fits a slot, else each page as its own frame or raw
+ * (and runs rest a while). *@queued: how many of them are in the ring,
+ * also when it returns false to stop the round.
+ */
+static bool kmig_worker_queue_zrun(struct kmig_worker *w, struct kmig_slot *k,
+				   u64 pgoff, u32 m, u32 *queued)
+{
+	u64 gpa = (k->base_gfn + pgoff) << PAGE_SHIFT;
+	const u8 *src;
+	size_t len;
+	void *data;
+	u32 i;
+
+	*queued = 0;
+	if (m > 1) {
+		if (!kmig_worker_wait_space(w))
+			return false;
+		/* Compressed straight into the next data slot. */
+		kmig_ring_rec(&w->ring, &data);
+		len = kmig_zcomp_pages(w->zc, data, w->zrun_buf, m);
+		cond_resched();
+		if (len) {
+			if (!kmig_worker_emit(w, KMIG_REC_ZSTD, k->as_id, gpa, m,
+					      len))
+				return false;
+			kmig_worker_count(w, m, len, true);
+			w->zrun_backoff = KMIG_ZRUN_BACKOFF_MIN;
+			*queued = m;
+			return true;
+		}
+		w->zrun_skip = w->zrun_backoff;
+		w->zrun_backoff = min(2 * w->zrun_backoff,
+				      (u32)KMIG_ZRUN_BACKOFF_MAX);
+	}
+	for (i = 0; i < m; i++) {
+		if (!kmig_worker_wait_space(w))
+			return false;
+		kmig_ring_rec(&w->ring, &data);
+		src = w->zrun_buf + i * KMIG_PAGE_SIZE;
+		len = kmig_zcomp_pages(w->zc, data, src, 1);
+		if (!len)
+			memcpy(data, src, KMIG_PAGE_SIZE);
+		cond_resched();
+		if (!kmig_worker_emit(w, len ? KMIG_REC_ZSTD : KMIG_REC_PAGE,
+				      k->as_id, gpa + i * KMIG_PAGE_SIZE, 1,
+				      len ?: KMIG_PAGE_SIZE))
+			return false;
+		kmig_worker_count(w, 1, len ?: KMIG_PAGE_SIZE, len);
+		(*queued)++;
+	}
+	return true;
+}
+
+/*
+ * KMIG_SEND_F_ZSTD_RUN: the data pages of the chunk from *@p on (taken,
+ * not holes; up to KMIG_ZSTD_RUN_MAX) read into the worker's buffer and
+ * queued together; a page that reads zero or hole ends the run and joins
+ * the pending zero/hole run. *@p: the first page not looked at, or, when
+ * it returns false to stop the round, the first page not queued.
+ */
+static bool kmig_worker_zrun(struct kmig_worker *w, struct kmig_slot *k,
+			     u64 first, const unsigned long *taken,
+			     const unsigned long *holes, u64 n, u64 *p)
+{
+	u64 start = *p, q = *p;
+	u32 m = 0, queued;
+	int kind = KMIG_REC_PAGE;
+
+	while (q < n && m < KMIG_ZSTD_RUN_MAX && test_bit(q, taken) &&
+	       !test_bit(q, holes)) {
+		kind = kmig_read_page(k->hva + ((first + q) << PAGE_SHIFT),
+				      w->zrun_buf + m * KMIG_PAGE_SIZE);
+		if (kind < 0) {
+			WRITE_ONCE(w->send->error, kind);
+			*p = start;
+			return false;
+		}
+		q++;
+		if (kind != KMIG_REC_PAGE)
+			break;
+		m++;
+	}
+	if (!kmig_worker_queue_zrun(w, k, first + start, m, &queued)) {
+		*p = start + queued;
+		return false;
+	}
+	if (kind != KMIG_REC_PAGE &&
+	    !kmig_worker_add_run(w, k, first + q - 1, 1, kind)) {
+		*p = q - 1;
+		return false;
+	}
+	*p = q;
+	return true;
+}
+
 /* Queues one page taken from the bitmap; false to stop the round. */
 static bool kmig_worker_page(struct kmig_worker *w, struct kmig_slot *k,
 			     u64 pgoff)
@@ -204,12 +326,7 @@ static bool kmig_worker_page(struct kmig_worker *w, struct kmig_slot *k,
 		if (!kmig_worker_emit(w, len ? KMIG_REC_ZSTD : KMIG_REC_PAGE,
 				      k->as_id, gpa, 1, len ?: KMIG_PAGE_SIZE))
 			return false;
-		w->normal++;
-		w->bytes += len ?: KMIG_PAGE_SIZE;
-		if (len) {
-			w->compressed++;
-			w->compressed_bytes += len;
-		}
+		kmig_worker_count(w, 1, len ?: KMIG_PAGE_SIZE, len);
 		return true;
 	}
 	return kmig_worker_add_run(w, k, pgoff, 1, kind);
@@ -363,6 +480,14 @@ static bool kmig_worker_chunk(struct kmig_worker *w, struct kmig_slot *k,
 			p = find_next_bit(taken, n, q);
 			continue;
 		}
+		if (w->zrun_buf && !w->zrun_skip) {
+			if (!kmig_worker_zrun(w, k, first, taken, holes, n, &p))
+				goto stop;
+			p = find_next_bit(taken, n, p);
+			continue;
+		}
+		if (w->zrun_skip)
+			w->zrun_skip--;
 		if (!kmig_worker_page(w, k, first + p))
 			goto stop;
 		p = find_next_bit(taken, n, p + 1);
@@ -462,6 +587,7 @@ void kmig_send_destroy(struct kmig_send *send)
 		}
 		/* The worker has stopped: nothing uses its context now. */
 		kmig_zcomp_destroy(send->w[i].zc);
+		kvfree(send->w[i].zrun_buf);
 		if (send->w[i].ring.mem) {
 			kmig_ring_free(&send->w[i].ring);
 			kmig_obj_dec(KMIG_OBJ_RINGS);
@@ -486,7 +612,9 @@ int kmig_send_setup(struct kmig_session *s, struct kmig_send_setup *arg,
 	    !is_power_of_2(arg->ring_entries))
 		return -EINVAL;
 	if (arg->zstd_level > KMIG_ZSTD_LEVEL_MAX ||
-	    (arg->zstd_level && !(arg->flags & KMIG_SEND_F_ZSTD)))
+	    (arg->zstd_level && !(arg->flags & KMIG_SEND_F_ZSTD)) ||
+	    (arg->flags & KMIG_SEND_F_ZSTD_RUN &&
+	     !(arg->flags & KMIG_SEND_F_ZSTD)))
 		return -EINVAL;
 
 	send = kzalloc(struct_size(send, w, arg->nr_workers),
@@ -517,6 +645,15 @@ int kmig_send_setup(struct kmig_session *s, struct kmig_send_setup *arg,
 				w->zc = NULL;
 				goto err;
 			}
+		}
+		if (arg->flags & KMIG_SEND_F_ZSTD_RUN) {
+			w->zrun_buf = kvmalloc(KMIG_ZSTD_RUN_MAX * KMIG_PAGE_SIZE,
+					       GFP_KERNEL_ACCOUNT);
+			if (!w->zrun_buf) {
+				ret = -ENOMEM;
+				goto err;
+			}
+			w->zrun_backoff = KMIG_ZRUN_BACKOFF_MIN;
 		}
 		w->task = kthread_run(kmig_worker_fn, w, "kmig/%u:%u", s->id, i);
 		if (IS_ERR(w->task)) {

@@ -199,7 +199,7 @@ static int kmig_ioc_get_info(struct kmig_session *s, void *data, u32 usize)
 			KMIG_FEATURE_DIRTY_RING | KMIG_FEATURE_ZSTD |
 			KMIG_FEATURE_AS_ID | KMIG_FEATURE_DIRTY_MARK |
 			KMIG_FEATURE_FETCH |
-			KMIG_FEATURE_POSTCOPY_PROGRESS;
+			KMIG_FEATURE_POSTCOPY_PROGRESS | KMIG_FEATURE_ZSTD_RUN;
 	return 0;
 }
 
@@ -432,8 +432,8 @@ static const struct kmig_ioc_op kmig_ioc_ops[] = {
 		    struct kmig_dirty_stop, flags, 0, 0, KMIG_IOC_VM),
 	KMIG_IOC_OP(KMIG_SEND_SETUP, kmig_ioc_send_setup,
 		    struct kmig_send_setup, off,
-		    KMIG_RESV(struct kmig_send_setup), KMIG_SEND_F_ZSTD,
-		    KMIG_IOC_VM),
+		    KMIG_RESV(struct kmig_send_setup),
+		    KMIG_SEND_F_ZSTD | KMIG_SEND_F_ZSTD_RUN, KMIG_IOC_VM),
 	KMIG_IOC_OP(KMIG_SEND_ROUND, kmig_ioc_send_round,
 		    struct kmig_send_round, scan_ns,
 		    KMIG_RESV(struct kmig_send_round), 0,

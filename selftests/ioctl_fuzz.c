@@ -914,7 +914,8 @@ static void op_send_setup(struct fuzzer *f, struct sess *s, int fd)
 	a->ring_entries = pct(r, 85) ? entries[rn(r, ARRAY_SIZE(entries))] :
 			  pct(r, 30) ? KMIG_MAX_RING_ENTRIES :
 			  (__u32)(rnd(r) >> rn(r, 32));
-	a->flags = pick_flags(f, pct(r, 30) ? KMIG_SEND_F_ZSTD : 0);
+	a->flags = pick_flags(f, pct(r, 30) ? KMIG_SEND_F_ZSTD |
+			      (pct(r, 50) ? KMIG_SEND_F_ZSTD_RUN : 0) : 0);
 	if (a->flags & KMIG_SEND_F_ZSTD || pct(r, 5))
 		a->zstd_level = pct(r, 90) ? rn(r, 4) : rn(r, 25);
 	a->__reserved = pick_resv(f);
@@ -1097,6 +1098,10 @@ static void op_load(struct fuzzer *f, struct sess *s, int fd)
 			    e->npages > opt.load_max_npages)
 				e->npages = opt.load_max_npages;
 			e->len = pct(r, 95) ? 0 : rnd(r);
+		} else if (e->kind == KMIG_REC_ZSTD) {
+			/* Runs of 1..KMIG_ZSTD_RUN_MAX, and a few beyond. */
+			e->npages = pct(r, 80) ? 1 :
+				    rn(r, KMIG_ZSTD_RUN_MAX + 2);
 		} else {
 			e->npages = pct(r, 95) ? 1 : rn(r, 3);
 		}

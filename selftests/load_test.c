@@ -7,7 +7,8 @@
  * it, and marked written (a later ZERO record clears every page that holds
  * data); hostile batches loaded beside good ones are still refused before
  * they write; a raw page whose data faults midway fails the load and counts
- * as written. The last case times KMIG_LOAD per page (raw, zstd, runs of
+ * as written. zstd runs (up to KMIG_ZSTD_RUN_MAX pages in one frame) land
+ * exactly or not at all. The last case times KMIG_LOAD per page (raw, zstd, runs of
  * 1 to 512 pages; medians): ratios mean something only within one sandbox
  * run (e.g. against an older kmig.ko through KMIG_MODULE).
  *
@@ -629,6 +630,147 @@ TEST_F(load, raw_data_fault_midway)
 	EXPECT_TRUE(page_is_zero(self->ram, 11));
 	EXPECT_TRUE(page_is_zero(self->ram, 12));
 	munmap(buf, 2 * PG);
+}
+
+/* ---- zstd runs (KMIG_FEATURE_ZSTD_RUN) ---- */
+
+/* @n text pages from @p on, version @v, back to back in @out. */
+static void make_pages(__u8 *out, __u32 p, __u32 n, __u32 v)
+{
+	__u32 i;
+
+	for (i = 0; i < n; i++)
+		make_page(out + (size_t)i * PG, p + i, v, true);
+}
+
+/* One ZSTD record for the @have pages at @pages, claiming @npages at @p. */
+static struct kmig_rec run_rec(__u8 *frame, __u32 p, __u32 npages,
+			       const __u8 *pages, __u32 have)
+{
+	size_t len = zcompress(frame, PG - 1, pages, (size_t)have * PG, 1);
+
+	if (zis_error(len))
+		len = 0;
+	return (struct kmig_rec){ .gpa = DGPA(p), .npages = npages,
+				  .kind = KMIG_REC_ZSTD, .len = len };
+}
+
+static bool pages_zero(const __u8 *ram, __u32 p, __u32 n)
+{
+	__u32 i;
+
+	for (i = 0; i < n; i++)
+		if (!page_is_zero(ram, p + i))
+			return false;
+	return true;
+}
+
+/*
+ * A ZSTD record of up to KMIG_ZSTD_RUN_MAX pages lands exactly, beside
+ * single pages and raw ones in the same load, and marks every page
+ * written; a run that decompresses to more or fewer pages than it
+ * claims, claims more than KMIG_ZSTD_RUN_MAX, or runs past its memslot's
+ * end is refused and leaves guest RAM as it was.
+ */
+TEST_F(load, zstd_runs_land_exactly_or_not_at_all)
+{
+	static __u8 pages[8 * PG], data[8 * PG];
+	struct kmig_rec recs[8];
+	struct kmig_info info = KMIG_ARG(kmig_info);
+	struct kmig_load out;
+	__u64 len = 0;
+	__u32 i;
+
+	kmig_ioctl(self->fd, KMIG_GET_INFO, &info);
+	if (!(info.features & KMIG_FEATURE_ZSTD_RUN))
+		SKIP(return, "kmig module without KMIG_FEATURE_ZSTD_RUN");
+	if (!have_libzstd())
+		SKIP(return, "no libzstd.so.1 to make multi-page frames");
+	ASSERT_EQ(4, KMIG_ZSTD_RUN_MAX);
+
+	/* A 4-page run alone: one record, four pages, each exact. */
+	make_pages(pages, 100, 4, 1);
+	recs[0] = run_rec(data, 100, 4, pages, 4);
+	ASSERT_NE(0, recs[0].len);
+	ASSERT_EQ(0, load(self->fd, recs, 1, data, recs[0].len, &out));
+	EXPECT_EQ(1, out.done);
+	EXPECT_EQ(4, out.pages);
+	for (i = 100; i < 104; i++)
+		EXPECT_TRUE(page_is_version(self->ram, i, 1, true))
+			TH_LOG("page %u", i);
+	EXPECT_TRUE(page_is_zero(self->ram, 99));
+	EXPECT_TRUE(page_is_zero(self->ram, 104));
+
+	/* Runs of 2 and 3, a raw page and a single frame in one load. */
+	make_pages(pages, 200, 7, 2);
+	recs[0] = run_rec(data, 200, 2, pages, 2);
+	len = recs[0].len;
+	recs[1] = (struct kmig_rec){ .gpa = DGPA(202), .npages = 1,
+				     .kind = KMIG_REC_PAGE, .len = PG };
+	memcpy(data + len, pages + 2 * PG, PG);
+	len += PG;
+	recs[2] = run_rec(data + len, 203, 1, pages + 3 * PG, 1);
+	len += recs[2].len;
+	recs[3] = run_rec(data + len, 204, 3, pages + 4 * PG, 3);
+	len += recs[3].len;
+	ASSERT_EQ(0, load(self->fd, recs, 4, data, len, &out));
+	EXPECT_EQ(4, out.done);
+	EXPECT_EQ(7, out.pages);
+	for (i = 200; i < 207; i++)
+		EXPECT_TRUE(page_is_version(self->ram, i, 2, true))
+			TH_LOG("page %u", i);
+
+	/* Every page of a run is marked written: a ZERO record clears all. */
+	recs[0] = (struct kmig_rec){ .gpa = DGPA(100), .npages = 4,
+				     .kind = KMIG_REC_ZERO };
+	ASSERT_EQ(0, load(self->fd, recs, 1, NULL, 0, &out));
+	EXPECT_EQ(4, out.zeroed);
+	EXPECT_TRUE(pages_zero(self->ram, 100, 4));
+
+	/* Claims 4 pages, holds 3; claims 3, holds 4: nothing written. */
+	make_pages(pages, 300, 5, 3);
+	recs[0] = run_rec(data, 300, 4, pages, 3);
+	ASSERT_EQ(-EINVAL, load(self->fd, recs, 1, data, recs[0].len, &out));
+	EXPECT_EQ(0, out.done);
+	EXPECT_EQ(0, out.pages);
+	recs[0] = run_rec(data, 300, 3, pages, 4);
+	ASSERT_EQ(-EINVAL, load(self->fd, recs, 1, data, recs[0].len, &out));
+	/* More than a run may hold, even when the frame says so. */
+	recs[0] = run_rec(data, 300, 5, pages, 5);
+	ASSERT_NE(0, recs[0].len);
+	ASSERT_EQ(-EINVAL, load(self->fd, recs, 1, data, recs[0].len, &out));
+	EXPECT_EQ(0, out.done);
+	EXPECT_TRUE(pages_zero(self->ram, 300, 5));
+
+	/*
+	 * The memslot's last 4 pages as one run are fine; a run of 4 from
+	 * 2 pages before its end is refused, also behind a good run that
+	 * the same load writes.
+	 */
+	make_pages(pages, PAGES - 6, 6, 4);
+	recs[0] = run_rec(data, PAGES - 4, 4, pages + 2 * PG, 4);
+	ASSERT_EQ(0, load(self->fd, recs, 1, data, recs[0].len, &out));
+	EXPECT_EQ(4, out.pages);
+	for (i = PAGES - 4; i < PAGES; i++)
+		EXPECT_TRUE(page_is_version(self->ram, i, 4, true))
+			TH_LOG("page %u", i);
+	make_pages(pages, PAGES - 6, 6, 5);
+	recs[0] = run_rec(data, PAGES - 6, 4, pages, 4);
+	len = recs[0].len;
+	recs[1] = run_rec(data + len, PAGES - 2, 4, pages + 4 * PG, 4);
+	len += recs[1].len;
+	EXPECT_EQ(-EINVAL, load(self->fd, recs, 2, data, len, &out));
+	EXPECT_EQ(1, out.done);
+	EXPECT_EQ(4, out.pages);
+	for (i = PAGES - 6; i < PAGES - 2; i++)
+		EXPECT_TRUE(page_is_version(self->ram, i, 5, true))
+			TH_LOG("page %u", i);
+	/* The refused run's pages still hold what the first load wrote. */
+	for (i = PAGES - 2; i < PAGES; i++)
+		EXPECT_TRUE(page_is_version(self->ram, i, 4, true))
+			TH_LOG("page %u", i);
+	EXPECT_EQ(-EINVAL, load(self->fd, &recs[1], 1, data + recs[0].len,
+				recs[1].len, &out));
 }
 
 /* ---- timing ---- */

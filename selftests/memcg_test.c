@@ -11,7 +11,9 @@
  *    nobody is OOM-killed, and the session still sets up small rings;
  *  - without a limit, memory.current grows by at least the rings' bytes
  *    at KMIG_SEND_SETUP and falls back when the session is closed;
- *  - zstd contexts add about a workspace per worker (~67 KB at level 1).
+ *  - zstd contexts add about a workspace per worker (~67 KB at level 1
+ *    with 4 KiB parameters, ~180 KB with the 32 KiB ones), zstd runs a
+ *    buffer of KMIG_ZSTD_RUN_MAX pages more.
  *
  * The child opens its own session and attaches the parent's VM fd, so
  * close() in the child ends the session. It is pinned to one CPU: memcg
@@ -378,6 +380,44 @@ TEST_F(memcg, zstd_workspaces_charged)
 	EXPECT_LE(b.closed, b.before + STOCK_SLACK)
 		TH_LOG("%lld bytes still charged after close",
 		       b.closed - b.before);
+}
+
+/*
+ * KMIG_SEND_F_ZSTD_RUN: each worker also holds a buffer of
+ * KMIG_ZSTD_RUN_MAX pages (16 KiB), charged like the rest.
+ */
+TEST_F(memcg, zstd_run_buffers_charged)
+{
+	struct job zstd = {
+		.kind = JOB_MEASURE, .workers = KMIG_MAX_WORKERS, .entries = 16,
+		.flags = KMIG_SEND_F_ZSTD,
+	};
+	struct job zrun = zstd;
+	struct result b, c;
+	long long grew_zstd, grew_zrun;
+	int status;
+
+	zrun.flags |= KMIG_SEND_F_ZSTD_RUN;
+	set_max(_metadata, self->cg, "max");
+	status = run_child(self->cg, &self->vm, &zstd, &b);
+	CHECK_CHILD(status, b);
+	ASSERT_EQ(0, b.setup_err);
+	status = run_child(self->cg, &self->vm, &zrun, &c);
+	CHECK_CHILD(status, c);
+	if (c.setup_err == -EOPNOTSUPP)
+		SKIP(return, "kmig module without KMIG_FEATURE_ZSTD_RUN");
+	ASSERT_EQ(0, c.setup_err) TH_LOG("zstd run setup: %s",
+					 kmig_errname(c.setup_err));
+
+	grew_zstd = b.after - b.before;
+	grew_zrun = c.after - c.before;
+	TH_LOG("16 workers: memory.current +%lld with zstd, +%lld with runs",
+	       grew_zstd, grew_zrun);
+	EXPECT_GE(grew_zrun - grew_zstd, 16 * 12 * KIB)
+		TH_LOG("run buffers are not charged to the caller");
+	EXPECT_LE(c.closed, c.before + STOCK_SLACK)
+		TH_LOG("%lld bytes still charged after close",
+		       c.closed - c.before);
 }
 
 TEST_HARNESS_MAIN

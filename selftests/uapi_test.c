@@ -363,7 +363,8 @@ TEST_F(uapi, get_info)
 						 KMIG_FEATURE_AS_ID |
 						 KMIG_FEATURE_DIRTY_MARK |
 						 KMIG_FEATURE_FETCH |
-						 KMIG_FEATURE_POSTCOPY_PROGRESS));
+						 KMIG_FEATURE_POSTCOPY_PROGRESS |
+						 KMIG_FEATURE_ZSTD_RUN));
 	ASSERT_NE(0ULL, info.features & KMIG_FEATURE_DIRTY_BITMAP);
 	ASSERT_NE(0ULL, info.features & KMIG_FEATURE_ZSTD);
 	ASSERT_NE(0ULL, info.features & KMIG_FEATURE_AS_ID);
@@ -741,8 +742,13 @@ TEST_F(uapi, send_setup_zstd)
 	s = SETUP_ZSTD(.zstd_level = 3);
 	ASSERT_EQ(-EINVAL, send_setup_once(self->vm, &s));
 	/* Unknown flags and the reserved field. */
-	s = SETUP_ZSTD(.flags = KMIG_SEND_F_ZSTD | 0x2);
+	s = SETUP_ZSTD(.flags = KMIG_SEND_F_ZSTD | 0x4);
 	ASSERT_EQ(-EOPNOTSUPP, send_setup_once(self->vm, &s));
+	/* Runs: with KMIG_SEND_F_ZSTD only. */
+	s = SETUP_ZSTD(.flags = KMIG_SEND_F_ZSTD | KMIG_SEND_F_ZSTD_RUN);
+	ASSERT_EQ(0, send_setup_once(self->vm, &s));
+	s = SETUP_ZSTD(.flags = KMIG_SEND_F_ZSTD_RUN);
+	ASSERT_EQ(-EINVAL, send_setup_once(self->vm, &s));
 	s = SETUP_ZSTD(.flags = 0x80000000);
 	ASSERT_EQ(-EOPNOTSUPP, send_setup_once(self->vm, &s));
 	s = SETUP_ZSTD(.flags = KMIG_SEND_F_ZSTD, .__reserved = 1);
@@ -928,6 +934,27 @@ TEST_F(uapi, load_zstd_records)
 	ASSERT_EQ(0, load_one(self->fd, &r, 1, NULL, 0, &out));
 	EXPECT_EQ(1ULL, out.zeroed);
 	EXPECT_TRUE(page_is(ram + 5 * GUEST_PAGE_SIZE, 0));
+
+	/*
+	 * KMIG_FEATURE_ZSTD_RUN: one frame of 2 pages lands on pages 10-11;
+	 * one of KMIG_ZSTD_RUN_MAX + 1 pages (a frame that says so) does not.
+	 */
+	r = (struct kmig_rec){ .gpa = ZPAGE(10), .npages = 2,
+			       .kind = KMIG_REC_ZSTD };
+	r.len = zstd_rle_frame(buf, 2 * GUEST_PAGE_SIZE, 0xee,
+			       2 * GUEST_PAGE_SIZE);
+	ASSERT_EQ(0, load_one(self->fd, &r, 1, buf, r.len, &out));
+	EXPECT_EQ(1ULL, out.done);
+	EXPECT_EQ(2ULL, out.pages);
+	EXPECT_TRUE(page_is(ram + 10 * GUEST_PAGE_SIZE, 0xee));
+	EXPECT_TRUE(page_is(ram + 11 * GUEST_PAGE_SIZE, 0xee));
+	r.gpa = ZPAGE(12);
+	r.npages = KMIG_ZSTD_RUN_MAX + 1;
+	r.len = zstd_rle_frame(buf, r.npages * GUEST_PAGE_SIZE, 0xee,
+			       r.npages * GUEST_PAGE_SIZE);
+	EXPECT_EQ(-EINVAL, load_one(self->fd, &r, 1, buf, r.len, &out));
+	EXPECT_EQ(0ULL, out.pages);
+	EXPECT_TRUE(page_is(ram + 12 * GUEST_PAGE_SIZE, 0));
 }
 
 TEST_HARNESS_MAIN

@@ -37,7 +37,9 @@
  * KMIG_FETCH came later without a bump: it only adds an ioctl (older
  * modules answer -ENOTTY) and changes nothing of version 2's calls or
  * records; KMIG_FEATURE_FETCH tells whether the module has it. So did
- * KMIG_POSTCOPY_PROGRESS (KMIG_FEATURE_POSTCOPY_PROGRESS).
+ * KMIG_POSTCOPY_PROGRESS (KMIG_FEATURE_POSTCOPY_PROGRESS), and zstd runs
+ * (KMIG_FEATURE_ZSTD_RUN): a new KMIG_SEND_SETUP flag asks for them, and
+ * without it the rings carry what they always did.
  */
 #define KMIG_API_VERSION	2
 #define KMIG_DEVICE_PATH	"/dev/kmig"
@@ -72,6 +74,7 @@ enum {
 #define KMIG_FEATURE_DIRTY_MARK		0x20ULL /* KMIG_DIRTY_MARK */
 #define KMIG_FEATURE_FETCH		0x40ULL /* KMIG_FETCH */
 #define KMIG_FEATURE_POSTCOPY_PROGRESS	0x80ULL /* KMIG_POSTCOPY_PROGRESS */
+#define KMIG_FEATURE_ZSTD_RUN		0x100ULL /* KMIG_SEND_F_ZSTD_RUN, runs */
 
 /**
  * struct kmig_info - ioctl(KMIG_GET_INFO)
@@ -315,18 +318,27 @@ enum kmig_rec_kind {
 	KMIG_REC_ZERO = 2,	/* @npages pages that read as zero */
 	KMIG_REC_HOLE = 3,	/* @npages pages never populated: not read */
 	KMIG_REC_ROUND_END = 4,	/* the worker finished round @gpa */
-	KMIG_REC_ZSTD = 5,	/* one page as a zstd frame of @len bytes */
+	KMIG_REC_ZSTD = 5,	/* @npages pages as one zstd frame of @len bytes */
 };
 
 /*
- * KMIG_REC_ZSTD: one page (npages 1) compressed as a single zstd frame of
- * @len bytes, 1..KMIG_ZSTD_MAX_LEN, that decompresses to exactly
- * KMIG_PAGE_SIZE bytes. Workers send a page this way only when the frame
- * is at most KMIG_ZSTD_MAX_LEN bytes (7/8 of a page); otherwise the page
- * goes raw as KMIG_REC_PAGE. KMIG_LOAD accepts any @len below
- * KMIG_PAGE_SIZE.
+ * KMIG_REC_ZSTD: @npages guest-contiguous pages (1..KMIG_ZSTD_RUN_MAX) of
+ * one memslot compressed as a single zstd frame of @len bytes,
+ * 1..KMIG_ZSTD_MAX_LEN, that decompresses to exactly @npages *
+ * KMIG_PAGE_SIZE bytes. The frame sits at the start of the record's one
+ * data slot, so a run is still one record and one slot, and loads alone,
+ * in any order, on any channel.
+ *
+ * Workers send one page this way when its frame is at most
+ * KMIG_ZSTD_MAX_LEN bytes (7/8 of a page); otherwise the page goes raw as
+ * KMIG_REC_PAGE. Only with KMIG_SEND_F_ZSTD_RUN do they send runs (npages
+ * above 1): up to KMIG_ZSTD_RUN_MAX neighbouring data pages whose frame
+ * fits KMIG_ZSTD_MAX_LEN; a run that does not fit goes page by page.
+ * KMIG_LOAD accepts any @len below KMIG_PAGE_SIZE, and runs on a module
+ * with KMIG_FEATURE_ZSTD_RUN (older ones refuse npages above 1: -EINVAL).
  */
 #define KMIG_ZSTD_MAX_LEN	(KMIG_PAGE_SIZE - KMIG_PAGE_SIZE / 8)
+#define KMIG_ZSTD_RUN_MAX	4
 #define KMIG_ZSTD_LEVEL_DEFAULT	1
 #define KMIG_ZSTD_LEVEL_MAX	19
 
@@ -334,8 +346,8 @@ enum kmig_rec_kind {
  * struct kmig_rec - one ring record
  * @gpa: Guest physical address of the first page (round number for
  *       KMIG_REC_ROUND_END)
- * @npages: Pages covered: 1 for KMIG_REC_PAGE and KMIG_REC_ZSTD, a run
- *          for ZERO and HOLE
+ * @npages: Pages covered: 1 for KMIG_REC_PAGE, 1..KMIG_ZSTD_RUN_MAX for
+ *          KMIG_REC_ZSTD, a run for ZERO and HOLE
  * @kind: enum kmig_rec_kind
  * @as_id: KVM address space of @gpa (1 is SMM on x86). API version 1 had
  *         a 16-bit @kind here, always below 256: its records read as
@@ -391,6 +403,7 @@ struct kmig_ring_offsets {
 
 /* kmig_send_setup.flags */
 #define KMIG_SEND_F_ZSTD	0x1U /* compress pages: KMIG_REC_ZSTD */
+#define KMIG_SEND_F_ZSTD_RUN	0x2U /* with F_ZSTD: runs of pages per frame */
 
 /**
  * struct kmig_send_setup - ioctl(KMIG_SEND_SETUP)
@@ -415,6 +428,15 @@ struct kmig_ring_offsets {
  * and sends a data page as KMIG_REC_ZSTD when its frame is at most
  * KMIG_ZSTD_MAX_LEN bytes, else raw as KMIG_REC_PAGE. A module without
  * KMIG_FEATURE_ZSTD refuses the flag with -EOPNOTSUPP.
+ *
+ * KMIG_SEND_F_ZSTD_RUN (with KMIG_SEND_F_ZSTD, else -EINVAL) lets workers
+ * compress up to KMIG_ZSTD_RUN_MAX neighbouring data pages as one
+ * KMIG_REC_ZSTD record (npages above 1): give it only when the reader
+ * takes such records (a destination module with KMIG_FEATURE_ZSTD_RUN).
+ * A run whose frame does not fit KMIG_ZSTD_MAX_LEN goes page by page, and
+ * the worker stops trying runs for a while. Each worker then also holds
+ * a buffer of KMIG_ZSTD_RUN_MAX pages. A module without
+ * KMIG_FEATURE_ZSTD_RUN refuses the flag with -EOPNOTSUPP.
  *
  * The rings and zstd contexts are charged to the caller's memory cgroup.
  *
@@ -552,15 +574,16 @@ struct kmig_ring_wait {
  * are left untouched (unpopulated) unless this session wrote them before.
  * The destination VM's RAM must start zero.
  *
- * A KMIG_REC_ZSTD record (@len 1..KMIG_PAGE_SIZE - 1) is decompressed into
- * a kernel buffer first and written to guest RAM only if it decompressed
- * to exactly KMIG_PAGE_SIZE bytes: a bad frame fails with -EINVAL, leaves
- * its page as it was and counts in neither @done nor @pages.
+ * A KMIG_REC_ZSTD record (@len 1..KMIG_PAGE_SIZE - 1, @npages
+ * 1..KMIG_ZSTD_RUN_MAX, all inside one memslot) is decompressed into a
+ * kernel buffer first and written to guest RAM only if it decompressed to
+ * exactly @npages * KMIG_PAGE_SIZE bytes: a bad frame fails with -EINVAL,
+ * leaves its pages as they were and counts in neither @done nor @pages.
  *
  * Errors: -ENOTCONN no VM; -EINVAL a record with an unknown kind, a
  * misaligned gpa, a bad length, npages 0 or past its memslot, data past
  * @data_len, or a zstd frame that is corrupt or does not decompress to
- * exactly one page; -ENOENT a gpa in no memslot; -ESRCH the VM's process
+ * exactly its pages; -ENOENT a gpa in no memslot; -ESRCH the VM's process
  * exited; -ENOMEM; -EAGAIN the VMM kept editing memslots during the
  * load (@done says how far it got: call again with the rest); -EINTR a
  * fatal signal.

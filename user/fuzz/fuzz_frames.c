@@ -4,7 +4,8 @@
  * chan_recv() (on a socketpair whose peer sent the fuzzer's bytes) and
  * consumed the way kmigctl consumes them.
  *
- * Input: one byte of mode, one byte of HELLO features (bit 0: KMS_F_ZSTD),
+ * Input: one byte of mode, one byte of HELLO features (bit 0: KMS_F_ZSTD,
+ * bit 1: with it KMS_F_ZSTD_RUN),
  * then the peer's bytes: frame headers and payloads.
  *   mode % 3 == 0: a destination data channel (receiver.c's recv_main()):
  *     receiver_decode() on each frame, RAM frames written into the model
@@ -259,7 +260,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	switch (data[0] % 3) {
 	case 0:
-		fuzz_data_channel(&c, data[1] & 1 ? KMS_F_ZSTD : 0);
+		fuzz_data_channel(&c, data[1] & 1 ? KMS_F_ZSTD |
+				  (data[1] & 2 ? KMS_F_ZSTD_RUN : 0) : 0);
 		break;
 	case 1:
 		fuzz_dst_main(&c);

@@ -86,7 +86,7 @@ static uint8_t *model_ram_at(struct model_ram *m, uint64_t gpa, uint64_t npages)
 int model_ram_apply(struct model_ram *m, const struct kms_ram *ram,
 		    const uint8_t *frame, size_t len)
 {
-	uint8_t page[KMS_PAGE_SIZE];
+	uint8_t page[KMS_ZSTD_RUN_MAX * KMS_PAGE_SIZE];
 	size_t used = 0, n;
 	uint32_t i;
 
@@ -106,17 +106,19 @@ int model_ram_apply(struct model_ram *m, const struct kms_ram *ram,
 			m->pages_written++;
 			break;
 		case KMS_REC_ZSTD:
-			FUZZ_ASSERT(r->npages == 1 && r->len >= 1 &&
-				    r->len < KMS_PAGE_SIZE);
+			FUZZ_ASSERT(r->npages >= 1 &&
+				    r->npages <= KMS_ZSTD_RUN_MAX &&
+				    r->len >= 1 && r->len < KMS_PAGE_SIZE);
 			FUZZ_ASSERT(ram->data_len - used >= r->len);
 			n = ZSTD_decompress(page, sizeof(page), ram->data + used,
 					    r->len);
 			used += r->len;
-			/* The kernel refuses what is not exactly one page. */
-			if (ZSTD_isError(n) || n != KMS_PAGE_SIZE)
+			/* The kernel refuses what is not exactly its pages. */
+			if (ZSTD_isError(n) ||
+			    n != (size_t)r->npages * KMS_PAGE_SIZE)
 				return -1;
-			memcpy(dst, page, KMS_PAGE_SIZE);
-			m->pages_written++;
+			memcpy(dst, page, n);
+			m->pages_written += r->npages;
 			break;
 		case KMS_REC_ZERO:
 		case KMS_REC_HOLE:

@@ -4,7 +4,8 @@
  * kms_ram_decode() (kmigctl/wire/stream.c), then written into a model of the
  * destination guest's RAM (fuzz_model.c) the way KMIG_LOAD writes it.
  *
- * Input: one byte of HELLO features (bit 0: KMS_F_ZSTD announced), then
+ * Input: one byte of HELLO features (bit 0: KMS_F_ZSTD announced, bit 1:
+ * with it KMS_F_ZSTD_RUN), then
  * the payload: the RAM header, the records, the page data.
  *
  * Findings: a sanitizer report; a record accepted outside fuzz_layout
@@ -42,6 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	features = data[0] & 1 ? KMS_F_ZSTD : 0;
+	if (features && data[0] & 2)
+		features |= KMS_F_ZSTD_RUN;
 	data++;
 	size--;
 
@@ -60,9 +63,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		FUZZ_ASSERT(kms_layout_contains(&fuzz_layout, r->gpa, r->npages));
 		if (r->kind == KMS_REC_PAGE || r->kind == KMS_REC_ZSTD)
-			normal++;
+			normal += r->npages;
 		if (r->kind == KMS_REC_ZSTD)
-			zstd++;
+			zstd += r->npages;
+		/* Runs only where the HELLO announced them. */
+		FUZZ_ASSERT(r->kind != KMS_REC_ZSTD || r->npages == 1 ||
+			    (features & KMS_F_ZSTD_RUN &&
+			     r->npages <= KMS_ZSTD_RUN_MAX));
 		if (r->kind == KMS_REC_ZERO)
 			zero += r->npages;
 		if (r->kind == KMS_REC_HOLE)

@@ -72,7 +72,11 @@ compress_usage_errors() {
 		grep -q "bad zstd level '0' (a number from 1 to 19)" "$err" &&
 	run 2 migrate --vmm /x --to tcp:h:1 --compress zstd:20 &&
 	run 2 migrate --vmm /x --to tcp:h:1 --compress zstd: &&
-	run 2 migrate --vmm /x --to tcp:h:1 -z zstd:-1 && [ ! -s "$out" ]
+	run 2 migrate --vmm /x --to tcp:h:1 -z zstd:-1 && [ ! -s "$out" ] &&
+	run 2 migrate --vmm /x --to tcp:h:1 --compress zstd-page:20 &&
+		grep -q "bad zstd level '20' (a number from 1 to 19)" "$err" &&
+	run 2 migrate --vmm /x --to tcp:h:1 --compress zstd-pages &&
+		grep -q "bad --compress 'zstd-pages'" "$err"
 }
 
 # The report says what was asked for, also when the migration failed.
@@ -80,6 +84,9 @@ compress_in_report() {
 	run 1 migrate --vmm /nonexistent/vmm.sock --to tcp:127.0.0.1:1 --json \
 		--compress zstd:3 --insecure &&
 	grep -q '"compression":{"algorithm":"zstd","level":3,"pages_compressed":0' "$out" &&
+	run 1 migrate --vmm /nonexistent/vmm.sock --to tcp:127.0.0.1:1 --json \
+		--compress zstd-page:2 --insecure &&
+	grep -q '"compression":{"algorithm":"zstd","level":2,"pages_compressed":0' "$out" &&
 	run 1 migrate --vmm /nonexistent/vmm.sock --to tcp:127.0.0.1:1 --insecure &&
 	grep -q '^  compression:    none, 0 pages compressed' "$out"
 }

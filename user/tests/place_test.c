@@ -87,6 +87,30 @@ static size_t ram_frame(uint8_t *out, uint64_t gpa, bool zstd)
 	return len;
 }
 
+/*
+ * A RAM frame of one ZSTD record claiming @npages pages from @gpa whose
+ * frame holds @have pages of fill(), sealed.
+ */
+static size_t ram_frame_run(uint8_t *out, uint64_t gpa, uint32_t npages,
+			    uint32_t have)
+{
+	static uint8_t pages[8 * KMS_PAGE_SIZE];
+	struct kmig_rec r = { .gpa = gpa, .npages = npages,
+			      .kind = KMS_REC_ZSTD };
+	size_t len;
+
+	for (uint32_t p = 0; p < have; p++)
+		fill(pages + p * KMS_PAGE_SIZE, gpa + p * KMS_PAGE_SIZE);
+	r.len = ZSTD_compress(out + KMS_RAM_HDR_LEN + KMS_REC_LEN,
+			      KMS_ZSTD_MAX_LEN, pages,
+			      (size_t)have * KMS_PAGE_SIZE, 1);
+	kms_rec_encode(out + KMS_RAM_HDR_LEN, &r);
+	len = KMS_RAM_HDR_LEN + KMS_REC_LEN + r.len;
+	kms_ram_hdr_encode(out, 1, 0);
+	kms_ram_seal(out, len);
+	return len;
+}
+
 FIXTURE(place) {
 	uint8_t *mem;
 	int uffd;
@@ -222,6 +246,60 @@ TEST_F_TIMEOUT(place, bad_zstd_is_refused_and_page_stays_missing, 30)
 	kms_ram_seal(frame, len);
 	ASSERT_EQ(0, kms_ram_decode(frame, len, &self->layout, KMS_F_ZSTD, ram, &e));
 	ASSERT_EQ(0, place_ctx_init(&pc));
+	EXPECT_EQ(-EINVAL, place_frame(&self->d.pl, &pc, ram, false, &e));
+	place_ctx_destroy(&pc);
+	EXPECT_EQ(4ULL, atomic_load(&self->d.pl.nr_pending));
+	free(ram);
+}
+
+/* KMS_F_ZSTD_RUN: one frame of pages 4..7 places all four. */
+TEST_F_TIMEOUT(place, zstd_run_places_every_page, 30)
+{
+	static uint8_t frame[KMS_RAM_MAX_LEN];
+	const uint32_t f = KMS_F_ZSTD | KMS_F_ZSTD_RUN;
+	struct kms_ram *ram = malloc(sizeof(*ram));
+	uint8_t want[KMS_PAGE_SIZE];
+	struct place_ctx pc;
+	struct kms_error e;
+	size_t len;
+
+	len = ram_frame_run(frame, GPA + 4 * KMS_PAGE_SIZE, 4, 4);
+	ASSERT_EQ(0, kms_ram_decode(frame, len, &self->layout, f, ram, &e))
+		TH_LOG("%s", e.msg);
+	ASSERT_EQ(4ULL, ram->compressed);
+	ASSERT_EQ(0, place_ctx_init(&pc));
+	ASSERT_EQ(0, place_frame(&self->d.pl, &pc, ram, false, &e))
+		TH_LOG("%s", e.msg);
+	place_ctx_destroy(&pc);
+	EXPECT_EQ(0ULL, atomic_load(&self->d.pl.nr_pending));
+	EXPECT_EQ(4ULL, atomic_load(&self->d.pl.bg_pages));
+	for (uint64_t p = 4; p < 8; p++) {
+		fill(want, GPA + p * KMS_PAGE_SIZE);
+		EXPECT_EQ(0, memcmp(want, self->mem + p * KMS_PAGE_SIZE,
+				    KMS_PAGE_SIZE)) TH_LOG("page %llu", (unsigned long long)p);
+	}
+	EXPECT_EQ(0, dst_postcopy_error(&self->d, NULL, 0));
+	free(ram);
+}
+
+/* A run whose frame holds one page too few or too many: nothing placed. */
+TEST_F_TIMEOUT(place, zstd_run_of_wrong_size_is_refused, 30)
+{
+	static uint8_t frame[KMS_RAM_MAX_LEN];
+	const uint32_t f = KMS_F_ZSTD | KMS_F_ZSTD_RUN;
+	struct kms_ram *ram = malloc(sizeof(*ram));
+	struct place_ctx pc;
+	struct kms_error e;
+	size_t len;
+
+	ASSERT_EQ(0, place_ctx_init(&pc));
+	len = ram_frame_run(frame, GPA + 4 * KMS_PAGE_SIZE, 4, 3);
+	ASSERT_EQ(0, kms_ram_decode(frame, len, &self->layout, f, ram, &e));
+	EXPECT_EQ(-EINVAL, place_frame(&self->d.pl, &pc, ram, false, &e));
+	EXPECT_STREQ("the zstd frame for gpa 0x104000 does not decompress to exactly its 4 pages",
+		     e.msg);
+	len = ram_frame_run(frame, GPA + 4 * KMS_PAGE_SIZE, 3, 4);
+	ASSERT_EQ(0, kms_ram_decode(frame, len, &self->layout, f, ram, &e));
 	EXPECT_EQ(-EINVAL, place_frame(&self->d.pl, &pc, ram, false, &e));
 	place_ctx_destroy(&pc);
 	EXPECT_EQ(4ULL, atomic_load(&self->d.pl.nr_pending));

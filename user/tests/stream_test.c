@@ -553,18 +553,29 @@ TEST(ram_zstd_round_trip)
 	free(ram);
 }
 
-/* One zstd record with @len in the record and @bytes of data after it. */
-static int zstd_one(uint64_t gpa, uint32_t npages, uint16_t len, size_t bytes,
-		    struct kms_error *e)
+/*
+ * One zstd record with @len in the record and @bytes of data after it,
+ * under HELLO @features.
+ */
+static int zstd_one_f(uint64_t gpa, uint32_t npages, uint16_t len,
+		      size_t bytes, uint32_t features, struct kms_ram *ram,
+		      struct kms_error *e)
 {
-	static struct kms_ram ram;
 	struct ram_buf r;
 
 	ram_begin(&r);
 	ram_rec(&r, gpa, npages, KMS_REC_ZSTD, len);
 	kms_ram_hdr_encode(r.b, r.nr, 0);
 	ram_frame_data(&r, bytes);
-	return sealed_ram_decode(r.b, r.len, &two_regions, KMS_F_ZSTD, &ram, e);
+	return sealed_ram_decode(r.b, r.len, &two_regions, features, ram, e);
+}
+
+static int zstd_one(uint64_t gpa, uint32_t npages, uint16_t len, size_t bytes,
+		    struct kms_error *e)
+{
+	static struct kms_ram ram;
+
+	return zstd_one_f(gpa, npages, len, bytes, KMS_F_ZSTD, &ram, e);
 }
 
 TEST(ram_zstd_hostile)
@@ -574,13 +585,16 @@ TEST(ram_zstd_hostile)
 	EXPECT_EQ(0, zstd_one(0x1000, 1, 300, 300, &e));
 	/* Empty, a whole page, more than a page. */
 	EXPECT_EQ(-EPROTO, zstd_one(0x1000, 1, 0, 0, &e));
-	EXPECT_STREQ("record 0: zstd record with 1 pages and 0 bytes of data (allowed 1 page, 1..4095 bytes)",
+	EXPECT_STREQ("record 0: zstd record with 0 bytes of data (allowed 1..4095)",
 		     e.msg);
 	EXPECT_EQ(-EPROTO, zstd_one(0x1000, 1, KMS_PAGE_SIZE, KMS_PAGE_SIZE, &e));
 	EXPECT_EQ(-EPROTO, zstd_one(0x1000, 1, UINT16_MAX, 0, &e));
-	/* A run of pages, a misaligned or foreign address. */
+	/* A run of pages (not announced), a misaligned or foreign address. */
 	EXPECT_EQ(-EPROTO, zstd_one(0x1000, 2, 300, 300, &e));
+	EXPECT_STREQ("record 0: zstd run of 2 pages, but the source did not announce zstd runs",
+		     e.msg);
 	EXPECT_EQ(-EPROTO, zstd_one(0x1000, 0, 300, 300, &e));
+	EXPECT_STREQ("record 0: zstd record with 0 pages (allowed 1..1)", e.msg);
 	EXPECT_EQ(-EPROTO, zstd_one(0x1001, 1, 300, 300, &e));
 	EXPECT_EQ(-ERANGE, zstd_one(128 << 20, 1, 300, 300, &e));
 	/* Data shorter or longer than the record says. */
@@ -588,6 +602,66 @@ TEST(ram_zstd_hostile)
 	EXPECT_STREQ("RAM frame carries 299 bytes of data, its records need 300",
 		     e.msg);
 	EXPECT_EQ(-EPROTO, zstd_one(0x1000, 1, 300, 301, &e));
+}
+
+/* KMS_F_ZSTD_RUN: a ZSTD record carries 1..KMS_ZSTD_RUN_MAX pages. */
+TEST(ram_zstd_runs)
+{
+	const uint32_t f = KMS_F_ZSTD | KMS_F_ZSTD_RUN;
+	struct kms_ram *ram = malloc(sizeof(*ram));
+	struct kms_error e;
+	uint32_t n;
+
+	ASSERT_NE(NULL, ram);
+	ASSERT_EQ(4, KMS_ZSTD_RUN_MAX);
+	for (n = 1; n <= KMS_ZSTD_RUN_MAX; n++) {
+		ASSERT_EQ(0, zstd_one_f(0x1000, n, 2000, 2000, f, ram, &e))
+			TH_LOG("%u pages: %s", n, e.msg);
+		EXPECT_EQ(1U, ram->nr);
+		EXPECT_EQ(n, ram->recs[0].npages);
+		/* Pages, not records, in the report's counters. */
+		EXPECT_EQ((uint64_t)n, ram->normal);
+		EXPECT_EQ((uint64_t)n, ram->compressed);
+		EXPECT_EQ((size_t)2000, ram->data_len);
+	}
+	/* Longer than a run, none at all, or a frame as big as a page. */
+	EXPECT_EQ(-EPROTO, zstd_one_f(0x1000, KMS_ZSTD_RUN_MAX + 1, 2000, 2000,
+				      f, ram, &e));
+	EXPECT_STREQ("record 0: zstd record with 5 pages (allowed 1..4)", e.msg);
+	EXPECT_EQ(0U, ram->nr);
+	EXPECT_EQ(-EPROTO, zstd_one_f(0x1000, 0, 2000, 2000, f, ram, &e));
+	EXPECT_EQ(-EPROTO, zstd_one_f(0x1000, UINT32_MAX, 2000, 2000, f, ram,
+				      &e));
+	EXPECT_EQ(-EPROTO, zstd_one_f(0x1000, 4, KMS_PAGE_SIZE, KMS_PAGE_SIZE,
+				      f, ram, &e));
+	/* Every page of the run inside one region: the last ones, not past. */
+	EXPECT_EQ(0, zstd_one_f((128 << 20) - 4 * KMS_PAGE_SIZE, 4, 2000, 2000,
+				f, ram, &e)) TH_LOG("%s", e.msg);
+	EXPECT_EQ(-ERANGE, zstd_one_f((128 << 20) - 3 * KMS_PAGE_SIZE, 4, 2000,
+				      2000, f, ram, &e));
+	EXPECT_STREQ("record 0: gpa 0x7ffd000 + 4 pages is outside guest RAM",
+		     e.msg);
+	/* Runs without zstd: the HELLO itself is refused (hello_zstd_run). */
+	EXPECT_EQ(-EPROTO, zstd_one_f(0x1000, 2, 2000, 2000, KMS_F_ZSTD_RUN,
+				      ram, &e));
+	free(ram);
+}
+
+TEST(hello_zstd_run)
+{
+	struct kms_hello h = sample_hello(), got;
+	uint8_t buf[KMS_HELLO_LEN(KMS_MAX_REGIONS)];
+	struct kms_error e;
+	size_t n;
+
+	h.features = KMS_F_ZSTD | KMS_F_ZSTD_RUN;
+	n = kms_hello_encode(&h, buf);
+	ASSERT_EQ(0, kms_hello_decode(buf, n, &got, &e)) TH_LOG("%s", e.msg);
+	EXPECT_EQ(KMS_F_ZSTD | KMS_F_ZSTD_RUN, got.features);
+	h.features = KMS_F_ZSTD_RUN;
+	n = kms_hello_encode(&h, buf);
+	EXPECT_EQ(-EPROTO, kms_hello_decode(buf, n, &got, &e));
+	EXPECT_STREQ("HELLO announces zstd runs without zstd", e.msg);
 }
 
 TEST(ram_data_must_add_up)

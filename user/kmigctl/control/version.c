@@ -43,10 +43,11 @@ int cmd_version(int argc, char **argv)
 		printf("kmig.ko: KMIG_GET_INFO: %s\n", kmig_strerror(err));
 		return KMIGCTL_EXIT_OK;
 	}
-	printf("kmig.ko: API %u, features:%s%s%s%s\n", info.api_version,
+	printf("kmig.ko: API %u, features:%s%s%s%s%s\n", info.api_version,
 	       info.features & KMIG_FEATURE_DIRTY_BITMAP ? " dirty-bitmap" : "",
 	       info.features & KMIG_FEATURE_DIRTY_MANUAL ? " dirty-manual" : "",
 	       info.features & KMIG_FEATURE_DIRTY_RING ? " dirty-ring" : "",
-	       info.features & KMIG_FEATURE_ZSTD ? " zstd" : "");
+	       info.features & KMIG_FEATURE_ZSTD ? " zstd" : "",
+	       info.features & KMIG_FEATURE_ZSTD_RUN ? " zstd-run" : "");
 	return KMIGCTL_EXIT_OK;
 }

@@ -296,6 +296,11 @@ static const char *incoming_fits(struct incoming *in, const struct kms_hello *h,
 		snprintf(why, n, "the source sends zstd-compressed pages, but the kmig module here cannot decompress them (no KMIG_FEATURE_ZSTD); migrate without --compress");
 		return why;
 	}
+	if ((h->features & KMS_F_ZSTD_RUN) &&
+	    !(in->kfeatures & KMIG_FEATURE_ZSTD_RUN)) {
+		snprintf(why, n, "the source compresses runs of pages into one zstd frame, but the kmig module here cannot load them (no KMIG_FEATURE_ZSTD_RUN); update kmig.ko here, or load the source's kmig.ko without it");
+		return why;
+	}
 	return NULL;
 }
 

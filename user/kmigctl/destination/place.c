@@ -247,7 +247,7 @@ int place_frame(struct placer *pl, struct place_ctx *c,
 		const struct kms_ram *ram, bool urgent, struct kms_error *e)
 {
 	const uint8_t *data = ram->data;
-	const void *page;
+	const uint8_t *pages;
 	uint32_t i;
 	uint64_t p;
 	size_t n;
@@ -258,20 +258,24 @@ int place_frame(struct placer *pl, struct place_ctx *c,
 
 		switch (r->kind) {
 		case KMS_REC_PAGE:
-			page = data;
+			pages = data;
 			data += r->len;
 			break;
 		case KMS_REC_ZSTD:
-			/* Whole page or nothing, as KMIG_LOAD insists too. */
-			n = ZSTD_decompressDCtx(c->dctx, c->page, KMS_PAGE_SIZE,
+			/*
+			 * Its pages whole or nothing, as KMIG_LOAD insists too
+			 * (a run longer than the buffer cannot come out exact).
+			 */
+			n = ZSTD_decompressDCtx(c->dctx, c->page, sizeof(c->page),
 						data, r->len);
-			if (ZSTD_isError(n) || n != KMS_PAGE_SIZE) {
-				kms_errorf(e, "the zstd frame for gpa 0x%" PRIx64 " does not decompress to one page",
-					   (uint64_t)r->gpa);
+			if (ZSTD_isError(n) ||
+			    n != (size_t)r->npages * KMS_PAGE_SIZE) {
+				kms_errorf(e, "the zstd frame for gpa 0x%" PRIx64 " does not decompress to exactly its %" PRIu32 " pages",
+					   (uint64_t)r->gpa, (uint32_t)r->npages);
 				return -EINVAL;
 			}
 			data += r->len;
-			page = c->page;
+			pages = c->page;
 			break;
 		default:	/* ZERO, HOLE: kms_ram_decode() allows no other */
 			for (p = 0; p < r->npages; p++) {
@@ -282,9 +286,12 @@ int place_frame(struct placer *pl, struct place_ctx *c,
 			}
 			continue;
 		}
-		ret = place_page(pl, r->gpa, page, urgent, e);
-		if (ret)
-			return ret;
+		for (p = 0; p < r->npages; p++) {
+			ret = place_page(pl, r->gpa + p * KMS_PAGE_SIZE,
+					 pages + p * KMS_PAGE_SIZE, urgent, e);
+			if (ret)
+				return ret;
+		}
 		if (!urgent)
 			atomic_fetch_add(&pl->bg_bytes, r->len);
 	}

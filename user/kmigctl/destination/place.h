@@ -67,7 +67,8 @@ struct placer {
 /* Per placing thread: a zstd context and a page buffer. */
 struct place_ctx {
 	void *dctx;
-	uint8_t page[KMS_PAGE_SIZE];
+	/* A ZSTD record's pages: one, or a run (KMS_F_ZSTD_RUN). */
+	uint8_t page[KMS_ZSTD_RUN_MAX * KMS_PAGE_SIZE];
 };
 
 /*

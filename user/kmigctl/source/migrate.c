@@ -51,7 +51,9 @@ static void migrate_usage(FILE *fp)
 		"                           compress pages with zstd in the kernel,\n"
 		"                           level 1..%d (default 1); the destination's\n"
 		"                           kmig module decompresses them. 'none'\n"
-		"                           (the default) sends pages raw\n"
+		"                           (the default) sends pages raw;\n"
+		"                           'zstd-page[:LEVEL]' one page per frame,\n"
+		"                           for destinations without zstd runs\n"
 		"  -r, --max-rounds N       switch over after N dirty rounds\n"
 		"  -t, --timeout SEC        switch over at the end of the round\n"
 		"                           during which SEC seconds have passed\n"
@@ -158,11 +160,19 @@ static int migrate_parse(struct migrate_opts *o, int argc, char **argv)
 				return -1;
 			o->max_bandwidth = v << 20;
 			break;
-		case 'z':
-			if (opt_compress("migrate", optarg, KMIG_ZSTD_LEVEL_MAX,
-					 &o->zstd, &o->zstd_level))
+		case 'z': {
+			/* zstd-page[:LEVEL]: zstd[:LEVEL] without runs. */
+			char z[32];
+
+			o->zstd_page = !strncmp(optarg, "zstd-page", 9) &&
+				       (!optarg[9] || optarg[9] == ':');
+			snprintf(z, sizeof(z), "zstd%s", optarg + 9);
+			if (opt_compress("migrate", o->zstd_page ? z : optarg,
+					 KMIG_ZSTD_LEVEL_MAX, &o->zstd,
+					 &o->zstd_level))
 				return -1;
 			break;
+		}
 		case 'r':
 			if (opt_u64("migrate", "--max-rounds", optarg, 0,
 				    1000000, &v))
@@ -350,6 +360,14 @@ static int migrate_attach(struct migration *m)
 	if (m->o.zstd) {
 		ss.flags = KMIG_SEND_F_ZSTD;
 		ss.zstd_level = m->o.zstd_level;
+		/*
+		 * Runs of pages per frame where the module has them; the
+		 * HELLO then says so (KMS_F_ZSTD_RUN).
+		 */
+		if (ki.features & KMIG_FEATURE_ZSTD_RUN && !m->o.zstd_page) {
+			ss.flags |= KMIG_SEND_F_ZSTD_RUN;
+			m->zstd_run = true;
+		}
 	}
 	ret = kmig_send_setup_ex(m->kfd, &ss, &m->rings);
 	if (ret)
@@ -427,6 +445,8 @@ static int migrate_connect(struct migration *m)
 	m->hello.page_size = KMS_PAGE_SIZE;
 	m->hello.nr_vcpus = m->info.hello.nr_vcpus;
 	m->hello.features = m->o.zstd ? KMS_F_ZSTD : 0;
+	if (m->zstd_run)
+		m->hello.features |= KMS_F_ZSTD_RUN;
 	if (m->o.policy.postcopy)
 		m->hello.features |= KMS_F_POSTCOPY;
 	if (m->o.resume)
@@ -468,6 +488,8 @@ static int migrate_start_threads(struct migration *m)
 			  m->o.channels, &m->rl);
 	if (ret)
 		return migration_fail(m, "failed", "%s", strerror(-ret));
+	if (m->hello.features & KMS_F_ZSTD_RUN)
+		m->s.zstd_run_max = KMS_ZSTD_RUN_MAX;
 	m->sender_up = true;
 	signals_block(&saved);
 	ret = sender_start(&m->s);

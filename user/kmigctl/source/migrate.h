@@ -33,6 +33,7 @@ struct migrate_opts {
 	struct precopy_policy policy;	/* --downtime-limit, --max-rounds, --timeout */
 	uint64_t max_bandwidth;		/* --max-bandwidth, bytes/s; 0 none */
 	bool zstd;			/* --compress zstd[:LEVEL] */
+	bool zstd_page;			/* --compress zstd-page: no runs */
 	uint32_t zstd_level;		/* 0: the kernel's default */
 	bool json, quiet;
 	int connect_timeout_ms;
@@ -55,6 +56,7 @@ struct migration {
 	struct kmig_ring *rings;
 	uint64_t nr_pages;
 	struct kms_hello hello;
+	bool zstd_run;			/* KMIG_SEND_F_ZSTD_RUN was set */
 	struct mig_addr addr;
 	struct sec sec;			/* who may be the destination */
 

@@ -99,14 +99,15 @@ static int sender_send(struct sender *s, struct iovec *iov, int iovcnt,
 }
 
 /* Can this ring record go into a RAM frame as it is? */
-static bool rec_sendable(const struct kmig_rec *rec)
+static bool rec_sendable(const struct sender *s, const struct kmig_rec *rec)
 {
 	switch (rec->kind) {
 	case KMIG_REC_PAGE:
 		return rec->npages == 1 && rec->len == KMIG_PAGE_SIZE;
 	case KMIG_REC_ZSTD:
-		return rec->npages == 1 && rec->len &&
-		       rec->len <= KMS_ZSTD_MAX_LEN;
+		/* A run only where the HELLO announced runs. */
+		return rec->npages && rec->npages <= s->zstd_run_max &&
+		       rec->len && rec->len <= KMS_ZSTD_MAX_LEN;
 	case KMIG_REC_ZERO:
 	case KMIG_REC_HOLE:
 		return rec->npages && !rec->len;
@@ -135,7 +136,7 @@ static uint32_t drain_batch(struct sender *s, struct kmig_ring *r,
 			break;
 		}
 		/* The kernel is trusted, but a record we cannot frame is fatal. */
-		if (!rec_sendable(rec)) {
+		if (!rec_sendable(s, rec)) {
 			sender_fail(s, -EPROTO,
 				    "ring %u: malformed record (kind %u, %u pages, len %u)",
 				    r->index, rec->kind, rec->npages, rec->len);
@@ -245,6 +246,7 @@ int sender_init(struct sender *s, int kfd, struct kmig_ring *rings,
 	atomic_init(&s->failed, 0);
 	atomic_init(&s->cancelled, 0);
 	atomic_init(&s->pages_done, 0);
+	s->zstd_run_max = 1;
 
 	s->chan_locks = calloc(nr_chans, sizeof(*s->chan_locks));
 	s->threads = calloc(nr_rings, sizeof(*s->threads));

@@ -48,6 +48,11 @@ struct sender {
 	atomic_int failed;		/* discard records, abandon channel I/O */
 	atomic_int cancelled;		/* the kernel said -ECANCELED */
 	atomic_uint_fast64_t pages_done; /* pages the rings handed over */
+	/*
+	 * Pages a ZSTD record may carry: 1, or KMS_ZSTD_RUN_MAX when the
+	 * HELLO announced KMS_F_ZSTD_RUN (set after sender_init()).
+	 */
+	uint32_t zstd_run_max;
 };
 
 /*

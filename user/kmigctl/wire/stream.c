@@ -349,6 +349,9 @@ int kms_hello_decode(const uint8_t *p, size_t len, struct kms_hello *h,
 				h->features & ~KMS_F_KNOWN);
 	if (!h->session_id)
 		return kms_fail(e, -EPROTO, "HELLO session id is 0");
+	if ((h->features & KMS_F_ZSTD_RUN) && !(h->features & KMS_F_ZSTD))
+		return kms_fail(e, -EPROTO,
+				"HELLO announces zstd runs without zstd");
 	if ((h->features & KMS_F_RESUME) && !(h->features & KMS_F_POSTCOPY))
 		return kms_fail(e, -EPROTO, "HELLO resumes a postcopy without the postcopy feature");
 	if (h->nr_channels == 0 || h->nr_channels > KMS_MAX_CHANNELS)
@@ -451,6 +454,7 @@ int kms_ram_decode(const uint8_t *p, size_t len, const struct kms_layout *l,
 		   uint32_t features, struct kms_ram *out,
 		   struct kms_error *e)
 {
+	uint32_t zstd_run_max = features & KMS_F_ZSTD_RUN ? KMS_ZSTD_RUN_MAX : 1;
 	uint64_t data_need = 0;
 	size_t table;
 	uint32_t i, nr;
@@ -509,14 +513,21 @@ int kms_ram_decode(const uint8_t *p, size_t len, const struct kms_layout *l,
 				return kms_fail(e, -EPROTO,
 						"record %" PRIu32 ": zstd record, but the source did not announce compression",
 						i);
-			if (r->npages != 1 || !r->len || r->len > KMS_ZSTD_MAX_LEN)
+			if (r->npages > 1 && !(features & KMS_F_ZSTD_RUN))
 				return kms_fail(e, -EPROTO,
-						"record %" PRIu32 ": zstd record with %" PRIu32 " pages and %u bytes of data (allowed 1 page, 1..%d bytes)",
-						i, (uint32_t)r->npages, r->len,
-						KMS_ZSTD_MAX_LEN);
+						"record %" PRIu32 ": zstd run of %" PRIu32 " pages, but the source did not announce zstd runs",
+						i, (uint32_t)r->npages);
+			if (!r->npages || r->npages > zstd_run_max)
+				return kms_fail(e, -EPROTO,
+						"record %" PRIu32 ": zstd record with %" PRIu32 " pages (allowed 1..%" PRIu32 ")",
+						i, (uint32_t)r->npages, zstd_run_max);
+			if (!r->len || r->len > KMS_ZSTD_MAX_LEN)
+				return kms_fail(e, -EPROTO,
+						"record %" PRIu32 ": zstd record with %u bytes of data (allowed 1..%d)",
+						i, r->len, KMS_ZSTD_MAX_LEN);
 			data_need += r->len;
-			out->normal++;
-			out->compressed++;
+			out->normal += r->npages;
+			out->compressed += r->npages;
 			break;
 		case KMS_REC_ZERO:
 		case KMS_REC_HOLE:

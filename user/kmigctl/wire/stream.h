@@ -97,6 +97,8 @@ enum kms_rec_kind {
 
 /* A ZSTD record's frame: 1..4095 bytes, less than the page it replaces. */
 #define KMS_ZSTD_MAX_LEN	(KMS_PAGE_SIZE - 1)
+/* Pages one ZSTD record may carry with KMS_F_ZSTD_RUN (1 without it). */
+#define KMS_ZSTD_RUN_MAX	KMIG_ZSTD_RUN_MAX
 
 /*
  * HELLO features: what the source will send. A destination that cannot
@@ -116,7 +118,13 @@ enum kms_rec_kind {
  * data channels (background) and on the preempt channel (faults).
  */
 #define KMS_F_RESUME		0x4U
-#define KMS_F_KNOWN		(KMS_F_ZSTD | KMS_F_POSTCOPY | KMS_F_RESUME)
+/*
+ * With ZSTD: a ZSTD record may carry a run of 1..KMS_ZSTD_RUN_MAX
+ * neighbouring pages in one frame (KMIG_LOAD needs KMIG_FEATURE_ZSTD_RUN).
+ */
+#define KMS_F_ZSTD_RUN		0x8U
+#define KMS_F_KNOWN		(KMS_F_ZSTD | KMS_F_POSTCOPY | KMS_F_RESUME | \
+				 KMS_F_ZSTD_RUN)
 
 struct kms_error {
 	char msg[256];
@@ -221,7 +229,9 @@ static inline uint32_t kms_ram_len(uint32_t nr, uint32_t pages)
  * Checks a RAM payload against @l: record count, kinds, lengths, every
  * address inside guest RAM, and that the data adds up exactly. ZSTD
  * records are a protocol error unless @features (the HELLO's) has
- * KMS_F_ZSTD; their frames are checked by KMIG_LOAD, which decompresses.
+ * KMS_F_ZSTD, and carry one page unless it also has KMS_F_ZSTD_RUN
+ * (then 1..KMS_ZSTD_RUN_MAX); their frames are checked by KMIG_LOAD (or
+ * the postcopy placer), which decompresses.
  * A CRC that does not match is -EBADMSG.
  */
 int kms_ram_decode(const uint8_t *p, size_t len, const struct kms_layout *l,
