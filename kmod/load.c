@@ -219,28 +219,28 @@ static int kmig_load_resnap(struct kmig_load_ctx *c)
 }
 
 /*
- * kvm->srcu taken and @r's memslot found in a current snapshot, taking a
- * new snapshot when it was stale. Returns the srcu index to unlock with,
- * or -errno with kvm->srcu not held.
+ * @r's memslot, found in a current snapshot under kvm->srcu, which the
+ * caller holds at *@idx; a stale snapshot is replaced with kvm->srcu let
+ * go meanwhile (*@idx is then the new index). Returns 0 or -errno, with
+ * kvm->srcu held either way: the caller unlocks at *@idx.
  */
 static int kmig_load_enter(struct kmig_load_ctx *c, const struct kmig_rec *r,
-			   struct kvm_memory_slot **ms, struct kmig_slot **k)
+			   struct kvm_memory_slot **ms, struct kmig_slot **k,
+			   int *idx)
 {
 	struct kvm *kvm = c->vm->kvm;
-	int idx, ret, tries = 0;
+	int ret, tries = 0;
 
 	for (;;) {
-		idx = srcu_read_lock(&kvm->srcu);
 		ret = kmig_load_slot(c, r, ms, k);
-		if (!ret)
-			return idx;
-		srcu_read_unlock(&kvm->srcu, idx);
 		if (ret != -ESTALE)
 			return ret;
 		/* The VMM keeps editing: let the caller retry. */
 		if (++tries > 2)
 			return -EAGAIN;
+		srcu_read_unlock(&kvm->srcu, *idx);
 		ret = kmig_load_resnap(c);
+		*idx = srcu_read_lock(&kvm->srcu);
 		if (ret)
 			return ret;
 	}
@@ -395,14 +395,15 @@ static long kmig_load_data_run(struct kmig_load_ctx *c, u32 i, u32 n)
 	struct kvm *kvm = c->vm->kvm;
 	struct kvm_memory_slot *ms;
 	struct kmig_slot *k;
-	long got, j, dirty = 0;
+	long got, j = 0, dirty = 0;
 	u64 first, want, pg;
-	int idx, ret = 0;
+	int idx, ret;
 	u32 touched;
 
-	idx = kmig_load_enter(c, r, &ms, &k);
-	if (idx < 0)
-		return idx;
+	idx = srcu_read_lock(&kvm->srcu);
+	ret = kmig_load_enter(c, r, &ms, &k, &idx);
+	if (ret)
+		goto out;
 	first = (r->gpa >> PAGE_SHIFT) - ms->base_gfn;
 	/* kmig_load_slot() saw the first record fit its memslot. */
 	for (j = 0, want = 0; j < n; j++) {
@@ -466,9 +467,10 @@ static int kmig_load_zero_rec(struct kmig_load_ctx *c, const struct kmig_rec *r)
 	long got;
 	void *dst;
 
-	idx = kmig_load_enter(c, r, &ms, &k);
-	if (idx < 0)
-		return idx;
+	idx = srcu_read_lock(&kvm->srcu);
+	ret = kmig_load_enter(c, r, &ms, &k, &idx);
+	if (ret)
+		goto out;
 	first = (r->gpa >> PAGE_SHIFT) - ms->base_gfn;
 	end = first + r->npages;
 	for (p = find_next_bit(k->bitmap, end, first); p < end;
@@ -508,6 +510,7 @@ static int kmig_load_zero_rec(struct kmig_load_ctx *c, const struct kmig_rec *r)
 		}
 		cond_resched();
 	}
+out:
 	srcu_read_unlock(&kvm->srcu, idx);
 	return ret;
 }
