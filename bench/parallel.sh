@@ -28,8 +28,7 @@
 # workers), sampled from /proc/PID/task/TID/stat every 0.25 s by
 # bench/thread_cpu (largest value seen per thread: kthreads exit with
 # their session, so up to a sample's worth of their time is missed), and
-# the sandbox's busy time
-# over both vCPUs from /proc/stat. With KMIG_PAR_PROFILE=1 (default) one
+# the sandbox's busy time over both vCPUs from /proc/stat. With KMIG_PAR_PROFILE=1 (default) one
 # more migration per scenario with --workers 2 runs under `perf record -a`
 # (cpu-clock, no PMU under TCG; not counted in the medians): the hottest
 # symbols per thread name. Every migration is verified: the destination's
@@ -378,6 +377,10 @@ one_run() {
 		# fifo: its ack says perf is recording (setting up takes seconds
 		# under TCG).
 		mkfifo "$run/perf.ctl" "$run/perf.ack"
+		# Under TCG a sample's interrupt always "takes too long": the
+		# kernel would lower the sample rate to a handful a second
+		# (perf_cpu_time_max_percent); the sandbox is throwaway.
+		sysctl -qw kernel.perf_cpu_time_max_percent=0 || true
 		perf record -a -e cpu-clock -F 499 -o "$run/perf.data" -D -1 \
 			--control "fifo:$run/perf.ctl,$run/perf.ack" \
 			>"$run/perf.log" 2>&1 &
