@@ -614,24 +614,42 @@ FIXTURE(zsend) {
 	struct ring_map rings[WORKERS];
 };
 
-FIXTURE_SETUP(zsend)
+/*
+ * Why the compressing fixtures cannot run here (a dirty log, the module
+ * and its @feature are needed), or NULL.
+ */
+static const char *zsend_missing(__u64 feature, const char *name)
 {
-	struct guest_vm_opts opts = { .data_pages = DATA_PAGES, .nr_vcpus = 1 };
 	struct kmig_info info = KMIG_ARG(kmig_info);
+	static char msg[64];
 	const char *why;
 	int fd;
 
-	self->fd = -1;
 	if (!guest_dirty_mode_supported(GUEST_DIRTY_BITMAP, &why) ||
 	    !kmig_available(&why))
-		SKIP(return, "%s", why);
+		return why;
 	fd = kmig_open();
-	ASSERT_LE(0, fd);
-	kmig_ioctl(fd, KMIG_GET_INFO, &info);
+	if (fd < 0 || __kmig_ioctl(fd, KMIG_GET_INFO, &info)) {
+		if (fd >= 0)
+			close(fd);
+		return "KMIG_GET_INFO failed";
+	}
 	close(fd);
-	if (!(info.features & KMIG_FEATURE_ZSTD))
-		SKIP(return, "kmig module without KMIG_FEATURE_ZSTD");
+	if (info.features & feature)
+		return NULL;
+	snprintf(msg, sizeof(msg), "kmig module without %s", name);
+	return msg;
+}
 
+FIXTURE_SETUP(zsend)
+{
+	struct guest_vm_opts opts = { .data_pages = DATA_PAGES, .nr_vcpus = 1 };
+	const char *why;
+
+	self->fd = -1;
+	why = zsend_missing(KMIG_FEATURE_ZSTD, "KMIG_FEATURE_ZSTD");
+	if (why)
+		SKIP(return, "%s", why);
 	self->vm = guest_vm_create(&opts);
 	sender_open(_metadata, self->vm, KMIG_SEND_F_ZSTD, &self->fd,
 		    &self->setup, self->rings);
@@ -785,21 +803,12 @@ FIXTURE(zrun) {
 FIXTURE_SETUP(zrun)
 {
 	struct guest_vm_opts opts = { .data_pages = DATA_PAGES, .nr_vcpus = 1 };
-	struct kmig_info info = KMIG_ARG(kmig_info);
 	const char *why;
-	int fd;
 
 	self->fd = -1;
-	if (!guest_dirty_mode_supported(GUEST_DIRTY_BITMAP, &why) ||
-	    !kmig_available(&why))
+	why = zsend_missing(KMIG_FEATURE_ZSTD_RUN, "KMIG_FEATURE_ZSTD_RUN");
+	if (why)
 		SKIP(return, "%s", why);
-	fd = kmig_open();
-	ASSERT_LE(0, fd);
-	kmig_ioctl(fd, KMIG_GET_INFO, &info);
-	close(fd);
-	if (!(info.features & KMIG_FEATURE_ZSTD_RUN))
-		SKIP(return, "kmig module without KMIG_FEATURE_ZSTD_RUN");
-
 	self->vm = guest_vm_create(&opts);
 	sender_open(_metadata, self->vm,
 		    KMIG_SEND_F_ZSTD | KMIG_SEND_F_ZSTD_RUN, &self->fd,

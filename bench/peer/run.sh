@@ -676,6 +676,19 @@ row() {
 	med+=("{\"peer\":\"$2\",\"scenario\":\"$1\",\"ok_runs\":$ok,\"total_ms\":$t,\"downtime_ms\":$d,\"bytes\":$b,\"mib_s\":$mibs,\"wire_pct\":$pct,\"cpu_s\":$c,\"blocked_ms\":$bl,\"requests\":$rq}")
 }
 
+# ratio_row SCENARIO LABEL QEMU_PEER TOTAL DOWN BYTES CPU: one k/q line,
+# kmig's medians given against QEMU_PEER's, if QEMU_PEER has any.
+ratio_row() {
+	local t
+	t=$(median "$3" "$1" total_ms)
+	[ "$t" = null ] && return 0
+	printf '%-8s %-20s %9s %8s %9s %7s %5s %7s\n' "$1" "$2" \
+		"$(ratio "$4" "$t")" \
+		"$(ratio "$5" "$(median "$3" "$1" downtime_ms)")" \
+		"$(ratio "$6" "$(median "$3" "$1" bytes)")" "" "" \
+		"$(ratio "$7" "$(median "$3" "$1" cpu_s)")"
+}
+
 # qemus_list WHAT: per QEMU, "; " between them, its version and WHAT:
 # zpd (whether it has zero-page-detection), pc (its postcopy extras).
 qemus_list() {
@@ -736,30 +749,14 @@ report() {
 				"$(ratio "$kb" "$b_")" "" "" "$(ratio "$kc" "$c_")"
 			best+=("{\"qemu\":\"${qver[$qi]}\",\"scenario\":\"$s\",\"mode\":\"$bm\"}")
 			# text: kmig uncompressed against QEMU's plain mode.
-			if [ "$krt" != null ]; then
-				lbl=qemu-${qver[$qi]}-plain
-				t=$(median "$lbl" "$s" total_ms)
-				[ "$t" = null ] ||
-					printf '%-8s %-20s %9s %8s %9s %7s %5s %7s\n' "$s" \
-						"k/q ${qver[$qi]} raw" \
-						"$(ratio "$krt" "$t")" \
-						"$(ratio "$krd" "$(median "$lbl" "$s" downtime_ms)")" \
-						"$(ratio "$krb" "$(median "$lbl" "$s" bytes)")" "" "" \
-						"$(ratio "$krc" "$(median "$lbl" "$s" cpu_s)")"
-			fi
+			[ "$krt" = null ] ||
+				ratio_row "$s" "k/q ${qver[$qi]} raw" \
+					"qemu-${qver[$qi]}-plain" "$krt" "$krd" "$krb" "$krc"
 			# text: when the uncompressed plain mode was the faster,
 			# also kmig against QEMU's compressed (multifd zstd) one.
-			if [ "$compress" != none ] && [ "$bm" != multifd ]; then
-				lbl=qemu-${qver[$qi]}-multifd
-				t=$(median "$lbl" "$s" total_ms)
-				[ "$t" = null ] ||
-					printf '%-8s %-20s %9s %8s %9s %7s %5s %7s\n' "$s" \
-						"k/q ${qver[$qi]} $compress" \
-						"$(ratio "$kt" "$t")" \
-						"$(ratio "$kd" "$(median "$lbl" "$s" downtime_ms)")" \
-						"$(ratio "$kb" "$(median "$lbl" "$s" bytes)")" "" "" \
-						"$(ratio "$kc" "$(median "$lbl" "$s" cpu_s)")"
-			fi
+			[ "$compress" = none ] || [ "$bm" = multifd ] ||
+				ratio_row "$s" "k/q ${qver[$qi]} $compress" \
+					"qemu-${qver[$qi]}-multifd" "$kt" "$kd" "$kb" "$kc"
 			[ "$s" != postcopy ] ||
 				pc+=$(printf '%-8s %-10s %-8s %9s %9s %9s\n%-8s %-10s %-8s %9s %9s %9s' \
 					"$s" blocked_ms "${qver[$qi]}" "$(fmt "$bl_" %.0f)" \
