@@ -32,24 +32,30 @@ int opt_u64(const char *cmd, const char *name, const char *arg, uint64_t min,
 }
 
 int opt_compress(const char *cmd, const char *arg, uint32_t max_level,
-		 bool *on, uint32_t *level)
+		 bool *on, bool *per_page, uint32_t *level)
 {
+	const char *lvl;
 	uint64_t v;
 
 	*on = false;
+	*per_page = false;
 	*level = 0;
 	if (!strcmp(arg, "none"))
 		return 0;
-	if (!strcmp(arg, "zstd")) {
+	/* zstd-page[:LEVEL] is zstd[:LEVEL] with one page per frame. */
+	*per_page = !strncmp(arg, "zstd-page", 9);
+	lvl = *per_page ? arg + 9 : !strncmp(arg, "zstd", 4) ? arg + 4 : NULL;
+	if (lvl && !*lvl) {
 		*on = true;
 		return 0;
 	}
-	if (strncmp(arg, "zstd:", 5)) {
+	if (!lvl || *lvl != ':') {
+		*per_page = false;
 		fprintf(stderr, "kmig: %s: bad --compress '%s' (none, zstd or zstd:LEVEL)\n",
 			cmd, arg);
 		return -1;
 	}
-	if (opt_u64(cmd, "zstd level", arg + 5, 1, max_level, &v))
+	if (opt_u64(cmd, "zstd level", lvl + 1, 1, max_level, &v))
 		return -1;
 	*on = true;
 	*level = v;

@@ -25,12 +25,12 @@ int opt_deadline(const char *cmd, int c, const char *arg, int *peer_ms,
 		 int *step_ms);
 
 /*
- * --compress: "none", "zstd" or "zstd:LEVEL" (1..@max_level). Sets *@on
- * and *@level (0 for the default level). On error prints why and returns
- * -1.
+ * --compress: "none", "zstd", "zstd:LEVEL" (1..@max_level), or the same
+ * as "zstd-page[:LEVEL]" (one page per frame). Sets *@on, *@per_page and
+ * *@level (0 for the default level). On error prints why and returns -1.
  */
 int opt_compress(const char *cmd, const char *arg, uint32_t max_level,
-		 bool *on, uint32_t *level);
+		 bool *on, bool *per_page, uint32_t *level);
 
 /*
  * Reports the option getopt_long() refused; @c is what it returned ('?'

@@ -89,8 +89,8 @@ static void migrate_usage(FILE *fp)
 		"3 cancelled (the source VM runs), 4 outcome unknown (GO was sent\n"
 		"but no ACK came: the source VM stays paused; see kmigctl resume).\n",
 		MIGRATE_MAX_WORKERS_DEFAULT, KMIG_ZSTD_LEVEL_MAX,
-		MIGRATE_ZSTD_LEVEL_DEFAULT, MIGRATE_PEER_TIMEOUT_MS / 1000, MIGRATE_STEP_TIMEOUT_MS / 1000,
-		sec_usage);
+		MIGRATE_ZSTD_LEVEL_DEFAULT, MIGRATE_PEER_TIMEOUT_MS / 1000,
+		MIGRATE_STEP_TIMEOUT_MS / 1000, sec_usage);
 }
 
 static int migrate_parse(struct migrate_opts *o, int argc, char **argv)
@@ -167,19 +167,12 @@ static int migrate_parse(struct migrate_opts *o, int argc, char **argv)
 				return -1;
 			o->max_bandwidth = v << 20;
 			break;
-		case 'z': {
-			/* zstd-page[:LEVEL]: zstd[:LEVEL] without runs. */
-			char z[32];
-
-			o->zstd_page = !strncmp(optarg, "zstd-page", 9) &&
-				       (!optarg[9] || optarg[9] == ':');
-			snprintf(z, sizeof(z), "zstd%s", optarg + 9);
-			if (opt_compress("migrate", o->zstd_page ? z : optarg,
-					 KMIG_ZSTD_LEVEL_MAX, &o->zstd,
+		case 'z':
+			if (opt_compress("migrate", optarg, KMIG_ZSTD_LEVEL_MAX,
+					 &o->zstd, &o->zstd_page,
 					 &o->zstd_level))
 				return -1;
 			break;
-		}
 		case 'r':
 			if (opt_u64("migrate", "--max-rounds", optarg, 0,
 				    1000000, &v))
