@@ -272,6 +272,7 @@ int kmig_harvest(struct kmig_vm *vm, struct kmig_slots *slots, u32 mode,
 
 /* page.c */
 int kmig_read_page(unsigned long hva, void *buf);
+int kmig_copy_page(struct page *page, void *buf);
 long kmig_pin_pages_remote(struct mm_struct *mm, unsigned long hva,
 			   unsigned long n, struct page **pages);
 int kmig_pinned_page_kind(struct page *page, void *buf);

@@ -35,6 +35,9 @@
 #define KMIG_ZRUN_BACKOFF_MIN	16
 #define KMIG_ZRUN_BACKOFF_MAX	1024
 
+/* Present pages a worker gets ahead in one get_user_pages_fast_only(). */
+#define KMIG_GUP_BATCH		64
+
 struct kmig_worker {
 	struct kmig_send *send;
 	struct task_struct *task;
@@ -44,6 +47,10 @@ struct kmig_worker {
 	u8 *zrun_buf;
 	u32 zrun_skip;			/* pages to send alone first */
 	u32 zrun_backoff;		/* the next failure's zrun_skip */
+	/* Pages got ahead, gup[gup_next..gup_nr) not read yet; one chunk's. */
+	struct page *gup[KMIG_GUP_BATCH];
+	unsigned long gup_hva;		/* of gup[0] */
+	u32 gup_nr, gup_next;
 	u32 round_seen;
 	/* This round's counters, summed by KMIG_SEND_ROUND. */
 	u64 normal, zero, hole, bytes, compressed, compressed_bytes;
@@ -249,6 +256,54 @@ static bool kmig_worker_queue_zrun(struct kmig_worker *w, struct kmig_slot *k,
 	return true;
 }
 
+/* Drops the pages got ahead and not read. */
+static void kmig_worker_gup_drop(struct kmig_worker *w)
+{
+	while (w->gup_next < w->gup_nr)
+		put_page(w->gup[w->gup_next++]);
+	w->gup_nr = 0;
+	w->gup_next = 0;
+}
+
+/*
+ * Page @p of the chunk at @hva into @buf, as kmig_read_page() reads it,
+ * with the present pages got ahead: the run of taken, non-hole pages from
+ * @p on (up to KMIG_GUP_BATCH) in one get_user_pages_fast_only() call, so
+ * one page-table walk with interrupts off per batch (one lookup for a
+ * THP) instead of one per page. Pages are read in order; a page out of
+ * order, or not present, drops the batch or goes the slow way.
+ *
+ * A page is read later after its lookup than before, never before its
+ * bit was taken: a guest write meanwhile sets the bit again, as for any
+ * page written while it is read.
+ */
+static int kmig_worker_read(struct kmig_worker *w, unsigned long hva,
+			    const unsigned long *taken,
+			    const unsigned long *holes, u64 p, u64 n, void *buf)
+{
+	struct page *page;
+	u64 end;
+	int kind, got;
+
+	if (w->gup_next >= w->gup_nr ||
+	    hva != w->gup_hva + ((unsigned long)w->gup_next << PAGE_SHIFT)) {
+		kmig_worker_gup_drop(w);
+		end = min3(find_next_zero_bit(taken, n, p),
+			   find_next_bit(holes, n, p),
+			   p + KMIG_GUP_BATCH);
+		got = get_user_pages_fast_only(hva, max_t(u64, end - p, 1), 0,
+					       w->gup);
+		if (got <= 0)
+			return kmig_read_page(hva, buf);
+		w->gup_nr = got;
+		w->gup_hva = hva;
+	}
+	page = w->gup[w->gup_next++];
+	kind = kmig_copy_page(page, buf);
+	put_page(page);
+	return kind;
+}
+
 /*
  * KMIG_SEND_F_ZSTD_RUN: the data pages of the chunk from *@p on (taken,
  * not holes; up to KMIG_ZSTD_RUN_MAX) read into the worker's buffer and
@@ -266,8 +321,9 @@ static bool kmig_worker_zrun(struct kmig_worker *w, struct kmig_slot *k,
 
 	while (q < n && m < KMIG_ZSTD_RUN_MAX && test_bit(q, taken) &&
 	       !test_bit(q, holes)) {
-		kind = kmig_read_page(k->hva + ((first + q) << PAGE_SHIFT),
-				      w->zrun_buf + m * KMIG_PAGE_SIZE);
+		kind = kmig_worker_read(w, k->hva + ((first + q) << PAGE_SHIFT),
+					taken, holes, q, n,
+					w->zrun_buf + m * KMIG_PAGE_SIZE);
 		if (kind < 0) {
 			WRITE_ONCE(w->send->error, kind);
 			*p = start;
@@ -291,11 +347,15 @@ static bool kmig_worker_zrun(struct kmig_worker *w, struct kmig_slot *k,
 	return true;
 }
 
-/* Queues one page taken from the bitmap; false to stop the round. */
+/*
+ * Queues page @p of the chunk (@first of @k), taken from the bitmap;
+ * false to stop the round.
+ */
 static bool kmig_worker_page(struct kmig_worker *w, struct kmig_slot *k,
-			     u64 pgoff)
+			     u64 first, const unsigned long *taken,
+			     const unsigned long *holes, u64 p, u64 n)
 {
-	u64 gpa = (k->base_gfn + pgoff) << PAGE_SHIFT;
+	u64 pgoff = first + p, gpa = (k->base_gfn + pgoff) << PAGE_SHIFT;
 	unsigned long hva = k->hva + (pgoff << PAGE_SHIFT);
 	void *data;
 	int kind;
@@ -304,7 +364,7 @@ static bool kmig_worker_page(struct kmig_worker *w, struct kmig_slot *k,
 		return false;
 	/* Read straight into the next data slot; only PAGE publishes it. */
 	kmig_ring_rec(&w->ring, &data);
-	kind = kmig_read_page(hva, data);
+	kind = kmig_worker_read(w, hva, taken, holes, p, n, data);
 	if (kind < 0) {
 		WRITE_ONCE(w->send->error, kind);
 		return false;
@@ -488,15 +548,17 @@ static bool kmig_worker_chunk(struct kmig_worker *w, struct kmig_slot *k,
 		}
 		if (w->zrun_skip)
 			w->zrun_skip--;
-		if (!kmig_worker_page(w, k, first + p))
+		if (!kmig_worker_page(w, k, first, taken, holes, p, n))
 			goto stop;
 		p = find_next_bit(taken, n, p + 1);
 	}
+	kmig_worker_gup_drop(w);
 	/* Runs end with their chunk, so none outlives the round. */
 	if (kmig_worker_flush_run(w))
 		return true;
 	p = n;
 stop:
+	kmig_worker_gup_drop(w);
 	kmig_worker_put_back(w, k, first, taken, p, n);
 	return false;
 }

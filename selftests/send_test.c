@@ -385,6 +385,39 @@ TEST_F(send, bulk_round_accounts_every_page_once)
 }
 
 /*
+ * The zero test reads every byte: a page whose one non-zero byte sits
+ * anywhere (its first word, either end of a 64-byte block, its last byte)
+ * is data and comes out exactly; the zero page after each stays zero.
+ */
+TEST_F(send, one_nonzero_byte_anywhere_makes_a_data_page)
+{
+	static const __u32 offs[] = { 0, 7, 8, 63, 64, 127, 2048, 4032, 4095 };
+	__u8 *ram = guest_vm_slot(self->vm, GUEST_DATA_SLOT)->hva;
+	const __u64 n = 2 * ARRAY_SIZE(offs);
+	struct kmig_send_round round;
+	struct round_log log;
+	__u64 i, p;
+
+	/* Populated zero pages, then one byte each in the even ones. */
+	guest_vcpu_write_range(&self->vm->vcpus[0], GUEST_DATA_SLOT, 0, n, 0);
+	for (i = 0; i < ARRAY_SIZE(offs); i++)
+		ram[2 * i * GUEST_PAGE_SIZE + offs[i]] = i & 1 ? 0x80 : 0x01;
+	log_init(&log);
+	ASSERT_EQ(0, run_round(self->fd, self->rings, &log, 0, &round));
+	EXPECT_EQ(0, log.bad);
+	for (i = 0; i < ARRAY_SIZE(offs); i++) {
+		p = 2 * i;
+		EXPECT_EQ(KMIG_REC_PAGE, log.data_kind[p])
+			TH_LOG("byte %u set: page %llu not data", offs[i],
+			       (unsigned long long)p);
+		EXPECT_EQ(0, memcmp(log.data + p * GUEST_PAGE_SIZE,
+				    ram + p * GUEST_PAGE_SIZE, GUEST_PAGE_SIZE));
+		EXPECT_EQ(KMIG_REC_ZERO, log.data_kind[p + 1]);
+	}
+	log_free(&log);
+}
+
+/*
  * Holes told from present pages inside one page table: with THP off for
  * the slot, the guest writes pages 8i and 8i+1 with data and 8i+4 with
  * zeros in the first 1024 pages, so each 2 MiB region holds a PTE table
