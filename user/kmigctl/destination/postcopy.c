@@ -110,7 +110,7 @@ static int dpc_faults(struct dst_postcopy *d, const struct uffd_msg *msg,
 	for (i = 0, ahead = 0; i < (int)nr; i++) {
 		room = KMS_MAX_REQUEST - ahead;
 		ahead += place_ahead(&d->pl, want[i],
-				     room < FAULT_AHEAD ? room : FAULT_AHEAD,
+				     room < d->ahead ? room : d->ahead,
 				     next + ahead);
 	}
 	return ahead ? dpc_send_requests(d, next, ahead) : 0;
@@ -299,12 +299,21 @@ int dst_postcopy_init(struct dst_postcopy *d, int uffd,
 		      const struct kms_layout *l, const uint64_t *hva,
 		      struct chan *pre, uint32_t features)
 {
+	const char *ahead;
+	unsigned long n;
 	int fl;
 
 	memset(d, 0, sizeof(*d));
 	d->uffd = uffd;
 	d->pre = pre;
 	d->features = features;
+	d->ahead = FAULT_AHEAD;
+	/* For benchmarks: KMIG_BENCH_FAULT_AHEAD=0 asks for faults only. */
+	ahead = getenv("KMIG_BENCH_FAULT_AHEAD");
+	if (ahead && *ahead) {
+		n = strtoul(ahead, NULL, 10);
+		d->ahead = n < KMS_MAX_REQUEST ? n : KMS_MAX_REQUEST - 1;
+	}
 	pthread_mutex_init(&d->lock, NULL);
 	atomic_init(&d->stop, 0);
 	fl = fcntl(uffd, F_GETFL);
