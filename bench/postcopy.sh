@@ -292,9 +292,12 @@ is sent (fetch: of it, KMIG_FETCH); place: the destination from the RAM
 frame read until placed; wire+wake: the rest (the network both ways and
 the threads' wake-ups).
 preempt: requested pages on the preempt channel, the urgent threads at
-SCHED_FIFO 1 (kmig's default); normal-sched: the same at normal priority
+SCHED_FIFO 1, each fault asking for up to 15 missing pages after it too
+(kmig's default); normal-sched: the same at normal priority
 (KMIG_URGENT_SCHED=normal); on-data: KMIG_BENCH_URGENT_ON_DATA=1,
-requested pages on data channel 1 behind the background stream. Latencies and blocked time are the destination's report
+requested pages on data channel 1 behind the background stream;
+no-ahead: KMIG_BENCH_FAULT_AHEAD=0, only the faulting pages asked for.
+Latencies and blocked time are the destination's report
 (postcopy.latency_*_us, postcopy.vcpu_blocked_ms: the sum of the faults'
 latencies); total and downtime the source's.
 EOF
