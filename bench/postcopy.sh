@@ -14,6 +14,8 @@
 #     channel 1 (KMIG_BENCH_URGENT_ON_DATA=1, "on-data"), and once on
 #     the preempt channel with the urgent threads left at normal priority
 #     (KMIG_URGENT_SCHED=normal, "normal-sched", see user/kmigctl/urgent.c),
+#     and once asking for the faulting pages only, none after them
+#     (KMIG_BENCH_FAULT_AHEAD=0, "no-ahead", see design.md, Asking ahead),
 #     KMIG_BENCH_REPS times each, alternating, so that drift spreads over
 #     all of them;
 # and prints the medians of the destination's fault latency (p50, p99,
@@ -37,7 +39,7 @@
 # Environment: KMIG_BENCH_MEM (MiB, 256), KMIG_BENCH_WORKLOAD
 # (dirty:64:64), KMIG_BENCH_BW (--max-bandwidth MiB/s, 8; 0: none),
 # KMIG_BENCH_CHANNELS (2), KMIG_BENCH_REPS (3), KMIG_BENCH_MODES
-# ("preempt normal-sched on-data"), KMIG_BENCH_CHECK_AFTER (s, 30: the destination's
+# ("preempt normal-sched on-data no-ahead"), KMIG_BENCH_CHECK_AFTER (s, 30: the destination's
 # check, which must come after postcopy ended).
 
 set -euo pipefail
@@ -47,7 +49,7 @@ workload=${KMIG_BENCH_WORKLOAD:-dirty:64:64}
 bw=${KMIG_BENCH_BW:-8}
 channels=${KMIG_BENCH_CHANNELS:-2}
 reps=${KMIG_BENCH_REPS:-3}
-modes=${KMIG_BENCH_MODES:-"preempt normal-sched on-data"}
+modes=${KMIG_BENCH_MODES:-"preempt normal-sched on-data no-ahead"}
 # The destination checks the guest this long after it starts there: after
 # postcopy has ended (a check during postcopy reads the pages not yet
 # placed as zero, see user/include/kmig_vmm.h, and fails).
@@ -99,6 +101,7 @@ migrate() {
 	preempt) ;;
 	normal-sched) env=(KMIG_URGENT_SCHED=normal) ;;
 	on-data) env=(KMIG_BENCH_URGENT_ON_DATA=1) ;;
+	no-ahead) env=(KMIG_BENCH_FAULT_AHEAD=0) ;;
 	*) echo "bench-postcopy: unknown mode $mode" >&2; exit 2 ;;
 	esac
 	$vmm --control "$run/src.sock" --mem "$mem" --workload "$workload" \
@@ -112,7 +115,10 @@ migrate() {
 	kmig_wait_for "$run/dst.log" "kmig-vmm: ready"
 	sleep 3	# let the rewriting get going
 
-	$kmigctl incoming --vmm "$run/dst.sock" --listen "tcp:127.0.0.1:$port" \
+	# The mode's environment on both sides: the urgent threads and the
+	# fault thread are the destination's too.
+	env "${env[@]}" $kmigctl incoming --vmm "$run/dst.sock" \
+		--listen "tcp:127.0.0.1:$port" \
 		--json --quiet --insecure >"$run/in.json" 2>"$run/in.err" &
 	incoming=$!
 	sleep 0.5
@@ -286,9 +292,12 @@ is sent (fetch: of it, KMIG_FETCH); place: the destination from the RAM
 frame read until placed; wire+wake: the rest (the network both ways and
 the threads' wake-ups).
 preempt: requested pages on the preempt channel, the urgent threads at
-SCHED_FIFO 1 (kmig's default); normal-sched: the same at normal priority
+SCHED_FIFO 1, each fault asking for up to 15 missing pages after it too
+(kmig's default); normal-sched: the same at normal priority
 (KMIG_URGENT_SCHED=normal); on-data: KMIG_BENCH_URGENT_ON_DATA=1,
-requested pages on data channel 1 behind the background stream. Latencies and blocked time are the destination's report
+requested pages on data channel 1 behind the background stream;
+no-ahead: KMIG_BENCH_FAULT_AHEAD=0, only the faulting pages asked for.
+Latencies and blocked time are the destination's report
 (postcopy.latency_*_us, postcopy.vcpu_blocked_ms: the sum of the faults'
 latencies); total and downtime the source's.
 EOF

@@ -160,6 +160,8 @@ static void print_dst_postcopy(struct printer *p, const struct incoming_report *
 		  r->postcopy.missing);
 	print_u64(p, PRINT_ANY, "faults", "    %llu faults", r->postcopy.faults);
 	print_u64(p, PRINT_ANY, "requests", ", %llu requested", r->postcopy.requests);
+	print_u64(p, PRINT_ANY, "requested_ahead", " (+%llu ahead)",
+		  r->postcopy.ahead);
 	print_u64(p, PRINT_ANY, "resolved_locally", ", %llu resolved here",
 		  r->postcopy.local_zero);
 	print_u64(p, PRINT_ANY, "pulled", ", %llu pulled (recovery)\n",

@@ -129,7 +129,7 @@ struct incoming_report {
 	/* Postcopy: what the running VM waited for, and how long. */
 	struct {
 		bool on;
-		uint64_t discarded, faults, requests, pulled;
+		uint64_t discarded, faults, requests, ahead, pulled;
 		uint64_t urgent_pages, urgent_bytes, bg_pages, bg_bytes;
 		uint64_t duplicates, local_zero, missing;
 		uint64_t blocked_ns;

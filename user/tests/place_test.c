@@ -185,6 +185,13 @@ TEST_F_TIMEOUT(place, fault_requests_then_places, 30)
 	ASSERT_EQ(0, kms_request_decode(buf, h.len, &self->layout, gpa, &nr, &e));
 	ASSERT_EQ(1ULL, nr);
 	ASSERT_EQ(GPA + 5 * KMS_PAGE_SIZE, gpa[0]);
+	/* Then, in a request of their own, the missing pages after it. */
+	ASSERT_EQ(0, chan_recv(&self->src, &h, buf, sizeof(buf), &e)) TH_LOG("%s", e.msg);
+	ASSERT_EQ((uint32_t)KMS_REQUEST, h.type);
+	ASSERT_EQ(0, kms_request_decode(buf, h.len, &self->layout, gpa + 1, &nr, &e));
+	ASSERT_EQ(2ULL, nr);
+	EXPECT_EQ(GPA + 6 * KMS_PAGE_SIZE, gpa[1]);
+	EXPECT_EQ(GPA + 7 * KMS_PAGE_SIZE, gpa[2]);
 	len = ram_frame(frame, gpa[0], false);
 	ASSERT_EQ(0, chan_send(&self->src, KMS_RAM, frame, len));
 	pthread_join(th, NULL);
@@ -194,6 +201,7 @@ TEST_F_TIMEOUT(place, fault_requests_then_places, 30)
 	EXPECT_EQ(3ULL, settled(&self->d.pl.nr_pending, 3));
 	EXPECT_EQ(1ULL, settled(&self->d.pl.urgent_pages, 1));
 	EXPECT_EQ(1ULL, atomic_load(&self->d.pl.requests));
+	EXPECT_EQ(2ULL, atomic_load(&self->d.pl.ahead));
 	EXPECT_GT(placer_latency(&self->d.pl, 50), 0U);
 
 	/* The background stream brings 4..7: page 5 again is dropped. */
@@ -216,6 +224,72 @@ TEST_F_TIMEOUT(place, fault_requests_then_places, 30)
 	}
 	EXPECT_EQ(0, dst_postcopy_error(&self->d, NULL, 0));
 	free(ram);
+}
+
+/* The one REQUEST frame waiting on @c: its pages into @gpa, how many. */
+static uint32_t recv_request(struct __test_metadata *_metadata,
+			     FIXTURE_DATA(place) *self, uint64_t *gpa)
+{
+	static uint8_t buf[KMS_REQUEST_LEN(KMS_MAX_REQUEST)];
+	struct kms_frame_hdr h;
+	struct kms_error e;
+	uint32_t nr = 0;
+
+	EXPECT_EQ(0, chan_recv(&self->src, &h, buf, sizeof(buf), &e)) TH_LOG("%s", e.msg);
+	EXPECT_EQ((uint32_t)KMS_REQUEST, h.type);
+	EXPECT_EQ(0, kms_request_decode(buf, h.len, &self->layout, gpa, &nr, &e))
+		TH_LOG("%s", e.msg);
+	return nr;
+}
+
+/*
+ * Asking ahead: a fault on the first of the stale pages 4..7 asks for it,
+ * then for 5..7 (not 8: it is here). A fault on 6 meanwhile asks for
+ * nothing: it is on its way. Stale pages 14 and 15 end the region: a
+ * fault on 14 asks ahead for 15 only, never past the layout.
+ */
+TEST_F_TIMEOUT(place, fault_asks_for_the_missing_pages_after_it_once, 30)
+{
+	struct touch t4 = { .p = self->mem + 4 * KMS_PAGE_SIZE };
+	struct touch t6 = { .p = self->mem + 6 * KMS_PAGE_SIZE };
+	struct touch t14 = { .p = self->mem + 14 * KMS_PAGE_SIZE };
+	static uint8_t frame[KMS_RAM_MAX_LEN];
+	uint64_t gpa[KMS_MAX_REQUEST], p;
+	uint8_t want[KMS_PAGE_SIZE];
+	pthread_t th4, th6, th14;
+
+	placer_discard(&self->d.pl, GPA + 14 * KMS_PAGE_SIZE, 2);
+	ASSERT_EQ(0, pthread_create(&th4, NULL, toucher, &t4));
+	ASSERT_EQ(1U, recv_request(_metadata, self, gpa));
+	EXPECT_EQ(GPA + 4 * KMS_PAGE_SIZE, gpa[0]);
+	ASSERT_EQ(3U, recv_request(_metadata, self, gpa));
+	for (p = 0; p < 3; p++)
+		EXPECT_EQ(GPA + (5 + p) * KMS_PAGE_SIZE, gpa[p]);
+	ASSERT_EQ(0, pthread_create(&th6, NULL, toucher, &t6));
+	EXPECT_EQ(0, chan_poll_in(&self->src, 200));
+
+	ASSERT_EQ(0, pthread_create(&th14, NULL, toucher, &t14));
+	ASSERT_EQ(1U, recv_request(_metadata, self, gpa));
+	EXPECT_EQ(GPA + 14 * KMS_PAGE_SIZE, gpa[0]);
+	ASSERT_EQ(1U, recv_request(_metadata, self, gpa));
+	EXPECT_EQ(GPA + 15 * KMS_PAGE_SIZE, gpa[0]);
+
+	for (p = 4; p < 16; p = p == 7 ? 14 : p + 1)
+		ASSERT_EQ(0, chan_send(&self->src, KMS_RAM, frame,
+				       ram_frame(frame, GPA + p * KMS_PAGE_SIZE,
+						 false)));
+	pthread_join(th4, NULL);
+	pthread_join(th6, NULL);
+	pthread_join(th14, NULL);
+	for (p = 4; p < 16; p = p == 7 ? 14 : p + 1) {
+		fill(want, GPA + p * KMS_PAGE_SIZE);
+		EXPECT_EQ(0, memcmp(want, self->mem + p * KMS_PAGE_SIZE,
+				    KMS_PAGE_SIZE)) TH_LOG("page %llu", (unsigned long long)p);
+	}
+	EXPECT_EQ(0ULL, settled(&self->d.pl.nr_pending, 0));
+	EXPECT_EQ(2ULL, atomic_load(&self->d.pl.requests));
+	EXPECT_EQ(4ULL, atomic_load(&self->d.pl.ahead));
+	EXPECT_EQ(0, dst_postcopy_error(&self->d, NULL, 0));
 }
 
 TEST_F_TIMEOUT(place, fault_on_known_page_is_local, 30)

@@ -226,6 +226,23 @@ TEST(ratelimit_unlimited_and_stop)
 	EXPECT_LT(now_ns() - t0, NSEC_PER_SEC / 2);
 }
 
+/* A charge goes at once; the next take pays its debt (8 MiB at 8 MiB/s). */
+TEST(ratelimit_charge_never_waits_and_the_next_take_pays)
+{
+	struct ratelimit rl;
+	uint64_t t0, t1;
+
+	ratelimit_init(&rl, 8 * MIB);
+	t0 = now_ns();
+	ratelimit_charge(&rl, 8 * MIB);
+	t1 = now_ns();
+	ratelimit_take(&rl, 1, NULL);
+	ratelimit_destroy(&rl);
+	EXPECT_LT(t1 - t0, NSEC_PER_SEC / 20);
+	EXPECT_GE(now_ns() - t0, NSEC_PER_SEC * 9 / 10);
+	EXPECT_LE(now_ns() - t0, NSEC_PER_SEC * 2);
+}
+
 TEST(progress_line)
 {
 	char line[160];

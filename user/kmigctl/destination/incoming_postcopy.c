@@ -227,6 +227,7 @@ void incoming_postcopy_report(struct incoming *in)
 	r->discarded = atomic_load(&pl->discarded);
 	r->faults = atomic_load(&pl->faults);
 	r->requests = atomic_load(&pl->requests);
+	r->ahead = atomic_load(&pl->ahead);
 	r->pulled = atomic_load(&pl->pulled);
 	r->urgent_pages = atomic_load(&pl->urgent_pages);
 	r->urgent_bytes = atomic_load(&pl->urgent_bytes);

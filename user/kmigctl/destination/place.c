@@ -298,6 +298,29 @@ int place_frame(struct placer *pl, struct place_ctx *c,
 	return 0;
 }
 
+uint32_t place_ahead(struct placer *pl, uint64_t gpa, uint32_t max,
+		     uint64_t *out)
+{
+	const struct kms_layout *l = pl->layout;
+	uint64_t i = kms_layout_page_index(l, gpa), left = 0;
+	uint32_t r, n = 0;
+
+	/* Pages of its region after @gpa's: neighbours end there. */
+	for (r = 0; r < l->nr; r++)
+		if (gpa >= l->r[r].gpa && gpa - l->r[r].gpa < l->r[r].size)
+			left = (l->r[r].gpa + l->r[r].size - gpa) /
+			       KMS_PAGE_SIZE - 1;
+	if (max > left)
+		max = left;
+	while (n < max && placer_test(pl->pending, i + n + 1) &&
+	       bit_set(pl->requested, i + n + 1)) {
+		out[n] = gpa + (uint64_t)(n + 1) * KMS_PAGE_SIZE;
+		n++;
+	}
+	atomic_fetch_add(&pl->ahead, n);
+	return n;
+}
+
 int place_fault(struct placer *pl, uint64_t gpa, uint64_t t_ns,
 		struct kms_error *e)
 {

@@ -45,6 +45,7 @@ struct placer {
 	atomic_uint_fast64_t faults;		/* fault events read */
 	atomic_uint_fast64_t local_zero;	/* resolved without the source */
 	atomic_uint_fast64_t requests;		/* pages asked for (faults) */
+	atomic_uint_fast64_t ahead;		/* asked for after a fault's */
 	atomic_uint_fast64_t pulled;		/* recovery: pages pulled */
 	atomic_uint_fast64_t blocked_ns;	/* sum of fault latencies */
 	atomic_uint_fast64_t max_ns;
@@ -107,6 +108,14 @@ int place_frame(struct placer *pl, struct place_ctx *c,
  */
 int place_fault(struct placer *pl, uint64_t gpa, uint64_t t_ns,
 		struct kms_error *e);
+
+/*
+ * The pages after @gpa's in its region, up to @max, that are pending and
+ * not asked for yet, until the first that is not: marked asked for, their
+ * addresses into @out. Returns how many (the caller sends the REQUEST).
+ */
+uint32_t place_ahead(struct placer *pl, uint64_t gpa, uint32_t max,
+		     uint64_t *out);
 
 /* Latency percentile @p (0..100) in µs over the faults so far; 0: none. */
 uint32_t placer_latency(struct placer *pl, double p);

@@ -20,6 +20,14 @@
 
 /* Fault events read at once. */
 #define FAULT_BATCH	64
+/*
+ * Pages asked for after a faulting page's, while they are still missing:
+ * a guest that walks its memory finds them there instead of faulting on
+ * each (as the kernel's fault-around maps 16 pages of a file). They go in
+ * a REQUEST of their own after the faults', so the source sends the
+ * faulting pages first, each vCPU waits only for its own.
+ */
+#define FAULT_AHEAD	15
 
 static void dpc_fail(struct dst_postcopy *d, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -68,9 +76,10 @@ static int dpc_send_requests(struct dst_postcopy *d, const uint64_t *gpa,
 static int dpc_faults(struct dst_postcopy *d, const struct uffd_msg *msg,
 		      int n)
 {
-	uint64_t want[KMS_MAX_REQUEST], gpa, t = now_ns();
+	uint64_t want[KMS_MAX_REQUEST], next[KMS_MAX_REQUEST], gpa;
+	uint64_t t = now_ns();
+	uint32_t nr = 0, ahead, room;
 	struct kms_error e;
-	uint32_t nr = 0;
 	int i, ret;
 
 	for (i = 0; i < n; i++) {
@@ -96,7 +105,15 @@ static int dpc_faults(struct dst_postcopy *d, const struct uffd_msg *msg,
 	ret = dpc_send_requests(d, want, nr);
 	atomic_fetch_add(&d->pl.request_ns, now_ns() - t);
 	atomic_fetch_add(&d->pl.request_frames, 1);
-	return ret;
+	if (ret)
+		return ret;
+	for (i = 0, ahead = 0; i < (int)nr; i++) {
+		room = KMS_MAX_REQUEST - ahead;
+		ahead += place_ahead(&d->pl, want[i],
+				     room < d->ahead ? room : d->ahead,
+				     next + ahead);
+	}
+	return ahead ? dpc_send_requests(d, next, ahead) : 0;
 }
 
 /* Tests: requests a source must refuse (testhook.h). */
@@ -282,12 +299,21 @@ int dst_postcopy_init(struct dst_postcopy *d, int uffd,
 		      const struct kms_layout *l, const uint64_t *hva,
 		      struct chan *pre, uint32_t features)
 {
+	const char *ahead;
+	unsigned long n;
 	int fl;
 
 	memset(d, 0, sizeof(*d));
 	d->uffd = uffd;
 	d->pre = pre;
 	d->features = features;
+	d->ahead = FAULT_AHEAD;
+	/* For benchmarks: KMIG_BENCH_FAULT_AHEAD=0 asks for faults only. */
+	ahead = getenv("KMIG_BENCH_FAULT_AHEAD");
+	if (ahead && *ahead) {
+		n = strtoul(ahead, NULL, 10);
+		d->ahead = n < KMS_MAX_REQUEST ? n : KMS_MAX_REQUEST - 1;
+	}
 	pthread_mutex_init(&d->lock, NULL);
 	atomic_init(&d->stop, 0);
 	fl = fcntl(uffd, F_GETFL);

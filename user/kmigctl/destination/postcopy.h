@@ -20,6 +20,7 @@ struct dst_postcopy {
 	int uffd;
 	struct chan *pre;		/* the preempt channel */
 	uint32_t features;		/* the HELLO's: RAM frames may be ZSTD */
+	uint32_t ahead;			/* pages asked for after a fault's */
 	pthread_t fault_thread, pre_thread;
 	int nr_threads;
 	/* Recovery: a puller per data channel asks for what is missing. */

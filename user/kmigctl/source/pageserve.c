@@ -127,6 +127,9 @@ static int ps_serve(struct page_server *ps, const uint64_t *gpa, uint32_t nr,
 	atomic_fetch_add(&ps->pages, nr);
 	atomic_fetch_add(&ps->taken, out.taken);
 	atomic_fetch_add(&ps->bytes, chan_frame_bytes(ps->out, len));
+	/* Sent at once, paid by the background stream (--max-bandwidth). */
+	if (ps->s)
+		ratelimit_charge(ps->s->rl, chan_frame_bytes(ps->out, len));
 	return 0;
 }
 

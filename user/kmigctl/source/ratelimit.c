@@ -31,16 +31,13 @@ void ratelimit_destroy(struct ratelimit *rl)
 	pthread_mutex_destroy(&rl->lock);
 }
 
-void ratelimit_take(struct ratelimit *rl, uint64_t bytes,
-		    const atomic_int *stop)
+/* Refills the bucket, takes @bytes; the nanoseconds the debt lasts. */
+static uint64_t ratelimit_debit(struct ratelimit *rl, uint64_t bytes,
+				uint64_t now)
 {
-	uint64_t now, wait_ns, end;
-
-	if (!rl || !rl->rate)
-		return;
+	uint64_t wait_ns;
 
 	pthread_mutex_lock(&rl->lock);
-	now = now_ns();
 	rl->tokens += (double)(now - rl->last_ns) * rl->rate / NSEC_PER_SEC;
 	if (rl->tokens > rl->burst)
 		rl->tokens = rl->burst;
@@ -49,8 +46,25 @@ void ratelimit_take(struct ratelimit *rl, uint64_t bytes,
 	wait_ns = rl->tokens < 0 ?
 		  (uint64_t)(-rl->tokens * NSEC_PER_SEC / rl->rate) : 0;
 	pthread_mutex_unlock(&rl->lock);
+	return wait_ns;
+}
 
-	end = now + wait_ns;
+void ratelimit_charge(struct ratelimit *rl, uint64_t bytes)
+{
+	if (rl && rl->rate)
+		ratelimit_debit(rl, bytes, now_ns());
+}
+
+void ratelimit_take(struct ratelimit *rl, uint64_t bytes,
+		    const atomic_int *stop)
+{
+	uint64_t now, end;
+
+	if (!rl || !rl->rate)
+		return;
+
+	now = now_ns();
+	end = now + ratelimit_debit(rl, bytes, now);
 	while ((now = now_ns()) < end) {
 		if (stop && atomic_load(stop))
 			return;

@@ -29,4 +29,11 @@ void ratelimit_destroy(struct ratelimit *rl);
 void ratelimit_take(struct ratelimit *rl, uint64_t bytes,
 		    const atomic_int *stop);
 
+/*
+ * Takes @bytes from the bucket without waiting: pages a faulting guest
+ * waits for go at once, and the debt delays the next ratelimit_take()
+ * instead, so the limit still holds for the whole migration.
+ */
+void ratelimit_charge(struct ratelimit *rl, uint64_t bytes);
+
 #endif /* KMIGCTL_RATELIMIT_H */
