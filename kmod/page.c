@@ -128,19 +128,13 @@ int kmig_copy_page(struct page *page, void *buf)
 /*
  * Returns KMIG_REC_PAGE (the page is in @buf), KMIG_REC_ZERO or
  * KMIG_REC_HOLE (nothing of use in @buf), or -EFAULT if @hva is not
- * mapped.
+ * mapped. The slow way, under the mmap lock: the round's worker calls it
+ * for a page its get_user_pages_fast_only() did not find present
+ * (send.c, kmig_worker_read()), which a second lookup here would not
+ * find either; present pages go through kmig_copy_page().
  */
 int kmig_read_page(unsigned long hva, void *buf)
 {
-	struct page *page;
-	int kind;
-
-	/* Fast path: mapped and present; no mmap lock, no fault. */
-	if (get_user_pages_fast_only(hva, 1, 0, &page) == 1) {
-		kind = kmig_copy_page(page, buf);
-		put_page(page);
-		return kind;
-	}
 	if (!kmig_populated(current->mm, hva))
 		return KMIG_REC_HOLE;
 	if (copy_from_user(buf, (void __user *)hva, KMIG_PAGE_SIZE))

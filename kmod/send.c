@@ -293,6 +293,7 @@ static int kmig_worker_read(struct kmig_worker *w, unsigned long hva,
 			   p + KMIG_GUP_BATCH);
 		got = get_user_pages_fast_only(hva, max_t(u64, end - p, 1), 0,
 					       w->gup);
+		/* Not present: the slow way, without a second lookup. */
 		if (got <= 0)
 			return kmig_read_page(hva, buf);
 		w->gup_nr = got;
