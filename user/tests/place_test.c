@@ -163,6 +163,20 @@ FIXTURE_TEARDOWN(place)
 	munmap(self->mem, NPAGES * KMS_PAGE_SIZE);
 }
 
+/* Pages [@from, @to) hold what the source's fill() put in them. */
+static void expect_pages_filled(struct __test_metadata *_metadata,
+				FIXTURE_DATA(place) *self, uint64_t from,
+				uint64_t to)
+{
+	uint8_t want[KMS_PAGE_SIZE];
+
+	for (uint64_t p = from; p < to; p++) {
+		fill(want, GPA + p * KMS_PAGE_SIZE);
+		EXPECT_EQ(0, memcmp(want, self->mem + p * KMS_PAGE_SIZE,
+				    KMS_PAGE_SIZE)) TH_LOG("page %llu", (unsigned long long)p);
+	}
+}
+
 TEST_F_TIMEOUT(place, fault_requests_then_places, 30)
 {
 	static uint8_t frame[KMS_RAM_MAX_LEN], buf[4096];
@@ -217,11 +231,7 @@ TEST_F_TIMEOUT(place, fault_requests_then_places, 30)
 	EXPECT_EQ(1ULL, atomic_load(&self->d.pl.duplicates));
 	EXPECT_EQ(3ULL, atomic_load(&self->d.pl.bg_pages));
 	EXPECT_EQ(0ULL, atomic_load(&self->d.pl.nr_pending));
-	for (uint64_t p = 4; p < 8; p++) {
-		fill(want, GPA + p * KMS_PAGE_SIZE);
-		EXPECT_EQ(0, memcmp(want, self->mem + p * KMS_PAGE_SIZE,
-				    KMS_PAGE_SIZE)) TH_LOG("page %llu", (unsigned long long)p);
-	}
+	expect_pages_filled(_metadata, self, 4, 8);
 	EXPECT_EQ(0, dst_postcopy_error(&self->d, NULL, 0));
 	free(ram);
 }
@@ -255,7 +265,6 @@ TEST_F_TIMEOUT(place, fault_asks_for_the_missing_pages_after_it_once, 30)
 	struct touch t14 = { .p = self->mem + 14 * KMS_PAGE_SIZE };
 	static uint8_t frame[KMS_RAM_MAX_LEN];
 	uint64_t gpa[KMS_MAX_REQUEST], p;
-	uint8_t want[KMS_PAGE_SIZE];
 	pthread_t th4, th6, th14;
 
 	placer_discard(&self->d.pl, GPA + 14 * KMS_PAGE_SIZE, 2);
@@ -281,11 +290,8 @@ TEST_F_TIMEOUT(place, fault_asks_for_the_missing_pages_after_it_once, 30)
 	pthread_join(th4, NULL);
 	pthread_join(th6, NULL);
 	pthread_join(th14, NULL);
-	for (p = 4; p < 16; p = p == 7 ? 14 : p + 1) {
-		fill(want, GPA + p * KMS_PAGE_SIZE);
-		EXPECT_EQ(0, memcmp(want, self->mem + p * KMS_PAGE_SIZE,
-				    KMS_PAGE_SIZE)) TH_LOG("page %llu", (unsigned long long)p);
-	}
+	expect_pages_filled(_metadata, self, 4, 8);
+	expect_pages_filled(_metadata, self, 14, 16);
 	EXPECT_EQ(0ULL, settled(&self->d.pl.nr_pending, 0));
 	EXPECT_EQ(2ULL, atomic_load(&self->d.pl.requests));
 	EXPECT_EQ(4ULL, atomic_load(&self->d.pl.ahead));
@@ -332,7 +338,6 @@ TEST_F_TIMEOUT(place, zstd_run_places_every_page, 30)
 	static uint8_t frame[KMS_RAM_MAX_LEN];
 	const uint32_t f = KMS_F_ZSTD | KMS_F_ZSTD_RUN;
 	struct kms_ram *ram = malloc(sizeof(*ram));
-	uint8_t want[KMS_PAGE_SIZE];
 	struct place_ctx pc;
 	struct kms_error e;
 	size_t len;
@@ -347,11 +352,7 @@ TEST_F_TIMEOUT(place, zstd_run_places_every_page, 30)
 	place_ctx_destroy(&pc);
 	EXPECT_EQ(0ULL, atomic_load(&self->d.pl.nr_pending));
 	EXPECT_EQ(4ULL, atomic_load(&self->d.pl.bg_pages));
-	for (uint64_t p = 4; p < 8; p++) {
-		fill(want, GPA + p * KMS_PAGE_SIZE);
-		EXPECT_EQ(0, memcmp(want, self->mem + p * KMS_PAGE_SIZE,
-				    KMS_PAGE_SIZE)) TH_LOG("page %llu", (unsigned long long)p);
-	}
+	expect_pages_filled(_metadata, self, 4, 8);
 	EXPECT_EQ(0, dst_postcopy_error(&self->d, NULL, 0));
 	free(ram);
 }

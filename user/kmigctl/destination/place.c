@@ -301,18 +301,12 @@ int place_frame(struct placer *pl, struct place_ctx *c,
 uint32_t place_ahead(struct placer *pl, uint64_t gpa, uint32_t max,
 		     uint64_t *out)
 {
-	const struct kms_layout *l = pl->layout;
-	uint64_t i = kms_layout_page_index(l, gpa), left = 0;
-	uint32_t r, n = 0;
+	uint64_t i = kms_layout_page_index(pl->layout, gpa);
+	uint32_t n = 0;
 
-	/* Pages of its region after @gpa's: neighbours end there. */
-	for (r = 0; r < l->nr; r++)
-		if (gpa >= l->r[r].gpa && gpa - l->r[r].gpa < l->r[r].size)
-			left = (l->r[r].gpa + l->r[r].size - gpa) /
-			       KMS_PAGE_SIZE - 1;
-	if (max > left)
-		max = left;
-	while (n < max && placer_test(pl->pending, i + n + 1) &&
+	/* Neighbours end with @gpa's region. */
+	while (n < max && kms_layout_contains(pl->layout, gpa, n + 2) &&
+	       placer_test(pl->pending, i + n + 1) &&
 	       bit_set(pl->requested, i + n + 1)) {
 		out[n] = gpa + (uint64_t)(n + 1) * KMS_PAGE_SIZE;
 		n++;
